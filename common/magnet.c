@@ -14,11 +14,11 @@
 #define QUOTE_MAX 48 /* bytes of a value echoed in an error message */
 
 struct parser {
-    struct bt_magnet *m; /* borrowed: the result being filled */
+    struct bt_magnet *m;  /* borrowed: the result being filled */
     struct bt_error *err; /* borrowed, may be NULL */
-    char *key;           /* owned scratch: the decoded key, uri length + 1 bytes */
-    char *val;           /* owned scratch: the decoded value, uri length + 1 bytes */
-    size_t index;        /* 1-based number of the parameter being parsed */
+    char *key;            /* owned scratch: the decoded key, uri length + 1 bytes */
+    char *val;            /* owned scratch: the decoded value, uri length + 1 bytes */
+    size_t index;         /* 1-based number of the parameter being parsed */
     bool have_btih;
     bool saw_btmh;
 };
@@ -80,8 +80,7 @@ static int parse_btih(struct parser *p, const char *key, const char *hash, size_
     if (len == 40) {
         r = bt_hex_decode(ih, sizeof(ih), hash, len);
         if (r < 0)
-            return bt_error_set(p->err, -EINVAL, "%s: btih has a character that is not hex",
-                                key);
+            return bt_error_set(p->err, -EINVAL, "%s: btih has a character that is not hex", key);
     } else if (len == 32) {
         r = bt_base32_decode(ih, sizeof(ih), hash, len);
         if (r < 0)
@@ -93,8 +92,7 @@ static int parse_btih(struct parser *p, const char *key, const char *hash, size_
                             key, len);
     }
     if (p->have_btih && memcmp(ih, p->m->info_hash, sizeof(ih)) != 0)
-        return bt_error_set(p->err, -EINVAL, "%s: conflicting btih values name two torrents",
-                            key);
+        return bt_error_set(p->err, -EINVAL, "%s: conflicting btih values name two torrents", key);
     memcpy(p->m->info_hash, ih, sizeof(ih));
     p->have_btih = true;
     return 0;
@@ -216,11 +214,8 @@ static int on_peer(struct parser *p, const char *key, const char *val, size_t le
 }
 
 static const struct handler handlers[] = {
-    {"xt", false, on_xt},
-    {"dn", true, on_dn},
-    {"tr", false, on_tr},
-    {"x.pe", false, on_peer},
-    {"ws", false, on_ws},
+    {"xt", false, on_xt},     {"dn", true, on_dn},  {"tr", false, on_tr},
+    {"x.pe", false, on_peer}, {"ws", false, on_ws},
 };
 
 /* The handler for a decoded key, with an index suffix (".1", ".23") ignored. */
@@ -331,8 +326,7 @@ int bt_magnet_parse(struct bt_magnet **ret, const char *uri, struct bt_error *er
         return bt_error_set(err, -EINVAL, "magnet: no URI");
     len = strnlen(uri, BT_MAGNET_MAX_LEN + 1);
     if (len > BT_MAGNET_MAX_LEN)
-        return bt_error_set(err, -EMSGSIZE, "magnet: URI longer than %d bytes",
-                            BT_MAGNET_MAX_LEN);
+        return bt_error_set(err, -EMSGSIZE, "magnet: URI longer than %d bytes", BT_MAGNET_MAX_LEN);
     if (len < plen || strncasecmp(uri, MAGNET_PREFIX, plen) != 0)
         return bt_error_set(err, -EINVAL, "magnet: not a magnet URI (must start with \"%s\")",
                             MAGNET_PREFIX);

@@ -36,14 +36,14 @@
 #define BT_MAGNET_MAX_ITEMS 256 /* tr, x.pe and ws entries, each */
 
 struct bt_magnet {
-    uint8_t info_hash[20];
-    char *name;          /* owned or NULL: dn */
-    char **trackers;     /* owned: tr, in order, duplicates dropped */
-    size_t tracker_count;
-    char **peers;        /* owned: x.pe, "host:port", duplicates dropped */
-    size_t peer_count;
-    char **web_seeds;    /* owned: ws, duplicates dropped */
-    size_t web_seed_count;
+    uint8_t info_hash[20]; /* xt=urn:btih:, raw SHA-1 bytes */
+    char *name;            /* owned or NULL: dn */
+    char **trackers;       /* owned: tr, in order, duplicates dropped */
+    size_t tracker_count;  /* entries in trackers */
+    char **peers;          /* owned: x.pe, "host:port", duplicates dropped */
+    size_t peer_count;     /* entries in peers */
+    char **web_seeds;      /* owned: ws, duplicates dropped */
+    size_t web_seed_count; /* entries in web_seeds */
 };
 
 int bt_magnet_parse(struct bt_magnet **ret, const char *uri, struct bt_error *err);

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "btd-version.h"
 #include "ctl.h"
 
 static const struct btctl_command *const commands[] = {

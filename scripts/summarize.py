@@ -60,7 +60,9 @@ def count_test(entry):
         if result in SKIPPED:
             return 0, 0, 1
         return 0, 1, 0
-    if result not in GOOD and result not in SKIPPED and failed == 0:
+    if result in SKIPPED and passed + failed + skipped == 0:
+        skipped = 1
+    elif result not in GOOD and result not in SKIPPED and failed == 0:
         failed += 1
     return passed, failed, skipped
 
@@ -78,13 +80,14 @@ def main(argv):
             i += 1
 
     total_p = total_f = total_s = 0
-    problems = []
+    failing = []  # tests with failed points, already counted
+    extra = list(labels)  # one failure each
     for path in logs:
         try:
             with open(path, encoding="utf-8", errors="replace") as f:
                 lines = f.readlines()
         except OSError as e:
-            problems.append("%s: cannot read (%s)" % (path, e.strerror))
+            extra.append("%s: cannot read (%s)" % (path, e.strerror))
             continue
         for n, line in enumerate(lines, 1):
             line = line.strip()
@@ -93,25 +96,23 @@ def main(argv):
             try:
                 entry = json.loads(line)
             except ValueError:
-                problems.append("%s:%d: not JSON" % (path, n))
+                extra.append("%s:%d: not JSON" % (path, n))
                 continue
-            p, f_, s = count_test(entry)
+            p, f, s = count_test(entry)
             total_p += p
-            total_f += f_
+            total_f += f
             total_s += s
-            if f_:
-                problems.append("%s: %d failed (%s)" % (entry.get("name", "?"), f_,
-                                                        entry.get("result", "?")))
-    problems += labels
-    total_f += len(problems) - sum(1 for p in problems if ": " in p and " failed (" in p)
+            if f:
+                failing.append("%s: %d failed (%s)" % (entry.get("name", "?"), f,
+                                                       entry.get("result", "?")))
+    if total_p == 0 and total_f == 0 and not extra:
+        extra.append("no tests ran")
+    total_f += len(extra)
 
-    if total_p == 0 and total_f == 0:
-        problems.append("no tests ran")
-        total_f = 1
     print()
     print("== summary")
-    for p in problems:
-        print("FAILED: " + p)
+    for line in failing + extra:
+        print("FAILED: " + line)
     if total_s:
         print("%d skipped" % total_s)
     print("%d passed, %d failed" % (total_p, total_f))

@@ -64,13 +64,14 @@ static void test_hex_rejects_wrong_length(void)
 
 static void test_hex_rejects_invalid_digits(void)
 {
+    static const char with_nul[4] = {'0', '0', '\0', '0'};
     uint8_t out[2];
 
     CHECK(bt_hex_decode(out, sizeof(out), "0g00", 4) == -EINVAL);
     CHECK(bt_hex_decode(out, sizeof(out), "00 0", 4) == -EINVAL);
     CHECK(bt_hex_decode(out, sizeof(out), "-100", 4) == -EINVAL);
     CHECK(bt_hex_decode(out, sizeof(out), "0x00", 4) == -EINVAL);
-    CHECK(bt_hex_decode(out, sizeof(out), "00\0" "0", 4) == -EINVAL);
+    CHECK(bt_hex_decode(out, sizeof(out), with_nul, 4) == -EINVAL);
 }
 
 static void test_base32_rfc4648_vectors(void)
@@ -79,8 +80,12 @@ static void test_base32_rfc4648_vectors(void)
         const char *plain;
         const char *b32;
     } v[] = {
-        {"", ""},           {"f", "MY"},           {"fo", "MZXQ"},
-        {"foo", "MZXW6"},   {"foob", "MZXW6YQ"},   {"fooba", "MZXW6YTB"},
+        {"", ""},
+        {"f", "MY"},
+        {"fo", "MZXQ"},
+        {"foo", "MZXW6"},
+        {"foob", "MZXW6YQ"},
+        {"fooba", "MZXW6YTB"},
         {"foobar", "MZXW6YTBOI"},
     };
 

@@ -219,6 +219,7 @@ def make_invalid():
         "name-dotdot": (bad_info(name=".."), 'info.name: ".." is not allowed'),
         "name-slash": (bad_info(name="a/b"), "info.name: must not contain '/'"),
         "name-absolute": (bad_info(name="/etc"), "info.name: must not contain '/'"),
+        "name-too-long": (bad_info(name="n" * 4097), "info.name: longer than 4096 bytes"),
         "name-backslash": (bad_info(name="a\\b"), "info.name: must not contain '\\'"),
         "piece-length-missing": (bad_info(piece_length=None), "info.piece length: missing"),
         "piece-length-not-int": (bad_info(piece_length="16384"),
@@ -290,8 +291,9 @@ def make_invalid_files():
                                     "info.files[1].path: component containing '/' is not allowed"),
         "path-component-slash": (bad_file({"path": ["a/../../b"], "length": 1}),
                                  "info.files[1].path: component containing '/' is not allowed"),
-        "path-component-backslash": (bad_file({"path": ["..\\..\\x"], "length": 1}),
-                                     "info.files[1].path: component containing '\\' is not allowed"),
+        "path-component-backslash": (
+            bad_file({"path": ["..\\..\\x"], "length": 1}),
+            "info.files[1].path: component containing '\\' is not allowed"),
         "path-component-nul": (bad_file({"path": [b"a\0.txt"], "length": 1}),
                                "info.files[1].path: component containing NUL is not allowed"),
         # Padding files are never written, but their paths are still checked.
@@ -349,12 +351,14 @@ def make_invalid_trackers():
 
 def make_invalid_bencode():
     good = benc(torrent(single_info()))
-    invalid("bencode-truncated", good[:-3], "bencode")
-    invalid("bencode-trailing-bytes", good + b"x", "bencode")
+    invalid("bencode-truncated", good[:-3],
+            "bencode: offset %d: truncated input" % (len(good) - 3))
+    invalid("bencode-trailing-bytes", good + b"x",
+            "bencode: offset %d: trailing bytes after the value" % len(good))
     invalid("bencode-duplicate-key",
             b"d4:infod6:lengthi1e6:lengthi2e4:name1:a12:piece lengthi16384e6:pieces20:"
-            + hashes("d", 1) + b"ee", "bencode")
-    invalid("empty-file", b"", "bencode")
+            + hashes("d", 1) + b"ee", "duplicate key")
+    invalid("empty-file", b"", "bencode: offset 0: truncated input")
 
 
 def main():

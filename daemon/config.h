@@ -1,0 +1,47 @@
+/*
+ * config: btd's settings. Built-in defaults, then the JSON file (if any),
+ * then command-line flags. Loop thread (at start-up and on reload).
+ *
+ * Every key is described once, in a table in config.c: its JSON type, range
+ * and where it lands in struct btd_config. An unknown key or a wrong type is
+ * an error naming the key and the file. The struct owns its strings.
+ */
+#ifndef BTD_CONFIG_H
+#define BTD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct btd_config {
+    char *download_dir;        /* owned: where torrents land by default */
+    char *state_dir;           /* owned: metainfo copies and resume records */
+    char *socket_path;         /* owned: the control socket */
+    char *listen_address;      /* owned: address for the peer port, "0.0.0.0" */
+    int64_t port;              /* peer port; 0 picks a free one */
+    char *log_level;           /* owned: error, warning, notice, info, debug */
+    int64_t max_peers_torrent; /* connections per torrent */
+    int64_t max_peers_global;  /* connections in all */
+    int64_t max_half_open;     /* outgoing connects in progress, all torrents */
+    int64_t download_limit;    /* bytes/s, 0 = unlimited */
+    int64_t upload_limit;      /* bytes/s, 0 = unlimited */
+    int64_t pieces_in_flight;  /* pieces assembled at once, per torrent */
+};
+
+/* Fills c with the built-in defaults (XDG-aware paths). 0 or -ENOMEM. */
+int btd_config_init(struct btd_config *c);
+void btd_config_deinit(struct btd_config *c);
+/*
+ * Reads a JSON object from path over the values in c. On error c is
+ * unchanged and err says "PATH: key: must be an integer" (one line).
+ */
+int btd_config_load(struct btd_config *c, const char *path, struct bt_error *err);
+/*
+ * Sets one key from a string (a flag or `btctl set`), typed by the table.
+ * 0, -ENOENT (no such key) or -EINVAL (bad value), with err.
+ */
+int btd_config_set(struct btd_config *c, const char *key, const char *value,
+                   struct bt_error *err);
+
+#endif

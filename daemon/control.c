@@ -1,0 +1,247 @@
+#include "control.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "rpc.h"
+
+struct client {
+    uv_pipe_t pipe; /* first: the handle's memory is the client's */
+    struct btd_control *control; /* borrowed */
+    struct client *next;
+    struct bt_rpc_framer framer;
+    bool closing;
+};
+
+struct btd_control {
+    uv_pipe_t server;
+    struct btd_session *session; /* borrowed */
+    struct client *clients;
+    unsigned nclients;
+    char *path; /* owned */
+    bool closing;
+};
+
+struct write_req {
+    uv_write_t req;
+    char *line; /* owned */
+};
+
+static void on_client_closed(uv_handle_t *h)
+{
+    struct client *c = (struct client *)h;
+
+    bt_rpc_framer_deinit(&c->framer);
+    free(c);
+}
+
+static void client_close(struct client *c)
+{
+    struct client **pp;
+
+    if (c->closing)
+        return;
+    c->closing = true;
+    for (pp = &c->control->clients; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    c->control->nclients--;
+    uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct write_req *w = (struct write_req *)req;
+
+    free(w->line);
+    free(w);
+    (void)status; /* a client that went away is closed by its read callback */
+}
+
+static void client_send(struct client *c, char *line)
+{
+    struct write_req *w;
+    uv_buf_t buf;
+
+    if (!line)
+        return;
+    w = malloc(sizeof(*w));
+    if (!w) {
+        free(line);
+        return;
+    }
+    w->line = line;
+    buf = uv_buf_init(line, (unsigned)strlen(line));
+    if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, on_written) < 0) {
+        free(line);
+        free(w);
+        client_close(c);
+    }
+}
+
+static const struct btd_method *find_method(const char *name)
+{
+    const struct btd_method *m;
+
+    for (m = btd_methods; m->name; m++) {
+        if (strcmp(m->name, name) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+static void handle_line(struct client *c, const char *line, size_t len)
+{
+    struct bt_rpc_request req;
+    struct bt_error err = {{0}};
+    const struct btd_method *m;
+    json_t *id = NULL, *result = NULL;
+    int r;
+
+    r = bt_rpc_parse_request(line, len, &req, &id, &err);
+    if (r != 0) {
+        client_send(c, bt_rpc_error_line(id, r, err.msg));
+        json_decref(id);
+        return;
+    }
+    m = find_method(req.method);
+    if (!m) {
+        r = BT_RPC_METHOD_NOT_FOUND;
+        bt_error_set(&err, r, "no such method: %s", req.method);
+    } else {
+        r = m->handler(c->control->session, req.params, &result, &err);
+    }
+    if (req.id && r == 0)
+        client_send(c, bt_rpc_result_line(id, result));
+    else if (req.id)
+        client_send(c, bt_rpc_error_line(id, r, err.msg[0] ? err.msg : "internal error"));
+    else
+        json_decref(result);
+    json_decref(id);
+    bt_rpc_request_deinit(&req);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    buf->base = malloc(65536);
+    buf->len = buf->base ? 65536 : 0;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct client *c = (struct client *)stream;
+    char *line;
+    int r;
+
+    if (nread < 0) {
+        free(buf->base);
+        client_close(c);
+        return;
+    }
+    r = bt_rpc_framer_feed(&c->framer, buf->base, (size_t)nread);
+    free(buf->base);
+    if (r == -EMSGSIZE) {
+        client_send(c, bt_rpc_error_line(NULL, BT_RPC_INVALID_REQUEST, "request line too long"));
+        client_close(c);
+        return;
+    }
+    while (!c->closing) {
+        r = bt_rpc_framer_next(&c->framer, &line);
+        if (r < 0)
+            break;
+        handle_line(c, line, (size_t)r);
+        free(line);
+    }
+    if (r == -ENOMEM)
+        client_close(c);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct btd_control *ctl = (struct btd_control *)server;
+    struct client *c;
+
+    if (status < 0 || ctl->closing)
+        return;
+    c = calloc(1, sizeof(*c));
+    if (!c || uv_pipe_init(server->loop, &c->pipe, 0) < 0) {
+        free(c);
+        return;
+    }
+    c->control = ctl;
+    bt_rpc_framer_init(&c->framer, 0);
+    if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0 ||
+        ctl->nclients >= BTD_CONTROL_MAX_CLIENTS) {
+        if (ctl->nclients >= BTD_CONTROL_MAX_CLIENTS)
+            btd_warn("control: too many clients (%u), refusing one", ctl->nclients);
+        c->closing = true;
+        uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+        return;
+    }
+    c->next = ctl->clients;
+    ctl->clients = c;
+    ctl->nclients++;
+    if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) < 0)
+        client_close(c);
+}
+
+static void on_server_closed(uv_handle_t *h)
+{
+    struct btd_control *c = (struct btd_control *)h;
+
+    free(c->path);
+    free(c);
+}
+
+int btd_control_open(struct btd_control **ret, uv_loop_t *loop, struct btd_session *s,
+                     const char *path, struct bt_error *err)
+{
+    struct btd_control *c = calloc(1, sizeof(*c));
+    struct stat st;
+    int r;
+
+    if (!c)
+        return -ENOMEM;
+    c->session = s;
+    c->path = strdup(path);
+    if (!c->path || uv_pipe_init(loop, &c->server, 0) < 0) {
+        free(c->path);
+        free(c);
+        return -ENOMEM;
+    }
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
+    r = uv_pipe_bind(&c->server, path);
+    if (r == 0)
+        r = chmod(path, 0660) < 0 ? -errno : 0;
+    if (r == 0)
+        r = uv_listen((uv_stream_t *)&c->server, 16, on_connection);
+    if (r < 0) {
+        bt_error_set(err, r, "control socket %s: %s", path, uv_strerror(r));
+        c->closing = true;
+        uv_close((uv_handle_t *)&c->server, on_server_closed);
+        return r;
+    }
+    *ret = c;
+    return 0;
+}
+
+void btd_control_close(struct btd_control *c)
+{
+    if (!c || c->closing)
+        return;
+    c->closing = true;
+    while (c->clients)
+        client_close(c->clients);
+    unlink(c->path);
+    uv_close((uv_handle_t *)&c->server, on_server_closed);
+}

@@ -1,0 +1,364 @@
+/*
+ * The control socket's methods: JSON in, session calls, JSON out. Every
+ * json_t built here is new and handed to the caller through ret_result.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "config.h"
+#include "control.h"
+#include "crypto.h"
+#include "metainfo.h"
+#include "peer.h"
+#include "rpc.h"
+#include "session.h"
+#include "torrent.h"
+#include "tracker.h"
+
+#include "btd-version.h"
+
+#define MAX_DIRECT_PEERS 64
+
+static int find_torrent(struct btd_session *s, json_t *params, struct btd_torrent **ret,
+                        struct bt_error *err)
+{
+    const char *id = NULL;
+    json_t *v = json_object_get(params, "id");
+    char num[24];
+    int code = 0;
+
+    if (json_is_integer(v)) {
+        snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+        id = num;
+    } else {
+        code = bt_rpc_param_string(params, "id", true, &id, err);
+        if (code)
+            return code;
+    }
+    *ret = btd_session_find(s, id, &code, err);
+    return *ret ? 0 : code;
+}
+
+static json_t *jobs_summary(const struct btd_torrent *t)
+{
+    const struct btd_job *j;
+    uint32_t pending = 0;
+
+    for (j = t->picker.jobs; j; j = j->next)
+        pending++;
+    return json_pack("{s:I, s:I, s:I}", "unclaimed", (json_int_t)t->picker.unclaimed, "pending",
+                     (json_int_t)pending, "unemployed", (json_int_t)btd_torrent_unemployed(t));
+}
+
+static json_t *torrent_status(const struct btd_torrent *t)
+{
+    uint64_t have = btd_picker_have_bytes(&t->picker), left = btd_torrent_left(t);
+    double rate = t->down.per_second;
+    json_t *o;
+
+    o = json_pack("{s:I, s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I}", "id",
+                  (json_int_t)t->id, "info_hash", t->hex, "name", t->meta->name, "state",
+                  btd_torrent_state_name(t->state), "progress",
+                  t->meta->total_length ? (double)have / (double)t->meta->total_length : 1.0,
+                  "size", (json_int_t)t->meta->total_length, "verified_bytes", (json_int_t)have,
+                  "downloaded_bytes", (json_int_t)t->downloaded, "uploaded_bytes",
+                  (json_int_t)t->uploaded, "download_rate", (json_int_t)rate, "upload_rate",
+                  (json_int_t)t->up.per_second, "peers", (json_int_t)t->npeers, "dir", t->dir,
+                  "pieces", (json_int_t)t->meta->piece_count);
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "eta",
+                        left == 0 ? json_integer(0)
+                        : rate >= 1.0 ? json_integer((json_int_t)((double)left / rate))
+                                      : json_null());
+    json_object_set_new(o, "error", t->error ? json_string(t->error) : json_null());
+    json_object_set_new(o, "hash_failures", json_integer(t->hash_failures));
+    json_object_set_new(o, "jobs", jobs_summary(t));
+    return o;
+}
+
+static int m_torrent_add(struct btd_session *s, json_t *params, json_t **ret_result,
+                         struct bt_error *err)
+{
+    const char *b64 = NULL, *dir = NULL, *peers_c[MAX_DIRECT_PEERS];
+    json_t *peers = NULL, *item;
+    struct bt_metainfo *m = NULL;
+    struct btd_torrent *t;
+    bool paused = false;
+    uint8_t *raw;
+    size_t i, npeers = 0;
+    int r;
+
+    r = bt_rpc_param_string(params, "metainfo", false, &b64, err);
+    if (!r)
+        r = bt_rpc_param_string(params, "dir", false, &dir, err);
+    if (!r)
+        r = bt_rpc_param_bool(params, "paused", false, &paused, err);
+    if (!r)
+        r = bt_rpc_param_strings(params, "peers", false, &peers, err);
+    if (r)
+        return r;
+    if (json_object_get(params, "magnet"))
+        return bt_error_set(err, BT_RPC_UNSUPPORTED, "magnet links are not supported yet");
+    if (!b64)
+        return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.metainfo: missing");
+    if (dir && dir[0] != '/')
+        return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.dir: must be an absolute path");
+    json_array_foreach(peers, i, item)
+    {
+        if (npeers == MAX_DIRECT_PEERS)
+            return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.peers: at most %d",
+                                MAX_DIRECT_PEERS);
+        peers_c[npeers++] = json_string_value(item);
+    }
+    for (i = 0; i < npeers; i++) {
+        struct bt_peer_addr a;
+
+        if (btd_addr_parse(peers_c[i], &a) < 0)
+            return bt_error_set(err, BT_RPC_INVALID_PARAMS,
+                                "params.peers[%zu]: \"%s\" is not HOST:PORT", i, peers_c[i]);
+    }
+    raw = malloc(strlen(b64) / 4 * 3 + 3);
+    if (!raw)
+        return bt_error_set(err, BT_RPC_INTERNAL_ERROR, "out of memory");
+    r = bt_base64_decode(raw, strlen(b64) / 4 * 3 + 3, b64, strlen(b64));
+    if (r < 0) {
+        free(raw);
+        return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.metainfo: not valid base64");
+    }
+    r = bt_metainfo_parse(&m, raw, (size_t)r, err);
+    free(raw);
+    if (r < 0)
+        return BT_RPC_BAD_TORRENT;
+    r = btd_session_add(s, m, dir, paused, peers_c, npeers, &t, err);
+    if (r)
+        return r;
+    *ret_result = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)t->id, "info_hash", t->hex,
+                            "name", t->meta->name);
+    return 0;
+}
+
+static int m_torrent_list(struct btd_session *s, json_t *params, json_t **ret_result,
+                          struct bt_error *err)
+{
+    struct btd_torrent *t;
+    json_t *arr = json_array();
+
+    (void)params;
+    (void)err;
+    for (t = s->torrents; t; t = t->next)
+        json_array_append_new(arr, torrent_status(t));
+    *ret_result = arr;
+    return 0;
+}
+
+static int m_torrent_get(struct btd_session *s, json_t *params, json_t **ret_result,
+                         struct bt_error *err)
+{
+    struct btd_torrent *t;
+    struct btd_tracker_info info;
+    json_t *o, *trackers;
+    size_t i;
+    int r = find_torrent(s, params, &t, err);
+
+    if (r)
+        return r;
+    o = torrent_status(t);
+    trackers = json_array();
+    for (i = 0; t->tracker && i < btd_tracker_count(t->tracker); i++) {
+        btd_tracker_get_info(t->tracker, i, &info);
+        json_array_append_new(
+            trackers,
+            json_pack("{s:s, s:I, s:s?, s:s?, s:I, s:I, s:I, s:i, s:i, s:b}", "url", info.url,
+                      "tier", (json_int_t)info.tier, "last_error", info.last_error,
+                      "last_warning", info.last_warning, "last_announce",
+                      (json_int_t)info.last_announce, "next_announce",
+                      (json_int_t)info.next_announce, "peers", (json_int_t)info.peers,
+                      "seeders", info.seeders, "leechers", info.leechers, "updating",
+                      info.updating));
+    }
+    json_object_set_new(o, "trackers", trackers);
+    json_object_set_new(o, "wasted_bytes", json_integer((json_int_t)t->wasted));
+    *ret_result = o;
+    return 0;
+}
+
+static int m_torrent_jobs(struct btd_session *s, json_t *params, json_t **ret_result,
+                          struct bt_error *err)
+{
+    struct btd_torrent *t;
+    const struct btd_job *j;
+    const struct btd_peer *p;
+    json_t *pending, *unemployed;
+    int r = find_torrent(s, params, &t, err);
+
+    if (r)
+        return r;
+    pending = json_array();
+    for (j = t->picker.jobs; j; j = j->next) {
+        const struct btd_peer *owner = j->owner;
+
+        json_array_append_new(
+            pending, json_pack("{s:I, s:I, s:I, s:s?, s:b}", "piece", (json_int_t)j->index,
+                               "blocks", (json_int_t)j->nblocks, "received",
+                               (json_int_t)j->received, "peer", owner ? owner->name : NULL,
+                               "verifying", j->buf == NULL));
+    }
+    unemployed = json_array();
+    for (p = t->peers; p; p = p->next) {
+        if (p->state == BTD_PEER_ACTIVE && !p->peer_choking && p->nreqs == 0 &&
+            !btd_picker_has_job(&t->picker, p))
+            json_array_append_new(unemployed, json_string(p->name));
+    }
+    *ret_result = json_pack("{s:I, s:o, s:o}", "unclaimed", (json_int_t)t->picker.unclaimed,
+                            "pending", pending, "unemployed", unemployed);
+    return 0;
+}
+
+static int m_torrent_peers(struct btd_session *s, json_t *params, json_t **ret_result,
+                           struct bt_error *err)
+{
+    static const char *const states[] = {"connecting", "handshake", "active", "closing"};
+    struct btd_torrent *t;
+    const struct btd_peer *p;
+    json_t *arr;
+    int r = find_torrent(s, params, &t, err);
+
+    if (r)
+        return r;
+    arr = json_array();
+    for (p = t->peers; p; p = p->next) {
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:I}",
+                           "address", p->name, "state", states[p->state], "progress",
+                           p->have.npieces ? (double)bt_bitfield_count(&p->have) /
+                                                 (double)p->have.npieces
+                                           : 0.0,
+                           "download_rate", (json_int_t)p->down.per_second, "upload_rate",
+                           (json_int_t)p->up.per_second, "downloaded_bytes",
+                           (json_int_t)p->downloaded, "uploaded_bytes", (json_int_t)p->uploaded,
+                           "choking_us", p->peer_choking, "interested", p->am_interested,
+                           "choked", p->am_choking, "peer_interested", p->peer_interested,
+                           "requests", (json_int_t)p->nreqs));
+    }
+    *ret_result = arr;
+    return 0;
+}
+
+static int m_torrent_files(struct btd_session *s, json_t *params, json_t **ret_result,
+                           struct bt_error *err)
+{
+    struct btd_torrent *t;
+    json_t *arr;
+    size_t i;
+    int r = find_torrent(s, params, &t, err);
+
+    if (r)
+        return r;
+    arr = json_array();
+    for (i = 0; i < t->meta->file_count; i++) {
+        const struct bt_file *f = &t->meta->files[i];
+
+        if (f->pad)
+            continue;
+        json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "path", f->path, "size",
+                                             (json_int_t)f->length, "offset",
+                                             (json_int_t)f->offset));
+    }
+    *ret_result = arr;
+    return 0;
+}
+
+static int m_torrent_pause(struct btd_session *s, json_t *params, json_t **ret_result,
+                           struct bt_error *err)
+{
+    struct btd_torrent *t;
+    int r = find_torrent(s, params, &t, err);
+
+    if (r)
+        return r;
+    btd_torrent_pause(t);
+    *ret_result = torrent_status(t);
+    return 0;
+}
+
+static int m_torrent_resume(struct btd_session *s, json_t *params, json_t **ret_result,
+                            struct bt_error *err)
+{
+    struct btd_torrent *t;
+    int r = find_torrent(s, params, &t, err);
+
+    if (r)
+        return r;
+    btd_torrent_resume(t);
+    *ret_result = torrent_status(t);
+    return 0;
+}
+
+static int m_torrent_remove(struct btd_session *s, json_t *params, json_t **ret_result,
+                            struct bt_error *err)
+{
+    struct btd_torrent *t;
+    bool delete_data = false;
+    int r = find_torrent(s, params, &t, err);
+
+    if (!r)
+        r = bt_rpc_param_bool(params, "delete_data", false, &delete_data, err);
+    if (r)
+        return r;
+    *ret_result = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)t->id, "info_hash", t->hex,
+                            "deleted_data", delete_data);
+    btd_session_remove(s, t, delete_data);
+    return 0;
+}
+
+static int m_session_get(struct btd_session *s, json_t *params, json_t **ret_result,
+                         struct bt_error *err)
+{
+    struct btd_torrent *t;
+    double down = 0, up = 0;
+
+    (void)params;
+    (void)err;
+    for (t = s->torrents; t; t = t->next) {
+        down += t->down.per_second;
+        up += t->up.per_second;
+    }
+    *ret_result = json_pack(
+        "{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:I, s:I}", "version", BTD_VERSION,
+        "listen_port", (int)s->listen_port, "torrents", (json_int_t)s->torrent_count, "peers",
+        (json_int_t)s->peer_count, "download_rate", (json_int_t)down, "upload_rate",
+        (json_int_t)up, "downloaded_bytes", (json_int_t)s->downloaded, "uploaded_bytes",
+        (json_int_t)s->uploaded, "download_dir", s->cfg->download_dir, "socket",
+        s->cfg->socket_path, "download_limit", (json_int_t)s->cfg->download_limit,
+        "upload_limit", (json_int_t)s->cfg->upload_limit);
+    return 0;
+}
+
+static int m_session_shutdown(struct btd_session *s, json_t *params, json_t **ret_result,
+                              struct bt_error *err)
+{
+    (void)params;
+    (void)err;
+    if (s->request_shutdown)
+        s->request_shutdown(s->request_shutdown_data);
+    *ret_result = json_pack("{s:b}", "shutting_down", 1);
+    return 0;
+}
+
+const struct btd_method btd_methods[] = {
+    {"torrent.add", m_torrent_add},
+    {"torrent.list", m_torrent_list},
+    {"torrent.get", m_torrent_get},
+    {"torrent.jobs", m_torrent_jobs},
+    {"torrent.peers", m_torrent_peers},
+    {"torrent.files", m_torrent_files},
+    {"torrent.pause", m_torrent_pause},
+    {"torrent.resume", m_torrent_resume},
+    {"torrent.remove", m_torrent_remove},
+    {"session.get", m_session_get},
+    {"session.shutdown", m_session_shutdown},
+    {NULL, NULL},
+};

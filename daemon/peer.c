@@ -1,0 +1,328 @@
+#include "peer.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "log.h"
+#include "macro.h"
+#include "peer-internal.h"
+#include "session.h"
+#include "wire.h"
+
+#define READ_CHUNK (64u * 1024)      /* bytes offered to each read */
+#define CONNECT_TIMEOUT_MS 10000
+#define HANDSHAKE_TIMEOUT_MS 20000
+#define IDLE_TIMEOUT_MS 180000
+#define KEEPALIVE_MS 90000
+
+struct write_req {
+    uv_write_t req;
+    struct btd_peer *peer; /* borrowed; valid: the handle outlives its writes */
+    size_t len;
+    uint8_t data[];
+};
+
+static void on_closed(uv_handle_t *h)
+{
+    struct btd_peer *p = (struct btd_peer *)h;
+
+    bt_bitfield_deinit(&p->have);
+    free(p->rbuf);
+    free(p);
+}
+
+void btd_peer_close(struct btd_peer *p, const char *reason)
+{
+    struct btd_torrent *t = p->torrent;
+
+    if (p->state == BTD_PEER_CLOSING)
+        return;
+    if (p->state == BTD_PEER_CONNECTING && t) {
+        t->half_open--;
+        t->session->half_open--;
+    }
+    p->state = BTD_PEER_CLOSING;
+    p->close_reason = reason;
+    if (t) {
+        btd_debug("ih=%.8s peer=%s closed: %s", t->hex, p->name, reason);
+        btd__peer_release_requests(p);
+        btd_torrent_peer_closed(t, p);
+        p->torrent = NULL;
+    }
+    uv_close((uv_handle_t *)&p->tcp, on_closed);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct write_req *w = (struct write_req *)req;
+    struct btd_peer *p = w->peer;
+
+    p->write_queue -= (uint32_t)w->len;
+    free(w);
+    if (status < 0 && status != UV_ECANCELED)
+        btd_peer_close(p, "write failed");
+}
+
+/* Sends two spans as one write (a header and its payload); copies both. */
+void btd__peer_send2(struct btd_peer *p, const void *a, size_t alen, const void *b, size_t blen)
+{
+    struct write_req *w;
+    uv_buf_t buf;
+
+    if (p->state == BTD_PEER_CLOSING || p->state == BTD_PEER_CONNECTING)
+        return;
+    w = malloc(sizeof(*w) + alen + blen);
+    if (!w) {
+        btd_peer_close(p, "out of memory");
+        return;
+    }
+    w->peer = p;
+    w->len = alen + blen;
+    memcpy(w->data, a, alen);
+    if (blen)
+        memcpy(w->data + alen, b, blen);
+    buf = uv_buf_init((char *)w->data, (unsigned)w->len);
+    p->write_queue += (uint32_t)w->len;
+    if (uv_write(&w->req, (uv_stream_t *)&p->tcp, &buf, 1, on_written) < 0) {
+        p->write_queue -= (uint32_t)w->len;
+        free(w);
+        btd_peer_close(p, "write failed");
+        return;
+    }
+    p->last_send = uv_now(p->tcp.loop);
+}
+
+void btd__peer_send_simple(struct btd_peer *p, enum bt_wire_type type, uint32_t index,
+                           uint32_t begin, uint32_t length)
+{
+    struct bt_wire_msg msg = {.type = type, .index = index, .begin = begin, .length = length};
+    uint8_t out[BT_WIRE_FIXED_MAX];
+    int n = bt_wire_encode(out, &msg);
+
+    if (n > 0)
+        btd__peer_send2(p, out, (size_t)n, NULL, 0);
+}
+
+static void send_handshake(struct btd_peer *p)
+{
+    struct bt_wire_handshake hs;
+    uint8_t out[BT_WIRE_HANDSHAKE_LEN];
+
+    memset(&hs, 0, sizeof(hs));
+    bt_wire_reserved_set(hs.reserved, 0);
+    memcpy(hs.info_hash, p->torrent->meta->info_hash, 20);
+    memcpy(hs.peer_id, p->torrent->session->peer_id, 20);
+    bt_wire_handshake_encode(out, &hs);
+    btd__peer_send2(p, out, sizeof(out), NULL, 0);
+}
+
+/* Our bitfield, built from the picker (nothing to send when we have nothing). */
+static void send_bitfield(struct btd_peer *p)
+{
+    const struct btd_picker *pk = &p->torrent->picker;
+    uint8_t hdr[BT_WIRE_BITFIELD_HEADER_LEN], *bits;
+    size_t len = bt_bitfield_bytes(pk->piece_count);
+    uint32_t i;
+
+    if (pk->have == 0)
+        return;
+    bits = calloc(1, len);
+    if (!bits) {
+        btd_peer_close(p, "out of memory");
+        return;
+    }
+    for (i = 0; i < pk->piece_count; i++) {
+        if (pk->state[i] == BTD_PIECE_HAVE)
+            bits[i / 8] |= (uint8_t)(0x80u >> (i % 8));
+    }
+    bt_wire_bitfield_header(hdr, len);
+    btd__peer_send2(p, hdr, sizeof(hdr), bits, len);
+    free(bits);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct btd_peer *p = (struct btd_peer *)h;
+
+    (void)suggested;
+    if (p->rcap - p->rlen < READ_CHUNK) {
+        size_t cap = p->rlen + READ_CHUNK;
+        uint8_t *nb = realloc(p->rbuf, cap);
+
+        if (!nb) {
+            buf->base = NULL;
+            buf->len = 0;
+            return;
+        }
+        p->rbuf = nb;
+        p->rcap = cap;
+    }
+    buf->base = (char *)p->rbuf + p->rlen;
+    buf->len = p->rcap - p->rlen;
+}
+
+static int on_handshake(struct btd_peer *p)
+{
+    struct btd_torrent *t = p->torrent;
+    struct bt_wire_handshake hs;
+    int r = bt_wire_handshake_parse(p->rbuf, p->rlen, &hs);
+
+    if (r <= 0)
+        return r;
+    if (memcmp(hs.info_hash, t->meta->info_hash, 20) != 0) {
+        btd_peer_close(p, "handshake for another torrent");
+        return -EPROTO;
+    }
+    if (memcmp(hs.peer_id, t->session->peer_id, 20) == 0) {
+        t->book[p->book_key].banned = true; /* ourselves: never dial again */
+        btd_peer_close(p, "connected to ourselves");
+        return -EPROTO;
+    }
+    memcpy(p->peer_id, hs.peer_id, 20);
+    p->features = bt_wire_reserved_features(hs.reserved);
+    p->state = BTD_PEER_ACTIVE;
+    t->book[p->book_key].fails = 0;
+    send_bitfield(p);
+    btd_debug("ih=%.8s peer=%s handshake done", t->hex, p->name);
+    return r;
+}
+
+/* Parses and dispatches every complete message in rbuf. */
+static void process_input(struct btd_peer *p)
+{
+    struct bt_wire_limits lim = {0};
+    struct bt_wire_msg msg;
+    size_t off = 0;
+    int r;
+
+    if (p->state == BTD_PEER_HANDSHAKE) {
+        r = on_handshake(p);
+        if (r <= 0) {
+            if (r < 0 && p->state != BTD_PEER_CLOSING)
+                btd_peer_close(p, "bad handshake");
+            return;
+        }
+        off = (size_t)r;
+    }
+    lim.bitfield_len = (uint32_t)bt_bitfield_bytes(p->have.npieces);
+    while (p->state == BTD_PEER_ACTIVE) {
+        r = bt_wire_parse(p->rbuf + off, p->rlen - off, &lim, &msg);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            btd_peer_close(p, r == -EMSGSIZE ? "message over the size limit" : "bad message");
+            return;
+        }
+        off += (size_t)r;
+        btd__peer_dispatch(p, &msg);
+    }
+    if (p->state == BTD_PEER_CLOSING)
+        return;
+    memmove(p->rbuf, p->rbuf + off, p->rlen - off);
+    p->rlen -= off;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct btd_peer *p = (struct btd_peer *)stream;
+
+    (void)buf;
+    if (p->state == BTD_PEER_CLOSING)
+        return;
+    if (nread < 0) {
+        btd_peer_close(p, nread == UV_EOF ? "peer closed the connection" : "read failed");
+        return;
+    }
+    if (nread == 0)
+        return;
+    p->rlen += (size_t)nread;
+    p->last_recv = uv_now(stream->loop);
+    process_input(p);
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    struct btd_peer *p = container_of(req, struct btd_peer, connect_req);
+
+    if (p->state == BTD_PEER_CLOSING)
+        return;
+    if (p->torrent) {
+        p->torrent->half_open--;
+        p->torrent->session->half_open--;
+    }
+    if (status < 0) {
+        p->state = BTD_PEER_HANDSHAKE; /* not CONNECTING: half_open already counted down */
+        btd_peer_close(p, "connect failed");
+        return;
+    }
+    p->state = BTD_PEER_HANDSHAKE;
+    p->last_recv = uv_now(p->tcp.loop);
+    if (uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read) < 0) {
+        btd_peer_close(p, "read failed");
+        return;
+    }
+    send_handshake(p);
+}
+
+int btd_peer_connect(struct btd_torrent *t, uint32_t book_key, const struct bt_peer_addr *addr,
+                     struct btd_peer **ret)
+{
+    struct btd_peer *p = calloc(1, sizeof(*p));
+    struct sockaddr_storage ss;
+    int r;
+
+    if (!p)
+        return -ENOMEM;
+    r = bt_bitfield_init(&p->have, t->meta->piece_count);
+    if (r == 0)
+        r = uv_tcp_init(t->session->loop, &p->tcp);
+    if (r < 0) {
+        bt_bitfield_deinit(&p->have);
+        free(p);
+        return r;
+    }
+    p->torrent = t;
+    p->book_key = book_key;
+    p->addr = *addr;
+    btd_addr_format(addr, p->name, sizeof(p->name));
+    p->am_choking = p->peer_choking = true;
+    p->depth = BTD_PEER_MIN_REQUESTS;
+    p->connected_at = uv_now(t->session->loop);
+    p->state = BTD_PEER_CONNECTING;
+    p->next = t->peers;
+    t->peers = p;
+    t->npeers++;
+    t->session->peer_count++;
+    t->half_open++;
+    t->session->half_open++;
+    uv_tcp_nodelay(&p->tcp, 1);
+    btd_addr_to_sockaddr(addr, &ss);
+    r = uv_tcp_connect(&p->connect_req, &p->tcp, (struct sockaddr *)&ss, on_connect);
+    if (r < 0)
+        btd_peer_close(p, "connect failed");
+    *ret = p;
+    return 0;
+}
+
+void btd_peer_tick(struct btd_peer *p, uint64_t now)
+{
+    if (p->state == BTD_PEER_CONNECTING && now - p->connected_at > CONNECT_TIMEOUT_MS) {
+        btd_peer_close(p, "connect timed out");
+        return;
+    }
+    if (p->state == BTD_PEER_HANDSHAKE && now - p->connected_at > HANDSHAKE_TIMEOUT_MS) {
+        btd_peer_close(p, "handshake timed out");
+        return;
+    }
+    if (p->state != BTD_PEER_ACTIVE)
+        return;
+    if (now - p->last_recv > IDLE_TIMEOUT_MS) {
+        btd_peer_close(p, "idle");
+        return;
+    }
+    if (now - p->last_send > KEEPALIVE_MS)
+        btd__peer_send_simple(p, BT_WIRE_KEEPALIVE, 0, 0, 0);
+    btd__peer_tick_requests(p, now);
+}

@@ -1,0 +1,93 @@
+/*
+ * peer: one peer connection on a uv_tcp_t, driven by common/wire. Loop
+ * thread only.
+ *
+ * Outgoing connections: connect, handshake (info-hash checked, a peer id
+ * that is ours means we dialled ourselves), then bitfield/have, interest,
+ * choke state and the request pipeline: the peer keeps up to `depth`
+ * 16 KiB requests outstanding, depth following its measured rate. Every
+ * length the peer controls is checked before anything is buffered (the
+ * wire codec's limits); input is held in one buffer no larger than the
+ * largest legal message plus one read.
+ *
+ * Owned by its torrent (the torrent's list). Close is idempotent and
+ * deferred: btd_peer_close marks CLOSING, detaches from the torrent
+ * (requests released, jobs orphaned, availability dropped) and closes the
+ * handle; memory goes in the close callback. Every dispatch loop checks
+ * CLOSING after each handler.
+ */
+#ifndef BTD_PEER_H
+#define BTD_PEER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "announce.h"
+#include "bitfield.h"
+#include "torrent.h"
+
+#define BTD_PEER_MAX_REQUESTS 250 /* outstanding requests to one peer */
+#define BTD_PEER_MIN_REQUESTS 4
+
+enum btd_peer_state {
+    BTD_PEER_CONNECTING,
+    BTD_PEER_HANDSHAKE,
+    BTD_PEER_ACTIVE,
+    BTD_PEER_CLOSING,
+};
+
+struct btd_request {
+    uint32_t piece;
+    uint32_t begin;   /* bytes into the piece */
+    uint32_t len;     /* bytes */
+    uint64_t sent_at; /* ms, loop clock */
+};
+
+struct btd_peer {
+    uv_tcp_t tcp;                  /* the handle's memory is the peer's */
+    uv_connect_t connect_req;
+    struct btd_peer *next;         /* the torrent's list */
+    struct btd_torrent *torrent;   /* borrowed; NULL once detached */
+    uint32_t book_key;             /* index in the torrent's address book */
+    struct bt_peer_addr addr;
+    char name[64];                 /* "127.0.0.2:6881", for logs */
+    enum btd_peer_state state;
+    uint8_t peer_id[20];
+    unsigned features;             /* enum bt_wire_feature bits they sent */
+    bool am_choking, am_interested, peer_choking, peer_interested;
+    bool snubbed;                  /* a request timed out; no new requests for a while */
+    uint64_t snubbed_at;           /* ms */
+    uint32_t interesting;          /* pieces they have that we still want */
+    struct bt_bitfield have;       /* their pieces */
+    uint8_t *rbuf;                 /* owned: input not yet parsed */
+    size_t rlen;                   /* bytes in rbuf */
+    size_t rcap;                   /* bytes allocated */
+    struct btd_request reqs[BTD_PEER_MAX_REQUESTS]; /* outstanding, oldest first */
+    uint32_t nreqs;
+    uint32_t depth;                /* target outstanding requests */
+    uint64_t connected_at;         /* ms */
+    uint64_t last_recv;            /* ms */
+    uint64_t last_send;            /* ms */
+    uint64_t last_block;           /* ms */
+    struct btd_rate down, up;
+    uint64_t downloaded, uploaded; /* bytes of payload */
+    uint32_t write_queue;          /* bytes handed to uv_write and not yet written */
+    const char *close_reason;      /* static string, for the log */
+};
+
+/* Dials addr for t. The peer is on t's list from the start. */
+int btd_peer_connect(struct btd_torrent *t, uint32_t book_key, const struct bt_peer_addr *addr,
+                     struct btd_peer **ret);
+/* Idempotent; reason is a static string for the log. */
+void btd_peer_close(struct btd_peer *p, const char *reason);
+/* Once a second: timeouts, keep-alive, rate, depth. */
+void btd_peer_tick(struct btd_peer *p, uint64_t now);
+/* Sends requests up to depth if the peer may be asked. */
+void btd_peer_fill_requests(struct btd_peer *p);
+/* We now have piece: tell the peer (and drop interest if nothing else is wanted). */
+void btd_peer_have(struct btd_peer *p, uint32_t piece);
+/* End game: another copy of this block arrived; cancel ours if outstanding. */
+void btd_peer_cancel_block(struct btd_peer *p, uint32_t piece, uint32_t begin);
+
+#endif

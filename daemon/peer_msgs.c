@@ -1,0 +1,268 @@
+/* Message handlers and the request pipeline of one peer. */
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+#include "peer-internal.h"
+#include "session.h"
+#include "torrent.h"
+
+static bool peer_has(const void *key, uint32_t piece)
+{
+    return bt_bitfield_test(&((const struct btd_peer *)key)->have, piece);
+}
+
+static bool peer_requested(const void *key, uint32_t piece, uint32_t block)
+{
+    const struct btd_peer *p = key;
+    uint32_t i;
+
+    for (i = 0; i < p->nreqs; i++) {
+        if (p->reqs[i].piece == piece && p->reqs[i].begin / BTD_BLOCK_SIZE == block)
+            return true;
+    }
+    return false;
+}
+
+static void update_interest(struct btd_peer *p)
+{
+    bool want = p->interesting > 0;
+
+    if (want == p->am_interested)
+        return;
+    p->am_interested = want;
+    btd__peer_send_simple(p, want ? BT_WIRE_INTERESTED : BT_WIRE_NOT_INTERESTED, 0, 0, 0);
+}
+
+void btd_peer_fill_requests(struct btd_peer *p)
+{
+    struct btd_torrent *t = p->torrent;
+    struct btd_picker_peer who = {.key = p, .has = peer_has, .requested = peer_requested};
+    uint32_t piece, begin, len;
+    int r;
+
+    if (!t || p->state != BTD_PEER_ACTIVE || p->peer_choking || !p->am_interested || p->snubbed ||
+        t->paused)
+        return;
+    while (p->nreqs < p->depth && p->state == BTD_PEER_ACTIVE) {
+        r = btd_picker_next(&t->picker, &who, &piece, &begin, &len);
+        if (r <= 0)
+            break;
+        p->reqs[p->nreqs++] = (struct btd_request){
+            .piece = piece, .begin = begin, .len = len, .sent_at = uv_now(p->tcp.loop)};
+        btd__peer_send_simple(p, BT_WIRE_REQUEST, piece, begin, len);
+    }
+}
+
+void btd__peer_release_requests(struct btd_peer *p)
+{
+    struct btd_torrent *t = p->torrent;
+    uint32_t i;
+
+    if (!t)
+        return;
+    for (i = 0; i < p->nreqs; i++)
+        btd_picker_cancel(&t->picker, p->reqs[i].piece, p->reqs[i].begin);
+    p->nreqs = 0;
+    btd_picker_peer_gone(&t->picker, p);
+}
+
+static void remove_request(struct btd_peer *p, uint32_t i)
+{
+    memmove(&p->reqs[i], &p->reqs[i + 1], (p->nreqs - i - 1) * sizeof(p->reqs[0]));
+    p->nreqs--;
+}
+
+void btd_peer_cancel_block(struct btd_peer *p, uint32_t piece, uint32_t begin)
+{
+    uint32_t i;
+
+    for (i = 0; i < p->nreqs; i++) {
+        if (p->reqs[i].piece == piece && p->reqs[i].begin == begin) {
+            btd__peer_send_simple(p, BT_WIRE_CANCEL, piece, begin, p->reqs[i].len);
+            btd_picker_cancel(&p->torrent->picker, piece, begin);
+            remove_request(p, i);
+            return;
+        }
+    }
+}
+
+void btd_peer_have(struct btd_peer *p, uint32_t piece)
+{
+    if (p->state != BTD_PEER_ACTIVE)
+        return;
+    btd__peer_send_simple(p, BT_WIRE_HAVE, piece, 0, 0);
+    if (bt_bitfield_test(&p->have, piece) && p->interesting > 0) {
+        p->interesting--;
+        update_interest(p);
+    }
+}
+
+void btd__peer_tick_requests(struct btd_peer *p, uint64_t now)
+{
+    uint64_t rate = (uint64_t)p->down.per_second;
+    uint32_t depth = BTD_PEER_MIN_REQUESTS + (uint32_t)(rate / BTD_BLOCK_SIZE);
+
+    p->depth = depth > BTD_PEER_MAX_REQUESTS ? BTD_PEER_MAX_REQUESTS : depth;
+    if (p->snubbed && now - p->snubbed_at > BTD_PEER_SNUB_MS)
+        p->snubbed = false;
+    if (p->nreqs > 0 && now - p->reqs[0].sent_at > BTD_PEER_REQUEST_TIMEOUT_MS) {
+        btd_info("ih=%.8s peer=%s request timed out, giving its %u requests to others",
+                 p->torrent->hex, p->name, p->nreqs);
+        while (p->nreqs > 0)
+            btd_peer_cancel_block(p, p->reqs[0].piece, p->reqs[0].begin);
+        btd_picker_peer_gone(&p->torrent->picker, p);
+        p->snubbed = true;
+        p->snubbed_at = now;
+        return;
+    }
+    btd_peer_fill_requests(p);
+}
+
+/* They have piece i: availability, interest. */
+static void learn_piece(struct btd_peer *p, uint32_t i)
+{
+    struct btd_picker *pk = &p->torrent->picker;
+
+    btd_picker_peer_has(pk, i);
+    if (pk->state[i] != BTD_PIECE_HAVE)
+        p->interesting++;
+}
+
+static void on_choke(struct btd_peer *p, const struct bt_wire_msg *m)
+{
+    (void)m;
+    p->peer_choking = true;
+    while (p->nreqs > 0) {
+        btd_picker_cancel(&p->torrent->picker, p->reqs[0].piece, p->reqs[0].begin);
+        remove_request(p, 0);
+    }
+    btd_picker_peer_gone(&p->torrent->picker, p);
+}
+
+static void on_unchoke(struct btd_peer *p, const struct bt_wire_msg *m)
+{
+    (void)m;
+    p->peer_choking = false;
+    btd_peer_fill_requests(p);
+}
+
+static void on_interested(struct btd_peer *p, const struct bt_wire_msg *m)
+{
+    p->peer_interested = m->type == BT_WIRE_INTERESTED;
+}
+
+static void on_have(struct btd_peer *p, const struct bt_wire_msg *m)
+{
+    if (m->index >= p->have.npieces) {
+        btd_peer_close(p, "have for a piece out of range");
+        return;
+    }
+    if (bt_bitfield_test(&p->have, m->index))
+        return;
+    bt_bitfield_set(&p->have, m->index);
+    learn_piece(p, m->index);
+    update_interest(p);
+    btd_peer_fill_requests(p);
+}
+
+static void on_bitfield(struct btd_peer *p, const struct bt_wire_msg *m)
+{
+    uint32_t i;
+
+    if (bt_bitfield_count(&p->have) > 0) {
+        btd_peer_close(p, "bitfield after have");
+        return;
+    }
+    if (bt_bitfield_from_wire(&p->have, m->data, m->data_len) < 0) {
+        btd_peer_close(p, "malformed bitfield");
+        return;
+    }
+    for (i = 0; i < p->have.npieces; i++) {
+        if (bt_bitfield_test(&p->have, i))
+            learn_piece(p, i);
+    }
+    update_interest(p);
+    btd_peer_fill_requests(p);
+}
+
+static void on_piece(struct btd_peer *p, const struct bt_wire_msg *m)
+{
+    struct btd_torrent *t = p->torrent;
+    struct btd_job *job = NULL;
+    bool dup = false;
+    uint32_t i;
+    int r;
+
+    for (i = 0; i < p->nreqs; i++) {
+        if (p->reqs[i].piece == m->index && p->reqs[i].begin == m->begin &&
+            p->reqs[i].len == m->data_len)
+            break;
+    }
+    if (i == p->nreqs)
+        return; /* not asked for (or cancelled): never stored */
+    remove_request(p, i);
+    btd_picker_cancel(&t->picker, m->index, m->begin);
+    p->downloaded += m->data_len;
+    p->down.bytes_this_second += m->data_len;
+    t->downloaded += m->data_len;
+    t->down.bytes_this_second += m->data_len;
+    t->session->downloaded += m->data_len;
+    p->last_block = uv_now(p->tcp.loop);
+    p->snubbed = false;
+    r = btd_picker_block(&t->picker, p->book_key, m->index, m->begin, m->data,
+                         (uint32_t)m->data_len, &job, &dup);
+    if (r < 0) {
+        btd_peer_close(p, "block that does not fit its piece");
+        return;
+    }
+    if (!dup && t->picker.unclaimed == 0) {
+        struct btd_peer *o;
+
+        for (o = t->peers; o; o = o->next) {
+            if (o != p)
+                btd_peer_cancel_block(o, m->index, m->begin);
+        }
+    }
+    if (r == 1)
+        btd_torrent_piece_complete(t, job);
+    if (p->state == BTD_PEER_ACTIVE)
+        btd_peer_fill_requests(p);
+}
+
+static void on_request(struct btd_peer *p, const struct bt_wire_msg *m)
+{
+    /* We do not upload yet: every peer stays choked, so a request is ignored. */
+    (void)p;
+    (void)m;
+}
+
+static void on_ignored(struct btd_peer *p, const struct bt_wire_msg *m)
+{
+    (void)p;
+    (void)m;
+}
+
+typedef void (*handler_fn)(struct btd_peer *p, const struct bt_wire_msg *m);
+
+static const handler_fn handlers[] = {
+    [BT_WIRE_CHOKE] = on_choke,
+    [BT_WIRE_UNCHOKE] = on_unchoke,
+    [BT_WIRE_INTERESTED] = on_interested,
+    [BT_WIRE_NOT_INTERESTED] = on_interested,
+    [BT_WIRE_HAVE] = on_have,
+    [BT_WIRE_BITFIELD] = on_bitfield,
+    [BT_WIRE_REQUEST] = on_request,
+    [BT_WIRE_PIECE] = on_piece,
+    [BT_WIRE_CANCEL] = on_ignored,
+    [BT_WIRE_PORT] = on_ignored,
+};
+
+void btd__peer_dispatch(struct btd_peer *p, const struct bt_wire_msg *msg)
+{
+    size_t n = sizeof(handlers) / sizeof(handlers[0]);
+
+    if ((size_t)msg->type < n && handlers[msg->type])
+        handlers[msg->type](p, msg);
+    /* keep-alive, unknown ids and extensions we did not advertise: nothing to do */
+}

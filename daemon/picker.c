@@ -1,0 +1,341 @@
+#include "picker.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+
+int btd_picker_init(struct btd_picker *p, uint32_t piece_count, uint64_t piece_length,
+                    uint64_t total_length, uint32_t max_jobs)
+{
+    memset(p, 0, sizeof(*p));
+    p->piece_count = piece_count;
+    p->piece_length = piece_length;
+    p->total_length = total_length;
+    p->max_jobs = max_jobs ? max_jobs : 1;
+    p->state = calloc(piece_count ? piece_count : 1, sizeof(*p->state));
+    p->avail = calloc(piece_count ? piece_count : 1, sizeof(*p->avail));
+    if (!p->state || !p->avail) {
+        btd_picker_deinit(p);
+        return -ENOMEM;
+    }
+    p->unclaimed = piece_count;
+    return 0;
+}
+
+static void job_free(struct btd_job *j)
+{
+    if (!j)
+        return;
+    free(j->buf);
+    free(j->reqs);
+    free(j->got);
+    free(j);
+}
+
+void btd_picker_deinit(struct btd_picker *p)
+{
+    struct btd_job *j, *next;
+
+    for (j = p->jobs; j; j = next) {
+        next = j->next;
+        job_free(j);
+    }
+    free(p->state);
+    free(p->avail);
+    memset(p, 0, sizeof(*p));
+}
+
+uint32_t btd_picker_piece_size(const struct btd_picker *p, uint32_t piece)
+{
+    uint64_t start = (uint64_t)piece * p->piece_length;
+    uint64_t left = p->total_length - start;
+
+    return (uint32_t)(left < p->piece_length ? left : p->piece_length);
+}
+
+void btd_picker_set_have(struct btd_picker *p, uint32_t piece)
+{
+    if (piece >= p->piece_count || p->state[piece] == BTD_PIECE_HAVE)
+        return;
+    if (p->state[piece] == BTD_PIECE_UNCLAIMED)
+        p->unclaimed--;
+    p->state[piece] = BTD_PIECE_HAVE;
+    p->have++;
+}
+
+void btd_picker_peer_has(struct btd_picker *p, uint32_t piece)
+{
+    if (piece < p->piece_count && p->avail[piece] < UINT16_MAX)
+        p->avail[piece]++;
+}
+
+void btd_picker_peer_lost(struct btd_picker *p, uint32_t piece)
+{
+    if (piece < p->piece_count && p->avail[piece] > 0)
+        p->avail[piece]--;
+}
+
+struct btd_job *btd_picker_job(const struct btd_picker *p, uint32_t piece)
+{
+    struct btd_job *j;
+
+    for (j = p->jobs; j; j = j->next) {
+        if (j->index == piece)
+            return j;
+    }
+    return NULL;
+}
+
+bool btd_picker_has_job(const struct btd_picker *p, const void *peer)
+{
+    struct btd_job *j;
+
+    for (j = p->jobs; j; j = j->next) {
+        if (j->owner == peer && j->buf)
+            return true;
+    }
+    return false;
+}
+
+uint64_t btd_picker_have_bytes(const struct btd_picker *p)
+{
+    uint64_t bytes = (uint64_t)p->have * p->piece_length;
+    uint32_t last = p->piece_count - 1;
+
+    /* The last piece may be short. */
+    if (p->piece_count && p->state[last] == BTD_PIECE_HAVE)
+        bytes -= p->piece_length - btd_picker_piece_size(p, last);
+    return bytes;
+}
+
+/* First block of j that nobody has asked for and that has not arrived. */
+static int free_block(const struct btd_job *j)
+{
+    uint32_t b;
+
+    for (b = 0; b < j->nblocks; b++) {
+        if (!j->got[b] && j->reqs[b] == 0)
+            return (int)b;
+    }
+    return -1;
+}
+
+static struct btd_job *job_new(struct btd_picker *p, uint32_t piece, const void *owner)
+{
+    struct btd_job *j = calloc(1, sizeof(*j));
+
+    if (!j)
+        return NULL;
+    j->index = piece;
+    j->size = btd_picker_piece_size(p, piece);
+    j->nblocks = (j->size + BTD_BLOCK_SIZE - 1) / BTD_BLOCK_SIZE;
+    j->buf = malloc(j->size ? j->size : 1);
+    j->reqs = calloc(j->nblocks ? j->nblocks : 1, 1);
+    j->got = calloc(j->nblocks ? j->nblocks : 1, 1);
+    if (!j->buf || !j->reqs || !j->got) {
+        job_free(j);
+        return NULL;
+    }
+    j->owner = owner;
+    j->next = p->jobs;
+    p->jobs = j;
+    p->njobs++;
+    p->state[piece] = BTD_PIECE_PENDING;
+    p->unclaimed--;
+    return j;
+}
+
+/* The rarest unclaimed piece the peer has; a random start breaks ties. */
+static int64_t rarest_piece(const struct btd_picker *p, const struct btd_picker_peer *peer)
+{
+    uint32_t start = bt_random_uniform(p->piece_count), i, best_avail = UINT32_MAX;
+    int64_t best = -1;
+
+    for (i = 0; i < p->piece_count; i++) {
+        uint32_t piece = (start + i) % p->piece_count;
+
+        if (p->state[piece] != BTD_PIECE_UNCLAIMED || p->avail[piece] >= best_avail)
+            continue;
+        if (!peer->has(peer->key, piece))
+            continue;
+        best = piece;
+        best_avail = p->avail[piece];
+        if (best_avail <= 1)
+            break;
+    }
+    return best;
+}
+
+static int take(struct btd_job *j, uint32_t block, uint32_t *ret_piece, uint32_t *ret_begin,
+                uint32_t *ret_len)
+{
+    uint32_t begin = block * BTD_BLOCK_SIZE;
+
+    if (j->reqs[block] < UINT8_MAX)
+        j->reqs[block]++;
+    *ret_piece = j->index;
+    *ret_begin = begin;
+    *ret_len = j->size - begin < BTD_BLOCK_SIZE ? j->size - begin : BTD_BLOCK_SIZE;
+    return 1;
+}
+
+/* End game: a block of someone else's job that this peer has not asked for. */
+static int endgame_block(struct btd_picker *p, const struct btd_picker_peer *peer,
+                         struct btd_job **ret_job)
+{
+    struct btd_job *j;
+    uint32_t b;
+
+    for (j = p->jobs; j; j = j->next) {
+        if (!j->buf || !peer->has(peer->key, j->index))
+            continue;
+        for (b = 0; b < j->nblocks; b++) {
+            if (j->got[b] || peer->requested(peer->key, j->index, b))
+                continue;
+            *ret_job = j;
+            return (int)b;
+        }
+    }
+    return -1;
+}
+
+int btd_picker_next(struct btd_picker *p, const struct btd_picker_peer *peer, uint32_t *ret_piece,
+                    uint32_t *ret_begin, uint32_t *ret_len)
+{
+    struct btd_job *j;
+    int64_t piece;
+    int b;
+
+    /* Its own jobs first, then orphans it can serve. */
+    for (j = p->jobs; j; j = j->next) {
+        if (j->buf && j->owner == peer->key) {
+            b = free_block(j);
+            if (b >= 0)
+                return take(j, (uint32_t)b, ret_piece, ret_begin, ret_len);
+        }
+    }
+    for (j = p->jobs; j; j = j->next) {
+        if (j->buf && !j->owner && peer->has(peer->key, j->index)) {
+            b = free_block(j);
+            if (b >= 0) {
+                j->owner = peer->key;
+                return take(j, (uint32_t)b, ret_piece, ret_begin, ret_len);
+            }
+        }
+    }
+    if (p->njobs < p->max_jobs) {
+        piece = rarest_piece(p, peer);
+        if (piece >= 0) {
+            j = job_new(p, (uint32_t)piece, peer->key);
+            if (!j)
+                return -ENOMEM;
+            return take(j, 0, ret_piece, ret_begin, ret_len);
+        }
+    }
+    if (p->unclaimed > 0 || !peer->requested)
+        return 0;
+    b = endgame_block(p, peer, &j);
+    if (b < 0)
+        return 0;
+    return take(j, (uint32_t)b, ret_piece, ret_begin, ret_len);
+}
+
+void btd_picker_cancel(struct btd_picker *p, uint32_t piece, uint32_t begin)
+{
+    struct btd_job *j = btd_picker_job(p, piece);
+    uint32_t block = begin / BTD_BLOCK_SIZE;
+
+    if (j && j->buf && block < j->nblocks && j->reqs[block] > 0 && j->reqs[block] < UINT8_MAX)
+        j->reqs[block]--;
+}
+
+void btd_picker_peer_gone(struct btd_picker *p, const void *peer)
+{
+    struct btd_job *j;
+
+    for (j = p->jobs; j; j = j->next) {
+        if (j->owner == peer)
+            j->owner = NULL;
+    }
+}
+
+static void add_source(struct btd_job *j, uint32_t key)
+{
+    uint32_t i;
+
+    for (i = 0; i < j->nsources; i++) {
+        if (j->sources[i] == key)
+            return;
+    }
+    if (j->nsources < BTD_PICKER_MAX_SOURCES) {
+        j->sources[j->nsources++] = key;
+    } else {
+        j->shared = true;
+    }
+}
+
+int btd_picker_block(struct btd_picker *p, uint32_t source_key, uint32_t piece,
+                     uint32_t begin, const uint8_t *data, uint32_t len, struct btd_job **ret_job,
+                     bool *ret_dup)
+{
+    struct btd_job *j = btd_picker_job(p, piece);
+    uint32_t block = begin / BTD_BLOCK_SIZE, want;
+
+    *ret_dup = false;
+    if (piece < p->piece_count &&
+        (p->state[piece] == BTD_PIECE_HAVE || p->state[piece] == BTD_PIECE_VERIFYING)) {
+        *ret_dup = true; /* end game: another copy won */
+        return 0;
+    }
+    if (!j || begin % BTD_BLOCK_SIZE != 0 || block >= j->nblocks)
+        return -EBADMSG;
+    want = j->size - begin < BTD_BLOCK_SIZE ? j->size - begin : BTD_BLOCK_SIZE;
+    if (len != want)
+        return -EBADMSG;
+    if (j->got[block]) {
+        *ret_dup = true;
+        return 0;
+    }
+    memcpy(j->buf + begin, data, len);
+    j->got[block] = 1;
+    j->received++;
+    add_source(j, source_key);
+    if (j->received < j->nblocks)
+        return 0;
+    p->state[piece] = BTD_PIECE_VERIFYING;
+    *ret_job = j;
+    return 1;
+}
+
+uint8_t *btd_picker_take_buffer(struct btd_job *job)
+{
+    uint8_t *buf = job->buf;
+
+    job->buf = NULL;
+    return buf;
+}
+
+void btd_picker_verified(struct btd_picker *p, uint32_t piece, bool ok)
+{
+    struct btd_job **pp, *j;
+
+    for (pp = &p->jobs; *pp; pp = &(*pp)->next) {
+        if ((*pp)->index == piece)
+            break;
+    }
+    j = *pp;
+    if (!j || p->state[piece] != BTD_PIECE_VERIFYING)
+        return;
+    *pp = j->next;
+    p->njobs--;
+    job_free(j);
+    if (ok) {
+        p->state[piece] = BTD_PIECE_HAVE;
+        p->have++;
+    } else {
+        p->state[piece] = BTD_PIECE_UNCLAIMED;
+        p->unclaimed++;
+    }
+}

@@ -1,0 +1,130 @@
+/*
+ * picker: one torrent's piece job queues. Loop thread only; no I/O.
+ *
+ * Every wanted piece is in exactly one queue:
+ *   unclaimed  - wanted, no buffer, nobody working on it;
+ *   pending    - a job: a piece buffer with blocks requested or received,
+ *                owned by one peer (or orphaned when that peer left);
+ *   verifying  - complete, handed to a worker for SHA-1 + write;
+ *   have       - verified and on disk.
+ * A peer with nothing to do is "unemployed" (the torrent counts those).
+ *
+ * Picking: a peer first continues its own jobs, then adopts an orphaned
+ * job, then claims the rarest unclaimed piece it has (random tie-break),
+ * while fewer than max_jobs pieces are in flight. When nothing is
+ * unclaimed (end game) it may also request blocks of other peers' jobs
+ * that it has not requested itself; the first copy wins and the torrent
+ * cancels the others.
+ *
+ * Bounded memory: at most max_jobs piece buffers exist at once.
+ * Peers are opaque keys (void *) to the picker: it never dereferences them.
+ */
+#ifndef BTD_PICKER_H
+#define BTD_PICKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BTD_BLOCK_SIZE 16384u /* bytes per request */
+#define BTD_PICKER_MAX_SOURCES 4 /* distinct peers remembered per job, for blame */
+
+enum btd_piece_state {
+    BTD_PIECE_UNCLAIMED = 0,
+    BTD_PIECE_PENDING,
+    BTD_PIECE_VERIFYING,
+    BTD_PIECE_HAVE,
+};
+
+struct btd_job {
+    struct btd_job *next;
+    uint32_t index;
+    uint32_t size;      /* bytes in this piece */
+    uint32_t nblocks;
+    uint32_t received;  /* blocks in buf */
+    uint8_t *buf;       /* owned: size bytes, NULL once handed to a worker */
+    uint8_t *reqs;      /* owned: per block, requests outstanding (saturates at 255) */
+    uint8_t *got;       /* owned: per block, 1 once received */
+    const void *owner;  /* borrowed key of the peer on it; NULL = orphaned */
+    uint32_t sources[BTD_PICKER_MAX_SOURCES]; /* address-book ids of the senders */
+    uint32_t nsources;
+    bool shared;        /* more senders than fit in sources */
+};
+
+struct btd_picker {
+    uint32_t piece_count;
+    uint64_t piece_length;  /* bytes */
+    uint64_t total_length;  /* bytes */
+    uint8_t *state;         /* owned: enum btd_piece_state per piece */
+    uint16_t *avail;        /* owned: connected peers that have each piece */
+    struct btd_job *jobs;   /* owned: pending jobs, newest first */
+    uint32_t njobs;         /* pending + verifying pieces (each holds a buffer) */
+    uint32_t max_jobs;
+    uint32_t unclaimed;     /* pieces in BTD_PIECE_UNCLAIMED */
+    uint32_t have;          /* pieces in BTD_PIECE_HAVE */
+};
+
+/* Why a peer may be asked for a block: the peer's pieces as a callback. */
+typedef bool (*btd_picker_has_cb)(const void *peer, uint32_t piece);
+/* True if peer already has a request out for (piece, block). End game only. */
+typedef bool (*btd_picker_requested_cb)(const void *peer, uint32_t piece, uint32_t block);
+
+struct btd_picker_peer {
+    const void *key;                 /* borrowed: the peer */
+    btd_picker_has_cb has;
+    btd_picker_requested_cb requested;
+};
+
+/* All pieces start unclaimed. 0 or -ENOMEM. */
+int btd_picker_init(struct btd_picker *p, uint32_t piece_count, uint64_t piece_length,
+                    uint64_t total_length, uint32_t max_jobs);
+void btd_picker_deinit(struct btd_picker *p);
+
+uint32_t btd_picker_piece_size(const struct btd_picker *p, uint32_t piece);
+/* Marks a piece as verified on disk (resume, recheck). */
+void btd_picker_set_have(struct btd_picker *p, uint32_t piece);
+
+/* Availability: call as peers announce and leave. */
+void btd_picker_peer_has(struct btd_picker *p, uint32_t piece);
+void btd_picker_peer_lost(struct btd_picker *p, uint32_t piece);
+
+/*
+ * Chooses the next block for peer. Returns 1 with the block in ret_*,
+ * 0 if there is nothing it can do, -ENOMEM. The block's request count is
+ * raised; release it with btd_picker_cancel if it never arrives.
+ */
+int btd_picker_next(struct btd_picker *p, const struct btd_picker_peer *peer, uint32_t *ret_piece,
+                    uint32_t *ret_begin, uint32_t *ret_len);
+/* A request for (piece, begin) will not be answered (choke, timeout, drop). */
+void btd_picker_cancel(struct btd_picker *p, uint32_t piece, uint32_t begin);
+/* peer is gone: its jobs become orphans. Call after cancelling its requests. */
+void btd_picker_peer_gone(struct btd_picker *p, const void *peer);
+
+/*
+ * A block arrived. Returns 1 when it completed its piece (the job is then
+ * in VERIFYING and returned in *ret_job), 0 when stored or a duplicate
+ * (end game: *ret_dup true), -EBADMSG when (piece, begin, len) does not
+ * name a block we want (never requested, wrong size, piece not pending).
+ * source_key identifies the sender for blame (an address-book id).
+ */
+int btd_picker_block(struct btd_picker *p, uint32_t source_key, uint32_t piece,
+                     uint32_t begin, const uint8_t *data, uint32_t len, struct btd_job **ret_job,
+                     bool *ret_dup);
+/* Takes the buffer of a job in VERIFYING (for the hash+write job). */
+uint8_t *btd_picker_take_buffer(struct btd_job *job);
+/* The verdict on a VERIFYING piece: have on success, back to unclaimed on failure. */
+void btd_picker_verified(struct btd_picker *p, uint32_t piece, bool ok);
+
+/* The pending job for piece, or NULL. */
+struct btd_job *btd_picker_job(const struct btd_picker *p, uint32_t piece);
+/* True if peer owns a pending job. */
+bool btd_picker_has_job(const struct btd_picker *p, const void *peer);
+/* Bytes of verified data. */
+uint64_t btd_picker_have_bytes(const struct btd_picker *p);
+/* True once every piece is verified. */
+static inline bool btd_picker_complete(const struct btd_picker *p)
+{
+    return p->have == p->piece_count;
+}
+
+#endif

@@ -1,0 +1,219 @@
+#include "session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "codec.h"
+#include "control.h"
+#include "crypto.h"
+#include "log.h"
+#include "macro.h"
+#include "rpc.h"
+#include "torrent.h"
+#include "tracker_http.h"
+#include "tracker_udp.h"
+#include "work.h"
+
+#define PEER_ID_PREFIX "-BT0001-"
+
+static void on_work_done(void *data, struct btd_work_result *res)
+{
+    struct btd_session *s = data;
+    struct btd_torrent *t = btd_session_find_id(s, res->torrent_id);
+
+    if (t)
+        btd_torrent_work_done(t, res);
+}
+
+static void on_tick(uv_timer_t *timer)
+{
+    struct btd_session *s = container_of(timer, struct btd_session, tick);
+    struct btd_torrent *t;
+
+    for (t = s->torrents; t; t = t->next)
+        btd_torrent_tick(t);
+}
+
+int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config *cfg,
+                    struct bt_error *err)
+{
+    struct btd_session *s = calloc(1, sizeof(*s));
+    int r;
+
+    if (!s)
+        return -ENOMEM;
+    s->loop = loop;
+    s->cfg = cfg;
+    s->next_id = 1;
+    s->listen_port = (uint16_t)cfg->port;
+    s->started_at = uv_now(loop);
+    memcpy(s->peer_id, PEER_ID_PREFIX, 8);
+    bt_random_bytes(s->peer_id + 8, 12);
+    bt_random_bytes(&s->tracker_key, sizeof(s->tracker_key));
+    uv_timer_init(loop, &s->tick);
+    r = btd_work_pool_new(&s->work, loop, on_work_done, s);
+    if (r == 0)
+        r = btd_tracker_http_open(&s->http, loop);
+    if (r == 0)
+        r = btd_tracker_udp_open(&s->udp, loop);
+    if (r < 0) {
+        bt_error_set(err, r, "cannot start: %s", strerror(-r));
+        btd_session_close(s, NULL, NULL);
+        return r;
+    }
+    r = btd_control_open(&s->control, loop, s, cfg->socket_path, err);
+    if (r < 0) {
+        btd_session_close(s, NULL, NULL);
+        return r;
+    }
+    uv_timer_start(&s->tick, on_tick, 1000, 1000);
+    *ret = s;
+    return 0;
+}
+
+static void on_tick_closed(uv_handle_t *h)
+{
+    struct btd_session *s = container_of((uv_timer_t *)h, struct btd_session, tick);
+    void (*cb)(void *) = s->on_closed;
+    void *data = s->on_closed_data;
+
+    free(s);
+    if (cb)
+        cb(data);
+}
+
+void btd_session_close(struct btd_session *s, void (*cb)(void *data), void *data)
+{
+    struct btd_torrent *t;
+
+    if (s->closing)
+        return;
+    s->closing = true;
+    s->on_closed = cb;
+    s->on_closed_data = data;
+    while (s->torrents) {
+        t = s->torrents;
+        s->torrents = t->next;
+        btd_torrent_free(t);
+    }
+    btd_control_close(s->control);
+    btd_tracker_http_close(s->http);
+    btd_tracker_udp_close(s->udp);
+    if (s->work)
+        btd_work_pool_free(s->work);
+    uv_timer_stop(&s->tick);
+    uv_close((uv_handle_t *)&s->tick, on_tick_closed);
+}
+
+struct btd_torrent *btd_session_find_id(struct btd_session *s, uint32_t id)
+{
+    struct btd_torrent *t;
+
+    for (t = s->torrents; t; t = t->next) {
+        if (t->id == id)
+            return t;
+    }
+    return NULL;
+}
+
+static bool all_digits(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+    }
+    return true;
+}
+
+struct btd_torrent *btd_session_find(struct btd_session *s, const char *id, int *ret_code,
+                                     struct bt_error *err)
+{
+    struct btd_torrent *t, *found = NULL;
+    size_t len = strlen(id);
+
+    if (all_digits(id) && len < 10) {
+        found = btd_session_find_id(s, (uint32_t)strtoul(id, NULL, 10));
+        if (found)
+            return found;
+    } else if (len >= 6 && len <= 40) {
+        for (t = s->torrents; t; t = t->next) {
+            if (strncasecmp(t->hex, id, len) != 0)
+                continue;
+            if (found) {
+                *ret_code = bt_error_set(err, BT_RPC_AMBIGUOUS_ID,
+                                         "\"%s\" matches more than one torrent", id);
+                return NULL;
+            }
+            found = t;
+        }
+        if (found)
+            return found;
+    }
+    *ret_code = bt_error_set(err, BT_RPC_NO_SUCH_TORRENT, "no torrent \"%s\"", id);
+    return NULL;
+}
+
+static void add_direct_peers(struct btd_torrent *t, const char *const *peers, size_t n)
+{
+    struct bt_peer_addr a;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (btd_addr_parse(peers[i], &a) == 0)
+            btd_torrent_add_peers(t, &a, 1);
+    }
+}
+
+int btd_session_add(struct btd_session *s, struct bt_metainfo *m, const char *dir, bool paused,
+                    const char *const *peers, size_t npeers, struct btd_torrent **ret,
+                    struct bt_error *err)
+{
+    struct btd_torrent *t, **tail;
+    char hex[41];
+    int r;
+
+    bt_hex_encode(hex, m->info_hash, 20);
+    for (t = s->torrents; t; t = t->next) {
+        if (memcmp(t->meta->info_hash, m->info_hash, 20) == 0) {
+            bt_metainfo_free(m);
+            return bt_error_set(err, BT_RPC_DUPLICATE_TORRENT,
+                                "torrent %s is already added (id %u)", hex, t->id);
+        }
+    }
+    r = btd_torrent_new(&t, s, s->next_id, m, dir ? dir : s->cfg->download_dir, paused);
+    if (r < 0) {
+        bt_metainfo_free(m);
+        return bt_error_set(err, BT_RPC_IO_ERROR, "cannot add %s: %s", hex, strerror(-r));
+    }
+    s->next_id++;
+    for (tail = &s->torrents; *tail; tail = &(*tail)->next)
+        ;
+    *tail = t;
+    s->torrent_count++;
+    btd_notice("ih=%.8s added \"%s\" id=%u dir=%s", t->hex, m->name, t->id, t->dir);
+    add_direct_peers(t, peers, npeers);
+    *ret = t;
+    return 0;
+}
+
+void btd_session_remove(struct btd_session *s, struct btd_torrent *t, bool delete_data)
+{
+    struct btd_torrent **pp;
+
+    for (pp = &s->torrents; *pp; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            s->torrent_count--;
+            break;
+        }
+    }
+    btd_notice("ih=%.8s removed%s", t->hex, delete_data ? " with its data" : "");
+    if (delete_data && btd_work_delete(s->work, t->id, t->storage) < 0)
+        btd_warn("ih=%.8s cannot queue the deletion of its data", t->hex);
+    btd_torrent_free(t);
+}

@@ -1,0 +1,80 @@
+/*
+ * session: everything btd runs. Loop thread only.
+ *
+ * Owns the torrents, the control socket, the worker pool, the tracker
+ * clients and the one-second tick that drives rates, timeouts, request
+ * scheduling and connection attempts. Torrent ids are small integers
+ * assigned in order of addition.
+ */
+#ifndef BTD_SESSION_H
+#define BTD_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "error.h"
+#include "metainfo.h"
+
+struct btd_torrent;
+struct btd_control;
+struct btd_work_pool;
+struct btd_tracker_http;
+struct btd_tracker_udp;
+
+struct btd_session {
+    uv_loop_t *loop;                /* borrowed */
+    struct btd_config *cfg;         /* borrowed: main owns it */
+    uint8_t peer_id[20];            /* "-BT0001-" + 12 random bytes */
+    uint32_t tracker_key;           /* random, sent to trackers */
+    struct btd_torrent *torrents;   /* owned: list in id order */
+    uint32_t torrent_count;
+    uint32_t next_id;
+    struct btd_control *control;    /* owned */
+    struct btd_work_pool *work;     /* owned */
+    struct btd_tracker_http *http;  /* owned */
+    struct btd_tracker_udp *udp;    /* owned */
+    uv_timer_t tick;                /* 1 s housekeeping */
+    uint16_t listen_port;           /* the port announced to trackers */
+    uint32_t peer_count;            /* connections, all torrents */
+    uint32_t half_open;             /* outgoing connects in progress */
+    uint64_t downloaded;            /* bytes of payload received this run */
+    uint64_t uploaded;              /* bytes of payload sent this run */
+    uint64_t started_at;            /* uv_now() at start, ms */
+    bool closing;
+    void (*request_shutdown)(void *data); /* set by main: session.shutdown calls it */
+    void *request_shutdown_data;
+    void (*on_closed)(void *data);  /* called once everything has closed */
+    void *on_closed_data;
+    uint32_t closing_handles;       /* handles still closing */
+};
+
+int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config *cfg,
+                    struct bt_error *err);
+/*
+ * Stops every torrent (trackers get `stopped`), closes the control socket
+ * and all handles; cb runs when the last one has closed and the session
+ * has been freed.
+ */
+void btd_session_close(struct btd_session *s, void (*cb)(void *data), void *data);
+
+/*
+ * Adds a torrent; m is stolen (freed on failure too). dir NULL means the
+ * configured download directory. peers: "host:port" strings to dial at
+ * once (may be NULL). Fails with BT_RPC_DUPLICATE_TORRENT if the info-hash
+ * is already present.
+ */
+int btd_session_add(struct btd_session *s, struct bt_metainfo *m, const char *dir, bool paused,
+                    const char *const *peers, size_t npeers, struct btd_torrent **ret,
+                    struct bt_error *err);
+/*
+ * Finds a torrent by small id, 40-hex info-hash or a unique hex prefix of
+ * at least 6 digits. Returns NULL with a BT_RPC_* code in err otherwise.
+ */
+struct btd_torrent *btd_session_find(struct btd_session *s, const char *id, int *ret_code,
+                                     struct bt_error *err);
+struct btd_torrent *btd_session_find_id(struct btd_session *s, uint32_t id);
+void btd_session_remove(struct btd_session *s, struct btd_torrent *t, bool delete_data);
+
+#endif

@@ -1,0 +1,668 @@
+#include "storage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* One file of the layout, copied from the metainfo. */
+struct sfile {
+    char *path;       /* owned: "name/dir/file", components joined with '/' */
+    char *comps;      /* same allocation as path: the components, NUL-separated */
+    const char *leaf; /* into comps: the last component */
+    uint32_t ncomps;
+    uint64_t length; /* bytes */
+    uint64_t offset; /* bytes from the start of the torrent's data */
+    bool pad;        /* BEP 47 padding: never on disk */
+};
+
+/* One cached descriptor. The cache hands out dup()s, so closing an entry never
+ * pulls a descriptor from under a worker that is using it. */
+struct cached_fd {
+    int fd;        /* owned; -1 for a free slot */
+    uint32_t file; /* index into files */
+    bool writable; /* opened O_RDWR */
+    uint64_t used; /* LRU stamp, higher is more recent */
+};
+
+struct btd_storage {
+    atomic_uint refs;
+    int dirfd;           /* owned: the download directory */
+    struct sfile *files; /* owned */
+    uint32_t file_count;
+    uint64_t total_length;    /* bytes */
+    atomic_bool *dirty;       /* owned; one per file: written since the last sync */
+    atomic_bool empties_done; /* the zero-length files were created */
+    pthread_mutex_t lock;     /* protects cache and stamp */
+    struct cached_fd cache[BTD_STORAGE_MAX_OPEN];
+    uint64_t stamp;
+};
+
+/* Process-wide: cleared when the kernel says openat2 does not exist. */
+static atomic_bool use_openat2 = true;
+
+void btd__storage_use_openat2(bool on)
+{
+    atomic_store(&use_openat2, on);
+}
+
+static int copy_file(struct sfile *dst, const struct bt_file *src)
+{
+    size_t n = strlen(src->path);
+    char *c;
+
+    if (n == 0 || n > BT_METAINFO_MAX_PATH)
+        return -EINVAL;
+    dst->path = malloc(2 * (n + 1));
+    if (!dst->path)
+        return -ENOMEM;
+    memcpy(dst->path, src->path, n + 1);
+    dst->comps = dst->path + n + 1;
+    memcpy(dst->comps, src->path, n + 1);
+    dst->leaf = dst->comps;
+    dst->ncomps = 1;
+    for (c = dst->comps; *c; c++) {
+        if (*c != '/')
+            continue;
+        *c = '\0';
+        dst->leaf = c + 1;
+        dst->ncomps++;
+    }
+    dst->length = src->length;
+    dst->offset = src->offset;
+    dst->pad = src->pad;
+    return 0;
+}
+
+static int copy_layout(struct btd_storage *s, const struct bt_metainfo *m)
+{
+    uint64_t expect = 0;
+    size_t i;
+    int r;
+
+    if (m->file_count == 0 || m->file_count > BT_METAINFO_MAX_FILES)
+        return -EINVAL;
+    s->files = calloc(m->file_count, sizeof(*s->files));
+    s->dirty = calloc(m->file_count, sizeof(*s->dirty));
+    if (!s->files || !s->dirty)
+        return -ENOMEM;
+    for (i = 0; i < m->file_count; i++) {
+        if (m->files[i].offset != expect)
+            return -EINVAL;
+        r = copy_file(&s->files[i], &m->files[i]);
+        if (r < 0)
+            return r;
+        s->file_count = (uint32_t)i + 1;
+        expect += m->files[i].length;
+    }
+    if (expect != m->total_length)
+        return -EINVAL;
+    s->total_length = expect;
+    return 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char *p = strdup(dir);
+    char *c;
+    int r = 0;
+
+    if (!p)
+        return -ENOMEM;
+    for (c = p + 1; *c && r == 0; c++) {
+        if (*c != '/')
+            continue;
+        *c = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            r = -errno;
+        *c = '/';
+    }
+    if (r == 0 && mkdir(p, 0755) < 0 && errno != EEXIST)
+        r = -errno;
+    free(p);
+    return r;
+}
+
+static void storage_destroy(struct btd_storage *s)
+{
+    uint32_t i;
+
+    btd_storage_close_files(s);
+    if (s->dirfd >= 0)
+        close(s->dirfd);
+    for (i = 0; i < s->file_count; i++)
+        free(s->files[i].path);
+    free(s->files);
+    free(s->dirty);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+int btd_storage_new(struct btd_storage **ret, const char *dir, const struct bt_metainfo *m)
+{
+    struct btd_storage *s;
+    size_t i;
+    int r;
+
+    if (!dir || !*dir || !m)
+        return -EINVAL;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    atomic_init(&s->refs, 1);
+    atomic_init(&s->empties_done, false);
+    s->dirfd = -1;
+    for (i = 0; i < BTD_STORAGE_MAX_OPEN; i++)
+        s->cache[i].fd = -1;
+    r = pthread_mutex_init(&s->lock, NULL);
+    if (r != 0) {
+        free(s);
+        return -r;
+    }
+    r = copy_layout(s, m);
+    if (r == 0)
+        r = mkdir_p(dir);
+    if (r == 0) {
+        s->dirfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        if (s->dirfd < 0)
+            r = -errno;
+    }
+    if (r < 0) {
+        storage_destroy(s);
+        return r;
+    }
+    *ret = s;
+    return 0;
+}
+
+struct btd_storage *btd_storage_ref(struct btd_storage *s)
+{
+    if (s)
+        atomic_fetch_add(&s->refs, 1);
+    return s;
+}
+
+void btd_storage_unref(struct btd_storage *s)
+{
+    if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+        storage_destroy(s);
+}
+
+/*
+ * Opening beneath the download directory. No path is ever resolved through
+ * a symlink: openat2 refuses them (RESOLVE_NO_SYMLINKS) and cannot leave the
+ * directory (RESOLVE_BENEATH); the walk opens one component at a time with
+ * O_NOFOLLOW. Either way a planted symlink makes the open fail.
+ */
+
+static void close_dir(const struct btd_storage *s, int fd)
+{
+    if (fd >= 0 && fd != s->dirfd)
+        close(fd);
+}
+
+/* The directory holding f's leaf, walked component by component (created when
+ * create). Returns a descriptor for close_dir(), or -errno. */
+static int open_parent(const struct btd_storage *s, const struct sfile *f, bool create)
+{
+    const char *c = f->comps;
+    int dfd = s->dirfd;
+    int next, err;
+    uint32_t i;
+
+    for (i = 0; i + 1 < f->ncomps; i++) {
+        if (create && mkdirat(dfd, c, 0755) < 0 && errno != EEXIST) {
+            err = -errno;
+            close_dir(s, dfd);
+            return err;
+        }
+        next = openat(dfd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        err = -errno;
+        close_dir(s, dfd);
+        if (next < 0)
+            return err;
+        dfd = next;
+        c += strlen(c) + 1;
+    }
+    return dfd;
+}
+
+static int open_walk(const struct btd_storage *s, const struct sfile *f, int flags, bool mkdirs)
+{
+    int pfd = open_parent(s, f, mkdirs);
+    int fd, err;
+
+    if (pfd < 0)
+        return pfd;
+    fd = openat(pfd, f->leaf, flags | O_NOFOLLOW | O_CLOEXEC, 0644);
+    err = -errno;
+    close_dir(s, pfd);
+    return fd < 0 ? err : fd;
+}
+
+static int open_beneath(const struct btd_storage *s, const struct sfile *f, int flags)
+{
+    struct open_how how;
+    long fd;
+
+    if (atomic_load(&use_openat2)) {
+        memset(&how, 0, sizeof(how));
+        how.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC);
+        how.mode = (flags & O_CREAT) ? 0644 : 0;
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+        fd = syscall(SYS_openat2, s->dirfd, f->path, &how, sizeof(how));
+        if (fd >= 0)
+            return (int)fd;
+        if (errno == ENOSYS)
+            atomic_store(&use_openat2, false);
+        else if (errno != EPERM) /* some seccomp filters answer EPERM */
+            return -errno;
+    }
+    return open_walk(s, f, flags, false);
+}
+
+/* Opens file f for reading, or for writing (created, with its directories). */
+static int open_file(const struct btd_storage *s, const struct sfile *f, bool write)
+{
+    int flags = write ? (O_RDWR | O_CREAT) : O_RDONLY;
+    int fd = open_beneath(s, f, flags);
+
+    if (fd == -ENOENT && write)
+        fd = open_walk(s, f, flags, true);
+    return fd;
+}
+
+/* A dup() of a cached descriptor fit for the purpose, or -ENOENT on a miss. */
+static int cache_get(struct btd_storage *s, uint32_t file, bool write)
+{
+    int fd = -ENOENT;
+    size_t i;
+
+    pthread_mutex_lock(&s->lock);
+    for (i = 0; i < BTD_STORAGE_MAX_OPEN; i++) {
+        struct cached_fd *e = &s->cache[i];
+
+        if (e->fd < 0 || e->file != file || (write && !e->writable))
+            continue;
+        e->used = ++s->stamp;
+        fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0)
+            fd = -errno;
+        break;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return fd;
+}
+
+/* The entry already holding file, else a free slot, else the least recently used. */
+static struct cached_fd *cache_slot(struct btd_storage *s, uint32_t file)
+{
+    struct cached_fd *free_slot = NULL, *lru = NULL;
+    size_t i;
+
+    for (i = 0; i < BTD_STORAGE_MAX_OPEN; i++) {
+        struct cached_fd *e = &s->cache[i];
+
+        if (e->fd >= 0 && e->file == file)
+            return e;
+        if (e->fd < 0 && !free_slot)
+            free_slot = e;
+        if (e->fd >= 0 && (!lru || e->used < lru->used))
+            lru = e;
+    }
+    return free_slot ? free_slot : lru;
+}
+
+/*
+ * Caches fd (just opened) and returns a dup() of it for the caller. When
+ * another worker cached the same file meanwhile, or dup fails, fd itself is
+ * returned uncached. Either way the caller closes what it gets.
+ */
+static int cache_put(struct btd_storage *s, uint32_t file, bool write, int fd)
+{
+    struct cached_fd *e;
+    int d;
+
+    pthread_mutex_lock(&s->lock);
+    e = cache_slot(s, file);
+    if (e->fd >= 0 && e->file == file && (e->writable || !write)) {
+        pthread_mutex_unlock(&s->lock);
+        return fd;
+    }
+    d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (d >= 0) {
+        if (e->fd >= 0)
+            close(e->fd);
+        e->fd = fd;
+        e->file = file;
+        e->writable = write;
+        e->used = ++s->stamp;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return d >= 0 ? d : fd;
+}
+
+/* A descriptor of its own for file index i, which the caller closes. */
+static int file_fd(struct btd_storage *s, uint32_t i, bool write)
+{
+    int fd = cache_get(s, i, write);
+
+    if (fd >= 0)
+        return fd;
+    fd = open_file(s, &s->files[i], write);
+    if (fd == -EMFILE || fd == -ENFILE) {
+        btd_storage_close_files(s);
+        fd = open_file(s, &s->files[i], write);
+    }
+    if (fd < 0)
+        return fd;
+    return cache_put(s, i, write, fd);
+}
+
+void btd_storage_close_files(struct btd_storage *s)
+{
+    size_t i;
+
+    pthread_mutex_lock(&s->lock);
+    for (i = 0; i < BTD_STORAGE_MAX_OPEN; i++) {
+        if (s->cache[i].fd >= 0)
+            close(s->cache[i].fd);
+        s->cache[i].fd = -1;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+    ssize_t w;
+
+    while (n > 0) {
+        w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -errno;
+        if (w == 0)
+            return -EIO;
+        p += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
+static int pread_all(int fd, uint8_t *p, size_t n, uint64_t off)
+{
+    ssize_t got;
+
+    while (n > 0) {
+        got = pread(fd, p, n, (off_t)off);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -errno;
+        if (got == 0)
+            return -ENODATA;
+        p += got;
+        n -= (size_t)got;
+        off += (uint64_t)got;
+    }
+    return 0;
+}
+
+/* The first file that holds a byte at or after off: offset + length > off. */
+static uint32_t find_file(const struct btd_storage *s, uint64_t off)
+{
+    uint32_t lo = 0, hi = s->file_count;
+
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const struct sfile *f = &s->files[mid];
+
+        if (f->offset + f->length > off)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+static int check_span(const struct btd_storage *s, uint64_t off, size_t len)
+{
+    if (off > s->total_length || (uint64_t)len > s->total_length - off)
+        return -EINVAL;
+    return 0;
+}
+
+/* Zero-length files hold no piece, so no write reaches them: create them all
+ * with the torrent's first write, so a finished download has every file. */
+static int create_empty_files(struct btd_storage *s)
+{
+    uint32_t i;
+    int fd;
+
+    if (atomic_load(&s->empties_done) || atomic_exchange(&s->empties_done, true))
+        return 0;
+    for (i = 0; i < s->file_count; i++) {
+        if (s->files[i].length != 0 || s->files[i].pad)
+            continue;
+        fd = open_file(s, &s->files[i], true);
+        if (fd < 0) {
+            atomic_store(&s->empties_done, false);
+            return fd;
+        }
+        close(fd);
+    }
+    return 0;
+}
+
+static int write_in_file(struct btd_storage *s, uint32_t i, uint64_t in, const uint8_t *p, size_t n)
+{
+    int fd = file_fd(s, i, true);
+    int r;
+
+    if (fd < 0)
+        return fd;
+    r = pwrite_all(fd, p, n, in);
+    close(fd);
+    if (r == 0)
+        atomic_store(&s->dirty[i], true);
+    return r;
+}
+
+int btd_storage_write(struct btd_storage *s, uint64_t off, const uint8_t *data, size_t len)
+{
+    uint32_t i;
+    int r = check_span(s, off, len);
+
+    if (r < 0)
+        return r;
+    r = create_empty_files(s);
+    for (i = find_file(s, off); r == 0 && len > 0 && i < s->file_count; i++) {
+        const struct sfile *f = &s->files[i];
+        uint64_t in = off - f->offset;
+        size_t n = len;
+
+        if (f->length == 0)
+            continue;
+        if ((uint64_t)n > f->length - in)
+            n = (size_t)(f->length - in);
+        if (!f->pad)
+            r = write_in_file(s, i, in, data, n);
+        off += n;
+        data += n;
+        len -= n;
+    }
+    return r;
+}
+
+static int read_in_file(struct btd_storage *s, uint32_t i, uint64_t in, uint8_t *p, size_t n)
+{
+    int fd = file_fd(s, i, false);
+    int r;
+
+    if (fd < 0)
+        return fd;
+    r = pread_all(fd, p, n, in);
+    close(fd);
+    return r;
+}
+
+int btd_storage_read(struct btd_storage *s, uint64_t off, uint8_t *out, size_t len)
+{
+    uint32_t i;
+    int r = check_span(s, off, len);
+
+    for (i = find_file(s, off); r == 0 && len > 0 && i < s->file_count; i++) {
+        const struct sfile *f = &s->files[i];
+        uint64_t in = off - f->offset;
+        size_t n = len;
+
+        if (f->length == 0)
+            continue;
+        if ((uint64_t)n > f->length - in)
+            n = (size_t)(f->length - in);
+        if (f->pad)
+            memset(out, 0, n);
+        else
+            r = read_in_file(s, i, in, out, n);
+        off += n;
+        out += n;
+        len -= n;
+    }
+    return r;
+}
+
+int btd_storage_sync(struct btd_storage *s)
+{
+    uint32_t i;
+    int fd, r, first = 0;
+
+    for (i = 0; i < s->file_count; i++) {
+        if (!atomic_exchange(&s->dirty[i], false))
+            continue;
+        fd = file_fd(s, i, false);
+        if (fd == -ENOENT)
+            continue; /* deleted meanwhile: nothing to flush */
+        r = fd < 0 ? fd : 0;
+        if (fd >= 0 && fdatasync(fd) < 0)
+            r = -errno;
+        if (fd >= 0)
+            close(fd);
+        if (r < 0) {
+            atomic_store(&s->dirty[i], true);
+            if (first == 0)
+                first = r;
+        }
+    }
+    return first;
+}
+
+/* Removes f if it is a regular file; a symlink or anything else is left alone. */
+static int delete_file(const struct btd_storage *s, const struct sfile *f)
+{
+    struct stat st;
+    int pfd = open_parent(s, f, false);
+    int r = 0;
+
+    if (pfd < 0)
+        return pfd == -ENOENT ? 0 : pfd;
+    if (fstatat(pfd, f->leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        r = errno == ENOENT ? 0 : -errno;
+    else if (!S_ISREG(st.st_mode))
+        r = -EEXIST;
+    else if (unlinkat(pfd, f->leaf, 0) < 0 && errno != ENOENT)
+        r = -errno;
+    close_dir(s, pfd);
+    return r;
+}
+
+/*
+ * Removes the directory made of f's first depth components if it is empty.
+ * A symlink in its place is not followed (unlinkat fails with ENOTDIR).
+ */
+static int delete_dir(const struct btd_storage *s, const struct sfile *f, uint32_t depth)
+{
+    struct sfile d = *f;
+    const char *c = f->comps;
+    uint32_t i;
+    int pfd, r = 0;
+
+    for (i = 0; i + 1 < depth; i++)
+        c += strlen(c) + 1;
+    d.ncomps = depth;
+    d.leaf = c;
+    pfd = open_parent(s, &d, false);
+    if (pfd < 0)
+        return pfd == -ENOENT ? 0 : pfd;
+    if (unlinkat(pfd, c, AT_REMOVEDIR) < 0 && errno != ENOENT && errno != ENOTEMPTY)
+        r = -errno;
+    close_dir(s, pfd);
+    return r;
+}
+
+/* Bytes of f's path taken by its first depth components (no trailing '/'). */
+static size_t prefix_len(const struct sfile *f, uint32_t depth)
+{
+    const char *c = f->comps;
+    size_t n = 0;
+    uint32_t i;
+
+    for (i = 0; i < depth; i++) {
+        n += strlen(c) + (i ? 1 : 0);
+        c += strlen(c) + 1;
+    }
+    return n;
+}
+
+/* True if f and g share the directory made of their first depth components. */
+static bool same_dir(const struct sfile *f, const struct sfile *g, uint32_t depth)
+{
+    size_t n = prefix_len(f, depth);
+
+    return prefix_len(g, depth) == n && memcmp(f->path, g->path, n) == 0;
+}
+
+int btd_storage_delete(struct btd_storage *s)
+{
+    const struct sfile *prev;
+    uint32_t i, depth, max_depth = 0;
+    int r, first = 0;
+
+    btd_storage_close_files(s);
+    for (i = 0; i < s->file_count; i++) {
+        if (s->files[i].pad)
+            continue;
+        r = delete_file(s, &s->files[i]);
+        if (r < 0 && first == 0)
+            first = r;
+        if (s->files[i].ncomps > max_depth)
+            max_depth = s->files[i].ncomps;
+    }
+    /* Deepest first, so a parent is empty by the time its turn comes. Files
+     * of one directory are usually neighbours: each directory is tried once
+     * per run of neighbours that share it. */
+    for (depth = max_depth; depth > 1; depth--) {
+        prev = NULL;
+        for (i = 0; i < s->file_count; i++) {
+            const struct sfile *f = &s->files[i];
+
+            if (f->pad || f->ncomps < depth)
+                continue;
+            if (prev && same_dir(f, prev, depth - 1))
+                continue;
+            prev = f;
+            r = delete_dir(s, f, depth - 1);
+            if (r < 0 && first == 0)
+                first = r;
+        }
+    }
+    return first;
+}

@@ -1,0 +1,53 @@
+/*
+ * storage: one torrent's data on disk. Maps pieces onto file spans, creates
+ * files sparse on first write, and opens every path beneath the download
+ * directory's descriptor (openat2 with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS,
+ * or component by component with O_NOFOLLOW where openat2 is missing), so a
+ * symlink planted in the download directory cannot redirect a write.
+ * Padding files (BEP 47) are never written or read: reads fill zeros.
+ *
+ * Threads: created and released on the loop thread; read/write/sync run
+ * on worker threads and are safe to call concurrently (the open-file cache
+ * has its own lock). Reference counted: each worker job holds a reference,
+ * so a torrent removed while jobs run frees its storage on the last unref.
+ * Holds a private copy of the file layout; it never points into the torrent.
+ */
+#ifndef BTD_STORAGE_H
+#define BTD_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metainfo.h"
+
+#define BTD_STORAGE_MAX_OPEN 32 /* file descriptors cached per torrent */
+
+struct btd_storage;
+
+/*
+ * Opens the download directory dir (created if missing, with parents) and
+ * copies the layout from m. Nothing else is created until the first write.
+ */
+int btd_storage_new(struct btd_storage **ret, const char *dir, const struct bt_metainfo *m);
+struct btd_storage *btd_storage_ref(struct btd_storage *s);
+void btd_storage_unref(struct btd_storage *s);
+
+/* Writes len bytes at torrent offset off (spanning files). 0 or -errno. Worker thread. */
+int btd_storage_write(struct btd_storage *s, uint64_t off, const uint8_t *data, size_t len);
+/*
+ * Reads len bytes at torrent offset off. 0, -ENOENT when a file does not
+ * exist yet, -ENODATA when a file is too short, or -errno. Worker thread.
+ */
+int btd_storage_read(struct btd_storage *s, uint64_t off, uint8_t *out, size_t len);
+/* fdatasync every file written since the last sync. Worker thread. */
+int btd_storage_sync(struct btd_storage *s);
+/* Closes cached descriptors (e.g. before a recheck or on pause). Any thread. */
+void btd_storage_close_files(struct btd_storage *s);
+/* Deletes the torrent's files and the directories it created if empty. Worker thread. */
+int btd_storage_delete(struct btd_storage *s);
+
+/* Tests only: false forces the component-by-component walk instead of openat2. */
+void btd__storage_use_openat2(bool on);
+
+#endif

@@ -1,0 +1,361 @@
+#include "torrent.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "addr.h"
+#include "codec.h"
+#include "log.h"
+#include "peer.h"
+#include "session.h"
+#include "storage.h"
+#include "tracker.h"
+#include "work.h"
+
+#define RETRY_BASE_MS 5000 /* first reconnect delay; doubles per failure */
+#define MAX_FAILS 6        /* an address failing this often is forgotten for the run */
+
+const char *btd_torrent_state_name(enum btd_torrent_state s)
+{
+    static const char *const names[] = {
+        [BTD_TORRENT_CHECKING] = "checking", [BTD_TORRENT_DOWNLOADING] = "downloading",
+        [BTD_TORRENT_SEEDING] = "seeding",   [BTD_TORRENT_PAUSED] = "paused",
+        [BTD_TORRENT_ERROR] = "error",
+    };
+
+    return names[s];
+}
+
+uint64_t btd_torrent_left(const struct btd_torrent *t)
+{
+    return t->meta->total_length - btd_picker_have_bytes(&t->picker);
+}
+
+uint32_t btd_torrent_unemployed(const struct btd_torrent *t)
+{
+    const struct btd_peer *p;
+    uint32_t n = 0;
+
+    for (p = t->peers; p; p = p->next) {
+        if (p->state == BTD_PEER_ACTIVE && !p->peer_choking && p->nreqs == 0 &&
+            !btd_picker_has_job(&t->picker, p))
+            n++;
+    }
+    return n;
+}
+
+struct btd_addr_entry *btd_torrent_book_entry(struct btd_torrent *t, uint32_t key)
+{
+    return key < t->nbook ? &t->book[key] : NULL;
+}
+
+static void on_tracker_stats(void *data, struct btd_tracker_stats *ret)
+{
+    struct btd_torrent *t = data;
+
+    ret->uploaded = t->uploaded;
+    ret->downloaded = btd_picker_have_bytes(&t->picker);
+    ret->left = btd_torrent_left(t);
+    ret->numwant = t->state == BTD_TORRENT_SEEDING ? 0 : 80;
+}
+
+static void on_tracker_peers(void *data, const struct bt_peer_addr *peers, size_t count)
+{
+    btd_torrent_add_peers(data, peers, count);
+}
+
+static void set_state(struct btd_torrent *t, enum btd_torrent_state s)
+{
+    if (t->state == s)
+        return;
+    btd_info("ih=%.8s state %s -> %s", t->hex, btd_torrent_state_name(t->state),
+             btd_torrent_state_name(s));
+    t->state = s;
+}
+
+static int start_tracker(struct btd_torrent *t)
+{
+    struct btd_session *s = t->session;
+    struct btd_tracker_callbacks cb = {
+        .get_stats = on_tracker_stats, .on_peers = on_tracker_peers, .data = t};
+
+    if (t->meta->tier_count == 0)
+        return 0;
+    return btd_tracker_new(&t->tracker, s->loop, s->http, s->udp, t->meta->tiers,
+                           t->meta->tier_count, t->meta->info_hash, s->peer_id, s->listen_port,
+                           &cb);
+}
+
+int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id,
+                    struct bt_metainfo *m, const char *dir, bool paused)
+{
+    struct btd_torrent *t = calloc(1, sizeof(*t));
+    int r;
+
+    if (!t)
+        return -ENOMEM;
+    t->session = s;
+    t->id = id;
+    t->meta = m;
+    t->paused = paused;
+    t->added_at = (int64_t)time(NULL);
+    bt_hex_encode(t->hex, m->info_hash, 20);
+    t->dir = strdup(dir);
+    t->book = calloc(BTD_BOOK_MAX, sizeof(*t->book));
+    r = !t->dir || !t->book ? -ENOMEM : 0;
+    if (r == 0)
+        r = btd_picker_init(&t->picker, m->piece_count, m->piece_length, m->total_length,
+                            (uint32_t)s->cfg->pieces_in_flight);
+    if (r == 0)
+        r = btd_storage_new(&t->storage, dir, m);
+    if (r == 0)
+        r = start_tracker(t);
+    if (r < 0) {
+        t->meta = NULL; /* the caller keeps m on failure */
+        btd_torrent_free(t);
+        return r;
+    }
+    t->state = paused ? BTD_TORRENT_PAUSED : BTD_TORRENT_DOWNLOADING;
+    if (!paused && t->tracker)
+        btd_tracker_start(t->tracker);
+    *ret = t;
+    return 0;
+}
+
+void btd_torrent_free(struct btd_torrent *t)
+{
+    if (!t)
+        return;
+    while (t->peers)
+        btd_peer_close(t->peers, "torrent removed");
+    if (t->tracker) {
+        btd_tracker_stop(t->tracker);
+        btd_tracker_free(t->tracker);
+    }
+    if (t->storage)
+        btd_storage_unref(t->storage);
+    btd_picker_deinit(&t->picker);
+    bt_metainfo_free(t->meta);
+    free(t->book);
+    free(t->dir);
+    free(t->error);
+    free(t);
+}
+
+/* Dials known addresses while under the caps. */
+static void connect_more(struct btd_torrent *t)
+{
+    struct btd_session *s = t->session;
+    uint64_t now = uv_now(s->loop);
+    struct btd_peer *p;
+    uint32_t i;
+
+    if (t->paused || t->state != BTD_TORRENT_DOWNLOADING)
+        return;
+    for (i = 0; i < t->nbook; i++) {
+        struct btd_addr_entry *e = &t->book[i];
+
+        if (t->npeers >= (uint32_t)s->cfg->max_peers_torrent ||
+            s->peer_count >= (uint32_t)s->cfg->max_peers_global ||
+            s->half_open >= (uint32_t)s->cfg->max_half_open)
+            return;
+        if (e->connected || e->banned || e->fails >= MAX_FAILS || e->next_try > now)
+            continue;
+        e->connected = true; /* before: a connect that fails at once closes the peer */
+        if (btd_peer_connect(t, i, &e->addr, &p) < 0) {
+            e->connected = false;
+            e->fails++;
+        }
+    }
+}
+
+void btd_torrent_add_peers(struct btd_torrent *t, const struct bt_peer_addr *addrs, size_t n)
+{
+    size_t i;
+    uint32_t j;
+
+    for (i = 0; i < n; i++) {
+        if (addrs[i].port == 0)
+            continue;
+        for (j = 0; j < t->nbook; j++) {
+            if (btd_addr_equal(&t->book[j].addr, &addrs[i]))
+                break;
+        }
+        if (j < t->nbook) {
+            t->book[j].fails = t->book[j].fails >= MAX_FAILS ? MAX_FAILS - 1 : t->book[j].fails;
+            continue;
+        }
+        if (t->nbook >= BTD_BOOK_MAX)
+            break;
+        memset(&t->book[t->nbook], 0, sizeof(t->book[0]));
+        t->book[t->nbook++].addr = addrs[i];
+    }
+    connect_more(t);
+}
+
+void btd_torrent_peer_closed(struct btd_torrent *t, struct btd_peer *p)
+{
+    struct btd_session *s = t->session;
+    struct btd_addr_entry *e = btd_torrent_book_entry(t, p->book_key);
+    struct btd_peer **pp;
+    uint32_t i;
+
+    for (pp = &t->peers; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            t->npeers--;
+            s->peer_count--;
+            break;
+        }
+    }
+    for (i = 0; i < p->have.npieces && bt_bitfield_count(&p->have) > 0; i++) {
+        if (bt_bitfield_test(&p->have, i))
+            btd_picker_peer_lost(&t->picker, i);
+    }
+    if (e) {
+        e->connected = false;
+        if (p->downloaded == 0)
+            e->fails++;
+        e->next_try = uv_now(s->loop) + ((uint64_t)RETRY_BASE_MS << (e->fails < 8 ? e->fails : 8));
+    }
+}
+
+void btd_torrent_piece_complete(struct btd_torrent *t, struct btd_job *job)
+{
+    uint64_t off = (uint64_t)job->index * t->meta->piece_length;
+    uint8_t *buf = btd_picker_take_buffer(job);
+    int r;
+
+    r = btd_work_verify_write(t->session->work, t->id, t->storage, job->index, off, buf,
+                              job->size, t->meta->pieces + (size_t)job->index * 20, NULL);
+    if (r < 0) {
+        btd_warn("ih=%.8s piece=%u cannot queue verification: %s", t->hex, job->index,
+                 strerror(-r));
+        btd_picker_verified(&t->picker, job->index, false);
+    }
+}
+
+/* A piece failed its hash: blame whoever sent it, ban repeat offenders. */
+static void blame(struct btd_torrent *t, const struct btd_job *job)
+{
+    uint32_t i, units = job->nsources == 1 && !job->shared ? 2 : 1;
+    struct btd_peer *p, *next;
+
+    for (i = 0; i < job->nsources; i++) {
+        struct btd_addr_entry *e = btd_torrent_book_entry(t, job->sources[i]);
+        char name[BTD_ADDR_STRLEN];
+
+        if (!e || e->banned)
+            continue;
+        e->blame = (uint8_t)(e->blame + units);
+        if (e->blame < BTD_BAN_BLAME)
+            continue;
+        e->banned = true;
+        btd_addr_format(&e->addr, name, sizeof(name));
+        btd_warn("ih=%.8s peer=%s banned: sent data for %u bad pieces", t->hex, name,
+                 (unsigned)(e->blame / 2));
+        for (p = t->peers; p; p = next) {
+            next = p->next;
+            if (p->book_key == job->sources[i])
+                btd_peer_close(p, "banned");
+        }
+    }
+}
+
+static void finish_download(struct btd_torrent *t)
+{
+    btd_notice("ih=%.8s download complete: %s", t->hex, t->meta->name);
+    set_state(t, BTD_TORRENT_SEEDING);
+    if (t->tracker && !t->completed_sent)
+        btd_tracker_completed(t->tracker);
+    t->completed_sent = true;
+}
+
+static void on_verified(struct btd_torrent *t, struct btd_work_result *res)
+{
+    struct btd_job *job = btd_picker_job(&t->picker, res->piece);
+    struct btd_peer *p;
+
+    if (res->status < 0) {
+        btd_err("ih=%.8s piece=%u write failed: %s", t->hex, res->piece, strerror(-res->status));
+        btd_picker_verified(&t->picker, res->piece, false);
+        free(t->error);
+        t->error = strdup(strerror(-res->status));
+        set_state(t, BTD_TORRENT_ERROR);
+        return;
+    }
+    if (!res->hash_ok) {
+        t->hash_failures++;
+        t->wasted += res->len;
+        btd_warn("ih=%.8s piece=%u failed its hash check; fetching it again", t->hex,
+                 res->piece);
+        if (job)
+            blame(t, job);
+        btd_picker_verified(&t->picker, res->piece, false);
+        return;
+    }
+    btd_picker_verified(&t->picker, res->piece, true);
+    for (p = t->peers; p; p = p->next)
+        btd_peer_have(p, res->piece);
+    if (btd_picker_complete(&t->picker))
+        finish_download(t);
+}
+
+void btd_torrent_work_done(struct btd_torrent *t, struct btd_work_result *res)
+{
+    if (res->kind == BTD_WORK_VERIFY_WRITE)
+        on_verified(t, res);
+}
+
+void btd_torrent_pause(struct btd_torrent *t)
+{
+    if (t->paused)
+        return;
+    t->paused = true;
+    while (t->peers)
+        btd_peer_close(t->peers, "torrent paused");
+    if (t->tracker)
+        btd_tracker_stop(t->tracker);
+    set_state(t, BTD_TORRENT_PAUSED);
+}
+
+void btd_torrent_resume(struct btd_torrent *t)
+{
+    uint32_t i;
+
+    if (!t->paused)
+        return;
+    t->paused = false;
+    for (i = 0; i < t->nbook; i++)
+        t->book[i].next_try = 0;
+    set_state(t, btd_picker_complete(&t->picker) ? BTD_TORRENT_SEEDING : BTD_TORRENT_DOWNLOADING);
+    if (t->tracker)
+        btd_tracker_start(t->tracker);
+    connect_more(t);
+}
+
+static void rate_tick(struct btd_rate *r)
+{
+    r->per_second = r->per_second * 0.6 + (double)r->bytes_this_second * 0.4;
+    if (r->per_second < 1.0)
+        r->per_second = 0;
+    r->bytes_this_second = 0;
+}
+
+void btd_torrent_tick(struct btd_torrent *t)
+{
+    uint64_t now = uv_now(t->session->loop);
+    struct btd_peer *p, *next;
+
+    rate_tick(&t->down);
+    rate_tick(&t->up);
+    for (p = t->peers; p; p = next) {
+        next = p->next;
+        rate_tick(&p->down);
+        rate_tick(&p->up);
+        btd_peer_tick(p, now);
+    }
+    connect_more(t);
+}

@@ -1,0 +1,106 @@
+/*
+ * torrent: one torrent. Loop thread only.
+ *
+ * Owns its metainfo, its picker (the job queues), its tracker announcer,
+ * its peer connections and its address book (every peer address heard of,
+ * with connect failures, blame and bans). Holds a reference on its storage;
+ * worker jobs hold their own, so the torrent can go while they run: results
+ * come back by torrent id and are dropped when the id is gone.
+ *
+ * The session's one-second tick calls btd_torrent_tick: rates, timeouts,
+ * new connections.
+ */
+#ifndef BTD_TORRENT_H
+#define BTD_TORRENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "announce.h"
+#include "metainfo.h"
+#include "picker.h"
+
+struct btd_session;
+struct btd_peer;
+struct btd_storage;
+struct btd_tracker;
+struct btd_work_result;
+
+enum btd_torrent_state {
+    BTD_TORRENT_CHECKING,
+    BTD_TORRENT_DOWNLOADING,
+    BTD_TORRENT_SEEDING,
+    BTD_TORRENT_PAUSED,
+    BTD_TORRENT_ERROR,
+};
+
+#define BTD_BOOK_MAX 2000     /* addresses remembered per torrent */
+#define BTD_BAN_BLAME 4       /* blame units that ban an address */
+
+struct btd_addr_entry {
+    struct bt_peer_addr addr;
+    uint64_t next_try;  /* ms on the loop clock; 0 = now */
+    uint8_t fails;      /* connect or handshake failures in a row */
+    uint8_t blame;      /* units: 2 for a failed piece it sent alone, 1 if shared */
+    bool banned;
+    bool connected;     /* a live connection uses this address */
+};
+
+struct btd_rate {
+    uint64_t bytes_this_second;
+    double per_second; /* bytes/s, smoothed */
+};
+
+struct btd_torrent {
+    struct btd_torrent *next;      /* the session's list */
+    struct btd_session *session;   /* borrowed */
+    uint32_t id;
+    char hex[41];                  /* info-hash, lowercase hex */
+    struct bt_metainfo *meta;      /* owned */
+    char *dir;                     /* owned: download directory */
+    enum btd_torrent_state state;
+    bool paused;
+    char *error;                   /* owned or NULL: why state is ERROR */
+    struct btd_picker picker;
+    struct btd_storage *storage;   /* one reference */
+    struct btd_tracker *tracker;   /* owned */
+    struct btd_peer *peers;        /* owned list */
+    uint32_t npeers;
+    uint32_t half_open;            /* connects in progress */
+    struct btd_addr_entry *book;   /* owned: nbook entries */
+    uint32_t nbook;
+    uint64_t downloaded;           /* bytes of payload received (verified or not) */
+    uint64_t uploaded;             /* bytes of payload sent */
+    uint64_t wasted;               /* bytes received in pieces that failed the hash */
+    uint32_t hash_failures;
+    struct btd_rate down, up;
+    int64_t added_at;              /* seconds since the epoch */
+    bool completed_sent;           /* `completed` went to the trackers */
+};
+
+int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id,
+                    struct bt_metainfo *m, const char *dir, bool paused);
+/* Disconnects, sends `stopped`, drops the storage reference, frees. */
+void btd_torrent_free(struct btd_torrent *t);
+
+void btd_torrent_pause(struct btd_torrent *t);
+void btd_torrent_resume(struct btd_torrent *t);
+void btd_torrent_tick(struct btd_torrent *t);
+
+/* Learns addresses (tracker reply, x.pe, btctl --peer) and dials some. */
+void btd_torrent_add_peers(struct btd_torrent *t, const struct bt_peer_addr *addrs, size_t n);
+/* A worker finished a job for this torrent. */
+void btd_torrent_work_done(struct btd_torrent *t, struct btd_work_result *res);
+
+/* For peers. */
+void btd_torrent_piece_complete(struct btd_torrent *t, struct btd_job *job);
+void btd_torrent_peer_closed(struct btd_torrent *t, struct btd_peer *p);
+struct btd_addr_entry *btd_torrent_book_entry(struct btd_torrent *t, uint32_t key);
+
+/* For status. */
+const char *btd_torrent_state_name(enum btd_torrent_state s);
+uint64_t btd_torrent_left(const struct btd_torrent *t);
+/* Unchoked, interested peers with nothing to do. */
+uint32_t btd_torrent_unemployed(const struct btd_torrent *t);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * tracker: one torrent's announcer. Loop thread only.
+ *
+ * Holds the torrent's trackers in BEP 12 tiers (shuffled within a tier once,
+ * a tracker that answers moves to the front of its tier, a failing one falls
+ * through to the next), schedules announces at the tracker's interval
+ * (clamped) with exponential back-off and jitter on failure, and sends the
+ * started / completed / stopped events with the numbers the torrent reports
+ * through its stats callback. Peers found are handed to the on_peers
+ * callback. HTTP(S) goes through tracker_http (libcurl multi on the uv loop),
+ * udp:// through tracker_udp (BEP 15), both shared by the whole session.
+ *
+ * Owned by its torrent; the session owns the http and udp clients.
+ */
+#ifndef BTD_TRACKER_H
+#define BTD_TRACKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "announce.h"
+#include "metainfo.h"
+
+struct btd_tracker_http;
+struct btd_tracker_udp;
+struct btd_tracker;
+
+/* What a torrent tells its announcer, asked fresh before every announce. */
+struct btd_tracker_stats {
+    uint64_t uploaded;   /* bytes */
+    uint64_t downloaded; /* bytes, verified payload */
+    uint64_t left;       /* bytes still wanted */
+    uint32_t numwant;    /* peers wanted */
+};
+
+struct btd_tracker_callbacks {
+    void (*get_stats)(void *data, struct btd_tracker_stats *ret);
+    /* peers: borrowed for the call. */
+    void (*on_peers)(void *data, const struct bt_peer_addr *peers, size_t count);
+    void *data;
+};
+
+/* The state of one tracker, for torrent.get. Strings borrowed. */
+struct btd_tracker_info {
+    const char *url;
+    uint32_t tier;
+    const char *last_error;   /* NULL if the last announce worked */
+    const char *last_warning; /* NULL if none */
+    int64_t last_announce;    /* seconds since the epoch, 0 if never */
+    int64_t next_announce;    /* seconds since the epoch, 0 if none scheduled */
+    uint32_t peers;           /* peers in the last reply */
+    int32_t seeders;          /* -1 if unknown */
+    int32_t leechers;         /* -1 if unknown */
+    bool updating;            /* a request is in flight */
+};
+
+/*
+ * Creates the announcer and sends `started` at once (unless paused).
+ * info_hash and peer_id are copied; tiers are copied from the metainfo (or
+ * a magnet's tr list as one tier each: pass tiers built by the caller).
+ */
+int btd_tracker_new(struct btd_tracker **ret, uv_loop_t *loop, struct btd_tracker_http *http,
+                    struct btd_tracker_udp *udp, const struct bt_tier *tiers, size_t tier_count,
+                    const uint8_t info_hash[20], const uint8_t peer_id[20], uint16_t port,
+                    const struct btd_tracker_callbacks *cb);
+/* Starts announcing (event=started). Idempotent. */
+void btd_tracker_start(struct btd_tracker *t);
+/* Sends `completed` once (the download finished). */
+void btd_tracker_completed(struct btd_tracker *t);
+/* Sends `stopped` (best effort, not waited for) and stops scheduling. */
+void btd_tracker_stop(struct btd_tracker *t);
+/* Asks for an announce now (more peers wanted), respecting min interval. */
+void btd_tracker_reannounce(struct btd_tracker *t);
+/* Number of trackers, and the state of tracker i (i < count). */
+size_t btd_tracker_count(const struct btd_tracker *t);
+void btd_tracker_get_info(const struct btd_tracker *t, size_t i, struct btd_tracker_info *ret);
+/*
+ * Frees the announcer: in-flight requests are cancelled (their callbacks
+ * never run). A `stopped` already sent is allowed to finish on its own.
+ */
+void btd_tracker_free(struct btd_tracker *t);
+
+#endif

@@ -1,0 +1,303 @@
+#include "work.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sha1.h"
+
+/* One job. Owned by the pool's queue while it waits, by libuv while it runs. */
+struct job {
+    struct job *next; /* FIFO link while queued */
+    uv_work_t req;
+    struct btd_work_pool *pool;  /* borrowed; touched only on the loop thread */
+    struct btd_storage *storage; /* one reference */
+    enum btd_work_kind kind;
+    uint32_t torrent_id;
+    uint32_t piece;
+    uint64_t offset; /* bytes into the torrent */
+    uint8_t *buf;    /* owned; NULL until a READ or CHECK allocates it */
+    size_t len;      /* bytes */
+    uint8_t hash[BT_SHA1_LEN];
+    bool hash_ok; /* written by the worker */
+    int status;   /* written by the worker */
+    void *user;
+};
+
+struct btd_work_pool {
+    uv_loop_t *loop; /* borrowed */
+    btd_work_done_cb cb;
+    void *data;       /* passed to cb */
+    size_t inflight;  /* jobs handed to libuv and not completed */
+    struct job *head; /* FIFO of jobs waiting for a slot */
+    struct job *tail;
+    bool closing; /* btd_work_pool_free was called: drop results, free on the last */
+};
+
+int btd_work_pool_new(struct btd_work_pool **ret, uv_loop_t *loop, btd_work_done_cb cb, void *data)
+{
+    struct btd_work_pool *p;
+
+    if (!loop || !cb)
+        return -EINVAL;
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    p->loop = loop;
+    p->cb = cb;
+    p->data = data;
+    *ret = p;
+    return 0;
+}
+
+size_t btd_work_pool_inflight(const struct btd_work_pool *p)
+{
+    return p->inflight;
+}
+
+static void job_free(struct job *job)
+{
+    free(job->buf);
+    btd_storage_unref(job->storage);
+    free(job);
+}
+
+void btd_work_pool_free(struct btd_work_pool *p)
+{
+    struct job *job;
+
+    if (!p || p->closing)
+        return;
+    p->closing = true;
+    while (p->head) {
+        job = p->head;
+        p->head = job->next;
+        job_free(job);
+    }
+    p->tail = NULL;
+    if (p->inflight == 0)
+        free(p);
+}
+
+/* Worker thread: only the job is touched. */
+static void on_work(uv_work_t *req)
+{
+    struct job *job = req->data;
+    uint8_t digest[BT_SHA1_LEN];
+
+    if (job->kind == BTD_WORK_DELETE) {
+        job->status = btd_storage_delete(job->storage);
+        return;
+    }
+    if (job->kind != BTD_WORK_VERIFY_WRITE) {
+        job->buf = malloc(job->len ? job->len : 1);
+        if (!job->buf) {
+            job->status = -ENOMEM;
+            return;
+        }
+        job->status = btd_storage_read(job->storage, job->offset, job->buf, job->len);
+    }
+    if (job->kind != BTD_WORK_VERIFY_WRITE && job->status < 0) {
+        free(job->buf);
+        job->buf = NULL;
+        /* Not on disk yet: for a recheck the piece is missing, not an error. */
+        if (job->kind == BTD_WORK_CHECK && (job->status == -ENOENT || job->status == -ENODATA))
+            job->status = 0;
+        return;
+    }
+    if (job->kind == BTD_WORK_READ)
+        return;
+    bt_sha1(digest, job->buf, job->len);
+    job->hash_ok = memcmp(digest, job->hash, BT_SHA1_LEN) == 0;
+    if (job->kind == BTD_WORK_VERIFY_WRITE && job->hash_ok)
+        job->status = btd_storage_write(job->storage, job->offset, job->buf, job->len);
+}
+
+static void on_after_work(uv_work_t *req, int status);
+
+/* Delivers job's result (unless the pool is closing) and frees the job.
+ * Returns false if the pool is closing, and frees it after its last job. */
+static bool complete(struct job *job)
+{
+    struct btd_work_pool *p = job->pool;
+    struct btd_work_result res;
+
+    if (!p->closing) {
+        res = (struct btd_work_result){
+            .kind = job->kind,
+            .torrent_id = job->torrent_id,
+            .piece = job->piece,
+            .offset = job->offset,
+            .buf = job->buf,
+            .len = job->len,
+            .hash_ok = job->hash_ok,
+            .status = job->status,
+            .user = job->user,
+        };
+        job->buf = NULL;
+        p->cb(p->data, &res); /* may submit more, or free the pool */
+        free(res.buf);
+    }
+    job_free(job);
+    p->inflight--; /* only now: a free from inside cb must not free p under us */
+    if (!p->closing)
+        return true;
+    if (p->inflight == 0)
+        free(p);
+    return false;
+}
+
+/* Hands queued jobs to libuv while there is room. */
+static void pump(struct btd_work_pool *p)
+{
+    struct job *job;
+    int r;
+
+    while (p->inflight < BTD_WORK_MAX_INFLIGHT && p->head) {
+        job = p->head;
+        p->head = job->next;
+        if (!p->head)
+            p->tail = NULL;
+        job->next = NULL;
+        p->inflight++;
+        r = uv_queue_work(p->loop, &job->req, on_work, on_after_work);
+        if (r < 0) {
+            job->status = r;
+            if (!complete(job))
+                return;
+        }
+    }
+}
+
+static void on_after_work(uv_work_t *req, int status)
+{
+    struct job *job = req->data;
+    struct btd_work_pool *p = job->pool;
+
+    if (status == UV_ECANCELED) {
+        job->status = UV_ECANCELED;
+        job->hash_ok = false;
+    }
+    if (complete(job))
+        pump(p);
+}
+
+/* Starts job now if there is room and nobody waits, else queues it. */
+static int submit(struct btd_work_pool *p, struct job *job)
+{
+    int r;
+
+    if (p->inflight < BTD_WORK_MAX_INFLIGHT && !p->head) {
+        p->inflight++;
+        r = uv_queue_work(p->loop, &job->req, on_work, on_after_work);
+        if (r < 0) {
+            p->inflight--;
+            job_free(job);
+        }
+        return r;
+    }
+    if (p->tail)
+        p->tail->next = job;
+    else
+        p->head = job;
+    p->tail = job;
+    return 0;
+}
+
+static struct job *job_new(struct btd_work_pool *p, enum btd_work_kind kind, uint32_t torrent_id,
+                           struct btd_storage *s, uint32_t piece, uint64_t offset, size_t len,
+                           void *user)
+{
+    struct job *job = calloc(1, sizeof(*job));
+
+    if (!job)
+        return NULL;
+    job->req.data = job;
+    job->pool = p;
+    job->storage = btd_storage_ref(s);
+    job->kind = kind;
+    job->torrent_id = torrent_id;
+    job->piece = piece;
+    job->offset = offset;
+    job->len = len;
+    job->user = user;
+    return job;
+}
+
+static int check_args(const struct btd_work_pool *p, const struct btd_storage *s, size_t len)
+{
+    if (!p || !s)
+        return -EINVAL;
+    if (p->closing)
+        return -ESHUTDOWN;
+    if ((uint64_t)len > BT_METAINFO_MAX_PIECE_LENGTH)
+        return -EMSGSIZE;
+    return 0;
+}
+
+int btd_work_verify_write(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s,
+                          uint32_t piece, uint64_t offset, uint8_t *buf, size_t len,
+                          const uint8_t hash[20], void *user)
+{
+    struct job *job;
+    int r = check_args(p, s, len);
+
+    if (r == 0 && (!buf || !hash))
+        r = -EINVAL;
+    if (r < 0) {
+        free(buf);
+        return r;
+    }
+    job = job_new(p, BTD_WORK_VERIFY_WRITE, torrent_id, s, piece, offset, len, user);
+    if (!job) {
+        free(buf);
+        return -ENOMEM;
+    }
+    job->buf = buf;
+    memcpy(job->hash, hash, BT_SHA1_LEN);
+    return submit(p, job);
+}
+
+int btd_work_read(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s,
+                  uint32_t piece, uint64_t offset, size_t len, void *user)
+{
+    struct job *job;
+    int r = check_args(p, s, len);
+
+    if (r < 0)
+        return r;
+    job = job_new(p, BTD_WORK_READ, torrent_id, s, piece, offset, len, user);
+    if (!job)
+        return -ENOMEM;
+    return submit(p, job);
+}
+
+int btd_work_check(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s,
+                   uint32_t piece, uint64_t offset, size_t len, const uint8_t hash[20], void *user)
+{
+    struct job *job;
+    int r = check_args(p, s, len);
+
+    if (r == 0 && !hash)
+        r = -EINVAL;
+    if (r < 0)
+        return r;
+    job = job_new(p, BTD_WORK_CHECK, torrent_id, s, piece, offset, len, user);
+    if (!job)
+        return -ENOMEM;
+    memcpy(job->hash, hash, BT_SHA1_LEN);
+    return submit(p, job);
+}
+
+int btd_work_delete(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s)
+{
+    struct job *job;
+    int r = check_args(p, s, 0);
+
+    if (r < 0)
+        return r;
+    job = job_new(p, BTD_WORK_DELETE, torrent_id, s, 0, 0, 0, NULL);
+    if (!job)
+        return -ENOMEM;
+    return submit(p, job);
+}

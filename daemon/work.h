@@ -1,0 +1,75 @@
+/*
+ * work: jobs for the libuv worker pool. Loop thread submits and receives;
+ * the work itself runs on a worker thread and touches only what the job
+ * owns (its buffer, a storage reference, the expected hash).
+ *
+ * Each job refers back to its torrent by id, never by pointer: the loop
+ * re-validates in the completion callback (the torrent may be gone). The
+ * number of jobs in flight is capped per pool (BTD_WORK_MAX_INFLIGHT)
+ * because libuv's pool is shared with DNS and fs requests; jobs over the cap
+ * wait in a FIFO and are submitted as others finish.
+ */
+#ifndef BTD_WORK_H
+#define BTD_WORK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "storage.h"
+
+#define BTD_WORK_MAX_INFLIGHT 8
+
+struct btd_work_pool;
+
+enum btd_work_kind {
+    BTD_WORK_VERIFY_WRITE, /* SHA-1 the buffer; if it matches, write it */
+    BTD_WORK_READ,         /* read a span (a block to upload) */
+    BTD_WORK_CHECK,        /* read a piece back from disk and SHA-1 it (recheck) */
+    BTD_WORK_DELETE,       /* delete the torrent's files (torrent.remove delete_data) */
+};
+
+/* What a finished job reports back, on the loop thread. */
+struct btd_work_result {
+    enum btd_work_kind kind;
+    uint32_t torrent_id; /* the session's id of the torrent, to look it up again */
+    uint32_t piece;
+    uint64_t offset; /* READ: torrent offset read */
+    uint8_t *buf;    /* owned by the result during the callback; taken if set to NULL */
+    size_t len;      /* bytes */
+    bool hash_ok;    /* VERIFY_WRITE and CHECK */
+    int status;      /* 0 or -errno from storage */
+    void *user;      /* opaque, passed through */
+};
+
+typedef void (*btd_work_done_cb)(void *data, struct btd_work_result *res);
+
+int btd_work_pool_new(struct btd_work_pool **ret, uv_loop_t *loop, btd_work_done_cb cb, void *data);
+/*
+ * Frees the pool when no job is in flight, else marks it and frees on the
+ * last completion (whose results are dropped). Queued jobs are dropped.
+ */
+void btd_work_pool_free(struct btd_work_pool *p);
+size_t btd_work_pool_inflight(const struct btd_work_pool *p);
+
+/*
+ * Submits a job. buf is stolen, also when submission fails (freed by the
+ * pool if the result's buf is not taken); storage is referenced for the
+ * job's life; hash is copied. len is at most BT_METAINFO_MAX_PIECE_LENGTH
+ * (-EMSGSIZE). The result's buf is the piece (VERIFY_WRITE) or the bytes
+ * read (READ, CHECK; NULL when the read failed). CHECK reports a piece whose
+ * file is missing or short as hash_ok false with status 0.
+ */
+int btd_work_verify_write(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s,
+                          uint32_t piece, uint64_t offset, uint8_t *buf, size_t len,
+                          const uint8_t hash[20], void *user);
+int btd_work_read(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s,
+                  uint32_t piece, uint64_t offset, size_t len, void *user);
+int btd_work_check(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s,
+                   uint32_t piece, uint64_t offset, size_t len, const uint8_t hash[20], void *user);
+
+/* Deletes the torrent's files and empty directories; status in the result. */
+int btd_work_delete(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s);
+
+#endif

@@ -1,0 +1,468 @@
+#include "storage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tap.h"
+
+/*
+ * The layout most tests use: a nested directory, a padding file, an empty
+ * file, with their torrent offsets.
+ */
+static struct bt_file layout_files[] = {
+    {.path = "t/a.bin", .length = 1500},                /* 0..1500 */
+    {.path = "t/.pad/548", .length = 548, .pad = true}, /* 1500..2048 */
+    {.path = "t/sub/dir/b.bin", .length = 3000},        /* 2048..5048 */
+    {.path = "t/empty", .length = 0},                   /* 5048 */
+    {.path = "t/c.bin", .length = 700},                 /* 5048..5748 */
+};
+#define TOTAL 5748
+
+static struct bt_metainfo layout(struct bt_file *files, size_t n)
+{
+    struct bt_metainfo m;
+    uint64_t off = 0;
+    size_t i;
+
+    memset(&m, 0, sizeof(m));
+    for (i = 0; i < n; i++) {
+        files[i].offset = off;
+        off += files[i].length;
+    }
+    m.files = files;
+    m.file_count = n;
+    m.total_length = off;
+    m.piece_length = 1024;
+    m.piece_count = (uint32_t)((off + 1023) / 1024);
+    m.multi_file = true;
+    return m;
+}
+
+static void make_tmp(char *buf, size_t n)
+{
+    snprintf(buf, n, "/tmp/btd-test-storage-XXXXXX");
+    if (!mkdtemp(buf)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_rf(const char *path)
+{
+    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        p[i] = (uint8_t)(i * 31 + seed * 7 + (i >> 8));
+}
+
+/* The size of root/rel, or -1 if it does not exist (lstat: links not followed). */
+static long long file_size(const char *root, const char *rel)
+{
+    char path[512];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    if (lstat(path, &st) < 0)
+        return -1;
+    return (long long)st.st_size;
+}
+
+static bool file_equals(const char *root, const char *rel, const uint8_t *want, size_t n)
+{
+    char path[512];
+    uint8_t *got = malloc(n + 1);
+    FILE *f;
+    size_t r;
+    bool ok;
+
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    f = fopen(path, "rb");
+    if (!f || !got) {
+        free(got);
+        if (f)
+            fclose(f);
+        return false;
+    }
+    r = fread(got, 1, n + 1, f);
+    fclose(f);
+    ok = r == n && memcmp(got, want, n) == 0;
+    free(got);
+    return ok;
+}
+
+static bool dir_is_empty(const char *path)
+{
+    char cmd[600];
+
+    snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s')\"", path);
+    return system(cmd) == 0;
+}
+
+static void test_writes_across_file_boundaries_read_back(void)
+{
+    struct bt_metainfo m = layout(layout_files, 5);
+    struct btd_storage *s = NULL;
+    uint8_t data[TOTAL], back[TOTAL], want[TOTAL];
+    char dir[64];
+    size_t off;
+
+    make_tmp(dir, sizeof(dir));
+    fill(data, sizeof(data), 1);
+    memcpy(want, data, sizeof(want));
+    memset(want + 1500, 0, 548);
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    for (off = 0; off < TOTAL; off += 1000) {
+        size_t n = TOTAL - off < 1000 ? TOTAL - off : 1000;
+
+        CHECK(btd_storage_write(s, off, data + off, n) == 0);
+    }
+    CHECK(btd_storage_sync(s) == 0);
+    memset(back, 0xaa, sizeof(back));
+    CHECK(btd_storage_read(s, 0, back, TOTAL) == 0);
+    CHECK(memcmp(back, want, TOTAL) == 0);
+    CHECK(btd_storage_read(s, 1400, back, 800) == 0);
+    CHECK(memcmp(back, want + 1400, 800) == 0);
+    CHECK(btd_storage_read(s, 5000, back, 748) == 0);
+    CHECK(memcmp(back, want + 5000, 748) == 0);
+    CHECK(file_equals(dir, "t/a.bin", data, 1500));
+    CHECK(file_equals(dir, "t/sub/dir/b.bin", data + 2048, 3000));
+    CHECK(file_equals(dir, "t/c.bin", data + 5048, 700));
+    CHECK(file_size(dir, "t/empty") == 0);
+    CHECK(file_size(dir, "t/.pad") == -1);
+    btd_storage_unref(s);
+    rm_rf(dir);
+}
+
+static void test_rejects_span_past_the_end(void)
+{
+    struct bt_metainfo m = layout(layout_files, 5);
+    struct btd_storage *s = NULL;
+    uint8_t buf[16] = {0};
+    char dir[64];
+
+    make_tmp(dir, sizeof(dir));
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    CHECK(btd_storage_write(s, TOTAL - 8, buf, 16) == -EINVAL);
+    CHECK(btd_storage_read(s, UINT64_MAX - 4, buf, 16) == -EINVAL);
+    CHECK(file_size(dir, "t") == -1);
+    btd_storage_unref(s);
+    rm_rf(dir);
+}
+
+static void test_creates_missing_download_dir_with_parents(void)
+{
+    struct bt_metainfo m = layout(layout_files, 5);
+    struct btd_storage *s = NULL;
+    char dir[64], deep[128];
+
+    make_tmp(dir, sizeof(dir));
+    snprintf(deep, sizeof(deep), "%s/x/y/z", dir);
+    CHECK(btd_storage_new(&s, deep, &m) == 0);
+    CHECK(file_size(dir, "x/y/z") >= 0);
+    CHECK(file_size(dir, "x/y/z/t") == -1);
+    btd_storage_unref(s);
+    rm_rf(dir);
+}
+
+static void check_missing_file_reads_enoent(void)
+{
+    struct bt_metainfo m = layout(layout_files, 5);
+    struct btd_storage *s = NULL;
+    uint8_t buf[100];
+    char dir[64];
+
+    make_tmp(dir, sizeof(dir));
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    CHECK(btd_storage_read(s, 0, buf, sizeof(buf)) == -ENOENT);
+    CHECK(btd_storage_read(s, 2100, buf, sizeof(buf)) == -ENOENT);
+    CHECK(file_size(dir, "t") == -1);
+    /* A file shorter than the span: -ENODATA. */
+    CHECK(btd_storage_write(s, 0, buf, 10) == 0);
+    CHECK(btd_storage_read(s, 0, buf, 20) == -ENODATA);
+    btd_storage_unref(s);
+    rm_rf(dir);
+}
+
+static void test_reading_missing_file_gives_enoent_and_creates_nothing(void)
+{
+    check_missing_file_reads_enoent();
+}
+
+static void test_reading_missing_file_gives_enoent_without_openat2(void)
+{
+    btd__storage_use_openat2(false);
+    check_missing_file_reads_enoent();
+    btd__storage_use_openat2(true);
+}
+
+/* Plants a symlink at dir/link_rel pointing to a fresh temp dir (or to a file
+ * inside it when as_file), writes span [off, off+n), expects failure and an
+ * untouched target. */
+static void check_symlink_blocks(const char *link_rel, const char *mkdirs, bool as_file,
+                                 uint64_t off, size_t n)
+{
+    struct bt_metainfo m = layout(layout_files, 5);
+    struct btd_storage *s = NULL;
+    uint8_t data[TOTAL];
+    char dir[64], other[64], path[256], target[256];
+    int r;
+
+    make_tmp(dir, sizeof(dir));
+    make_tmp(other, sizeof(other));
+    if (mkdirs) {
+        snprintf(path, sizeof(path), "%s/%s", dir, mkdirs);
+        CHECK(mkdir(path, 0755) == 0);
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, link_rel);
+    snprintf(target, sizeof(target), "%s%s", other, as_file ? "/victim" : "");
+    CHECK(symlink(target, path) == 0);
+    fill(data, sizeof(data), 2);
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    r = btd_storage_write(s, off, data + off, n);
+    CHECK_MSG(r < 0, "write through %s returned %d", link_rel, r);
+    tap_diag("write at %llu through a symlink at %s: %s", (unsigned long long)off, link_rel,
+             strerror(-r));
+    CHECK(dir_is_empty(other));
+    r = btd_storage_read(s, off, data, n);
+    CHECK(r < 0 && r != -ENOENT);
+    CHECK(btd_storage_delete(s) < 0);
+    CHECK(file_size(dir, link_rel) >= 0); /* the link itself is left alone */
+    btd_storage_unref(s);
+    rm_rf(dir);
+    rm_rf(other);
+}
+
+static void check_all_symlinks(void)
+{
+    check_symlink_blocks("t", NULL, false, 0, 100);
+    check_symlink_blocks("t", NULL, false, 2048, 100);
+    check_symlink_blocks("t/sub", "t", false, 2048, 3000);
+    check_symlink_blocks("t/a.bin", "t", true, 0, 1500);
+}
+
+static void test_symlink_in_download_dir_blocks_writes(void)
+{
+    check_all_symlinks();
+}
+
+static void test_symlink_in_download_dir_blocks_writes_without_openat2(void)
+{
+    btd__storage_use_openat2(false);
+    check_all_symlinks();
+    btd__storage_use_openat2(true);
+}
+
+#define MANY 40
+#define MANY_LEN 100
+
+static struct bt_file many_files[MANY];
+static char many_paths[MANY][32];
+
+static struct bt_metainfo many_layout(void)
+{
+    size_t i;
+
+    for (i = 0; i < MANY; i++) {
+        snprintf(many_paths[i], sizeof(many_paths[i]), "m/d%zu/f%zu", i % 3, i);
+        many_files[i].path = many_paths[i];
+        many_files[i].length = MANY_LEN;
+        many_files[i].pad = false;
+    }
+    return layout(many_files, MANY);
+}
+
+static void test_more_files_than_the_cache_holds(void)
+{
+    struct bt_metainfo m = many_layout();
+    struct btd_storage *s = NULL;
+    uint8_t data[MANY * MANY_LEN], back[MANY * MANY_LEN];
+    char dir[64];
+    size_t i, round;
+
+    make_tmp(dir, sizeof(dir));
+    fill(data, sizeof(data), 3);
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    /* Each file in two halves, far apart in time, so entries get evicted. */
+    for (round = 0; round < 2; round++) {
+        for (i = 0; i < MANY; i++) {
+            size_t off = i * MANY_LEN + round * 50;
+
+            CHECK(btd_storage_write(s, off, data + off, 50) == 0);
+        }
+    }
+    for (i = 0; i < MANY; i++) {
+        CHECK(btd_storage_read(s, i * MANY_LEN, back, MANY_LEN) == 0);
+        CHECK(memcmp(back, data + i * MANY_LEN, MANY_LEN) == 0);
+        CHECK(file_equals(dir, many_paths[i], data + i * MANY_LEN, MANY_LEN));
+    }
+    CHECK(btd_storage_sync(s) == 0);
+    btd_storage_close_files(s);
+    CHECK(btd_storage_read(s, 0, back, sizeof(back)) == 0);
+    CHECK(memcmp(back, data, sizeof(data)) == 0);
+    btd_storage_unref(s);
+    rm_rf(dir);
+}
+
+struct writer {
+    struct btd_storage *s;
+    const uint8_t *data;
+    unsigned id;
+    int failures;
+};
+
+#define THREADS 4
+#define CHUNK 70 /* bytes: spans cross file boundaries */
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    size_t off;
+    uint8_t back[CHUNK];
+    size_t total = MANY * MANY_LEN;
+
+    for (off = (size_t)w->id * CHUNK; off < total; off += THREADS * CHUNK) {
+        size_t n = total - off < CHUNK ? total - off : CHUNK;
+
+        if (btd_storage_write(w->s, off, w->data + off, n) != 0)
+            w->failures++;
+        if (btd_storage_read(w->s, off, back, n) != 0 || memcmp(back, w->data + off, n) != 0)
+            w->failures++;
+        if (off % 7 == 0)
+            btd_storage_close_files(w->s);
+    }
+    return NULL;
+}
+
+static void test_concurrent_writes_from_threads(void)
+{
+    struct bt_metainfo m = many_layout();
+    struct btd_storage *s = NULL;
+    struct writer w[THREADS];
+    pthread_t th[THREADS];
+    uint8_t data[MANY * MANY_LEN], back[MANY * MANY_LEN];
+    char dir[64];
+    unsigned i;
+
+    make_tmp(dir, sizeof(dir));
+    fill(data, sizeof(data), 4);
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    for (i = 0; i < THREADS; i++) {
+        w[i] = (struct writer){.s = btd_storage_ref(s), .data = data, .id = i};
+        CHECK(pthread_create(&th[i], NULL, writer_main, &w[i]) == 0);
+    }
+    for (i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(w[i].failures == 0);
+        btd_storage_unref(w[i].s);
+    }
+    CHECK(btd_storage_sync(s) == 0);
+    CHECK(btd_storage_read(s, 0, back, sizeof(back)) == 0);
+    CHECK(memcmp(back, data, sizeof(data)) == 0);
+    btd_storage_unref(s);
+    rm_rf(dir);
+}
+
+static void test_delete_removes_files_and_empty_dirs(void)
+{
+    struct bt_metainfo m = layout(layout_files, 5);
+    struct btd_storage *s = NULL;
+    uint8_t data[TOTAL];
+    char dir[64];
+
+    make_tmp(dir, sizeof(dir));
+    fill(data, sizeof(data), 5);
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    CHECK(btd_storage_write(s, 0, data, TOTAL) == 0);
+    CHECK(file_size(dir, "t/sub/dir/b.bin") == 3000);
+    CHECK(btd_storage_delete(s) == 0);
+    CHECK(file_size(dir, "t") == -1);
+    CHECK(file_size(dir, ".") >= 0);
+    btd_storage_unref(s);
+    rm_rf(dir);
+}
+
+static void test_delete_keeps_dirs_holding_foreign_files(void)
+{
+    struct bt_metainfo m = layout(layout_files, 5);
+    struct btd_storage *s = NULL;
+    uint8_t data[TOTAL];
+    char dir[64], path[128];
+    FILE *f;
+
+    make_tmp(dir, sizeof(dir));
+    fill(data, sizeof(data), 6);
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    CHECK(btd_storage_write(s, 0, data, TOTAL) == 0);
+    snprintf(path, sizeof(path), "%s/t/sub/mine.txt", dir);
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f)
+        fclose(f);
+    CHECK(btd_storage_delete(s) == 0);
+    CHECK(file_size(dir, "t/sub/mine.txt") == 0);
+    CHECK(file_size(dir, "t/sub/dir") == -1);
+    CHECK(file_size(dir, "t/a.bin") == -1);
+    CHECK(file_size(dir, "t/empty") == -1);
+    btd_storage_unref(s);
+    rm_rf(dir);
+}
+
+static void test_single_file_torrent(void)
+{
+    struct bt_file one[] = {{.path = "single.iso", .length = 4000}};
+    struct bt_metainfo m = layout(one, 1);
+    struct btd_storage *s = NULL;
+    uint8_t data[4000], back[4000];
+    char dir[64];
+
+    make_tmp(dir, sizeof(dir));
+    fill(data, sizeof(data), 7);
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    CHECK(btd_storage_write(s, 3000, data + 3000, 1000) == 0);
+    CHECK(file_size(dir, "single.iso") == 4000); /* sparse: a hole before */
+    CHECK(btd_storage_write(s, 0, data, 3000) == 0);
+    CHECK(btd_storage_read(s, 0, back, sizeof(back)) == 0);
+    CHECK(memcmp(back, data, sizeof(data)) == 0);
+    CHECK(btd_storage_delete(s) == 0);
+    CHECK(file_size(dir, "single.iso") == -1);
+    btd_storage_unref(s);
+    rm_rf(dir);
+}
+
+int main(void)
+{
+    TAP_RUN(test_writes_across_file_boundaries_read_back);
+    TAP_RUN(test_rejects_span_past_the_end);
+    TAP_RUN(test_creates_missing_download_dir_with_parents);
+    TAP_RUN(test_reading_missing_file_gives_enoent_and_creates_nothing);
+    TAP_RUN(test_reading_missing_file_gives_enoent_without_openat2);
+    TAP_RUN(test_symlink_in_download_dir_blocks_writes);
+    TAP_RUN(test_symlink_in_download_dir_blocks_writes_without_openat2);
+    TAP_RUN(test_more_files_than_the_cache_holds);
+    TAP_RUN(test_concurrent_writes_from_threads);
+    TAP_RUN(test_delete_removes_files_and_empty_dirs);
+    TAP_RUN(test_delete_keeps_dirs_holding_foreign_files);
+    TAP_RUN(test_single_file_torrent);
+    return tap_done();
+}

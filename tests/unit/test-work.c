@@ -1,0 +1,388 @@
+#include "work.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sha1.h"
+#include "tap.h"
+
+#define PIECES 20
+#define PLEN 1024
+#define TOTAL (PIECES * PLEN)
+#define TORRENT_ID 77
+
+struct ctx {
+    struct btd_work_pool *pool;
+    struct btd_storage *storage;
+    int calls;
+    int bad_id;
+    size_t max_inflight;
+    int status[PIECES];
+    bool hash_ok[PIECES];
+    bool seen[PIECES];
+    uint8_t *read_buf;   /* taken from a READ result */
+    uint32_t take_piece; /* the READ result to take: piece + 1, or 0 for the first */
+    size_t read_len;
+    bool free_pool_in_cb;
+    bool read_back_in_cb;
+};
+
+static uint8_t data[TOTAL];
+
+static void make_tmp(char *buf, size_t n)
+{
+    snprintf(buf, n, "/tmp/btd-test-work-XXXXXX");
+    if (!mkdtemp(buf)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_rf(const char *path)
+{
+    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static struct btd_storage *new_storage(const char *dir)
+{
+    static struct bt_file file = {.path = "w.bin", .length = TOTAL};
+    struct bt_metainfo m;
+    struct btd_storage *s = NULL;
+
+    memset(&m, 0, sizeof(m));
+    m.files = &file;
+    m.file_count = 1;
+    m.total_length = TOTAL;
+    m.piece_length = PLEN;
+    m.piece_count = PIECES;
+    if (btd_storage_new(&s, dir, &m) < 0) {
+        fprintf(stderr, "btd_storage_new failed\n");
+        exit(1);
+    }
+    return s;
+}
+
+static void on_done(void *arg, struct btd_work_result *res)
+{
+    struct ctx *c = arg;
+    size_t inflight = btd_work_pool_inflight(c->pool);
+
+    c->calls++;
+    if (inflight > c->max_inflight)
+        c->max_inflight = inflight;
+    if (res->torrent_id != TORRENT_ID || res->piece >= PIECES ||
+        res->user != (void *)&data[res->piece]) {
+        c->bad_id++;
+        return;
+    }
+    c->seen[res->piece] = true;
+    c->status[res->piece] = res->status;
+    c->hash_ok[res->piece] = res->hash_ok;
+    if (res->kind == BTD_WORK_READ && res->status == 0 && !c->read_buf &&
+        (c->take_piece == 0 || c->take_piece == res->piece + 1)) {
+        c->read_buf = res->buf; /* taken */
+        c->read_len = res->len;
+        res->buf = NULL;
+    }
+    if (res->kind == BTD_WORK_VERIFY_WRITE && c->read_back_in_cb && res->hash_ok)
+        btd_work_read(c->pool, TORRENT_ID, c->storage, res->piece, res->offset, res->len,
+                      res->user);
+    if (c->free_pool_in_cb) {
+        btd_work_pool_free(c->pool);
+        c->free_pool_in_cb = false;
+    }
+}
+
+static void hash_of(uint32_t piece, uint8_t out[20])
+{
+    bt_sha1(out, data + (size_t)piece * PLEN, PLEN);
+}
+
+/* Submits VERIFY_WRITE for every piece; odd pieces carry a wrong hash when bad_odd. */
+static void submit_all(struct ctx *c, bool bad_odd)
+{
+    uint32_t i;
+
+    for (i = 0; i < PIECES; i++) {
+        uint8_t h[20];
+        uint8_t *buf = malloc(PLEN);
+
+        memcpy(buf, data + (size_t)i * PLEN, PLEN);
+        hash_of(i, h);
+        if (bad_odd && i % 2 == 1)
+            h[0] ^= 0xff;
+        CHECK(btd_work_verify_write(c->pool, TORRENT_ID, c->storage, i, (uint64_t)i * PLEN, buf,
+                                    PLEN, h, &data[i]) == 0);
+    }
+}
+
+static void setup(struct ctx *c, uv_loop_t *loop, const char *dir)
+{
+    memset(c, 0, sizeof(*c));
+    c->storage = new_storage(dir);
+    CHECK(btd_work_pool_new(&c->pool, loop, on_done, c) == 0);
+}
+
+static void teardown(struct ctx *c, uv_loop_t *loop, const char *dir)
+{
+    btd_work_pool_free(c->pool);
+    btd_storage_unref(c->storage);
+    free(c->read_buf);
+    CHECK(uv_loop_close(loop) == 0);
+    rm_rf(dir);
+}
+
+/* Bytes of piece i as they stand in the file (zeros past its end). */
+static void disk_piece(const char *dir, uint32_t i, uint8_t *out)
+{
+    char path[256];
+    ssize_t n;
+    int fd;
+
+    memset(out, 0, PLEN);
+    snprintf(path, sizeof(path), "%s/w.bin", dir);
+    fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return;
+    n = pread(fd, out, PLEN, (off_t)i * PLEN);
+    (void)n;
+    close(fd);
+}
+
+static void test_verify_write_reports_hash_and_keeps_only_good_pieces(void)
+{
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64];
+    uint8_t piece[PLEN], zero[PLEN] = {0};
+    uint32_t i;
+
+    make_tmp(dir, sizeof(dir));
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    submit_all(&c, true);
+    CHECK(btd_work_pool_inflight(c.pool) == BTD_WORK_MAX_INFLIGHT);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(c.calls == PIECES);
+    CHECK(c.bad_id == 0);
+    CHECK(c.max_inflight <= BTD_WORK_MAX_INFLIGHT);
+    CHECK(btd_work_pool_inflight(c.pool) == 0);
+    for (i = 0; i < PIECES; i++) {
+        CHECK(c.seen[i] && c.status[i] == 0);
+        CHECK_MSG(c.hash_ok[i] == (i % 2 == 0), "piece %u", i);
+        disk_piece(dir, i, piece);
+        if (i % 2 == 0)
+            CHECK(memcmp(piece, data + (size_t)i * PLEN, PLEN) == 0);
+        else
+            CHECK(memcmp(piece, zero, PLEN) == 0);
+    }
+    teardown(&c, &loop, dir);
+}
+
+static void test_read_returns_written_bytes(void)
+{
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64];
+
+    make_tmp(dir, sizeof(dir));
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    submit_all(&c, false);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    memset(c.seen, 0, sizeof(c.seen));
+    c.take_piece = 3 + 1;
+    CHECK(btd_work_read(c.pool, TORRENT_ID, c.storage, 3, 3 * PLEN + 100, 500, &data[3]) == 0);
+    CHECK(btd_work_read(c.pool, TORRENT_ID, c.storage, 4, 4 * PLEN, 16, &data[4]) == 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(c.seen[3] && c.status[3] == 0);
+    CHECK(c.seen[4] && c.status[4] == 0);
+    CHECK(c.read_buf != NULL && c.read_len == 500);
+    CHECK(c.read_buf && memcmp(c.read_buf, data + 3 * PLEN + 100, 500) == 0);
+    teardown(&c, &loop, dir);
+}
+
+static void test_read_of_missing_file_reports_enoent(void)
+{
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64];
+
+    make_tmp(dir, sizeof(dir));
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    CHECK(btd_work_read(c.pool, TORRENT_ID, c.storage, 2, 2 * PLEN, PLEN, &data[2]) == 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(c.seen[2] && c.status[2] == -ENOENT);
+    CHECK(c.read_buf == NULL);
+    teardown(&c, &loop, dir);
+}
+
+static void test_check_detects_corrupted_piece(void)
+{
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64], path[128];
+    uint8_t h[20];
+    uint32_t i;
+    int fd;
+
+    make_tmp(dir, sizeof(dir));
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    submit_all(&c, false);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    snprintf(path, sizeof(path), "%s/w.bin", dir);
+    fd = open(path, O_WRONLY);
+    CHECK(fd >= 0);
+    CHECK(pwrite(fd, "X", 1, 5 * PLEN + 7) == 1);
+    close(fd);
+    memset(c.seen, 0, sizeof(c.seen));
+    for (i = 0; i < PIECES; i++) {
+        hash_of(i, h);
+        CHECK(btd_work_check(c.pool, TORRENT_ID, c.storage, i, (uint64_t)i * PLEN, PLEN, h,
+                             &data[i]) == 0);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    for (i = 0; i < PIECES; i++) {
+        CHECK(c.seen[i] && c.status[i] == 0);
+        CHECK_MSG(c.hash_ok[i] == (i != 5), "piece %u", i);
+    }
+    teardown(&c, &loop, dir);
+}
+
+static void test_check_of_missing_data_is_a_missing_piece(void)
+{
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64], path[128];
+    uint8_t h[20];
+
+    make_tmp(dir, sizeof(dir));
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    hash_of(0, h);
+    CHECK(btd_work_check(c.pool, TORRENT_ID, c.storage, 0, 0, PLEN, h, &data[0]) == 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(c.seen[0] && c.status[0] == 0 && !c.hash_ok[0]);
+    /* A file too short for the last piece: -ENODATA, also just missing. */
+    submit_all(&c, false);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    memset(c.seen, 0, sizeof(c.seen));
+    snprintf(path, sizeof(path), "%s/w.bin", dir);
+    CHECK(truncate(path, TOTAL - 10) == 0);
+    hash_of(PIECES - 1, h);
+    CHECK(btd_work_check(c.pool, TORRENT_ID, c.storage, PIECES - 1, (uint64_t)(PIECES - 1) * PLEN,
+                         PLEN, h, &data[PIECES - 1]) == 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(c.seen[PIECES - 1] && c.status[PIECES - 1] == 0 && !c.hash_ok[PIECES - 1]);
+    teardown(&c, &loop, dir);
+}
+
+static void test_callback_may_submit_more_jobs(void)
+{
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64];
+
+    make_tmp(dir, sizeof(dir));
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    c.read_back_in_cb = true;
+    submit_all(&c, true);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(c.calls == PIECES + PIECES / 2);
+    CHECK(c.max_inflight <= BTD_WORK_MAX_INFLIGHT);
+    CHECK(c.read_buf != NULL && c.read_len == PLEN);
+    teardown(&c, &loop, dir);
+}
+
+static void test_free_with_jobs_in_flight_drops_results(void)
+{
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64];
+
+    make_tmp(dir, sizeof(dir));
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    submit_all(&c, false);
+    btd_work_pool_free(c.pool);
+    btd_storage_unref(c.storage); /* the jobs hold their own references */
+    c.storage = NULL;
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(c.calls == 0);
+    CHECK(uv_loop_close(&loop) == 0);
+    rm_rf(dir);
+}
+
+static void test_free_from_inside_a_callback(void)
+{
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64];
+
+    make_tmp(dir, sizeof(dir));
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    c.free_pool_in_cb = true;
+    submit_all(&c, false);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(c.calls == 1);
+    btd_storage_unref(c.storage);
+    CHECK(uv_loop_close(&loop) == 0);
+    rm_rf(dir);
+}
+
+static void test_refuses_oversized_jobs(void)
+{
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64];
+    uint8_t h[20] = {0};
+
+    make_tmp(dir, sizeof(dir));
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    CHECK(btd_work_read(c.pool, TORRENT_ID, c.storage, 0, 0, (size_t)1 << 30, NULL) == -EMSGSIZE);
+    CHECK(btd_work_check(c.pool, TORRENT_ID, c.storage, 0, 0, (size_t)1 << 30, h, NULL) ==
+          -EMSGSIZE);
+    CHECK(btd_work_verify_write(c.pool, TORRENT_ID, c.storage, 0, 0, malloc(16), (size_t)1 << 30, h,
+                                NULL) == -EMSGSIZE);
+    CHECK(btd_work_pool_inflight(c.pool) == 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(c.calls == 0);
+    teardown(&c, &loop, dir);
+}
+
+int main(void)
+{
+    size_t i;
+
+    for (i = 0; i < TOTAL; i++)
+        data[i] = (uint8_t)(i * 13 + (i >> 10) * 101 + 1);
+    TAP_RUN(test_verify_write_reports_hash_and_keeps_only_good_pieces);
+    TAP_RUN(test_read_returns_written_bytes);
+    TAP_RUN(test_read_of_missing_file_reports_enoent);
+    TAP_RUN(test_check_detects_corrupted_piece);
+    TAP_RUN(test_check_of_missing_data_is_a_missing_piece);
+    TAP_RUN(test_callback_may_submit_more_jobs);
+    TAP_RUN(test_free_with_jobs_in_flight_drops_results);
+    TAP_RUN(test_free_from_inside_a_callback);
+    TAP_RUN(test_refuses_oversized_jobs);
+    return tap_done();
+}
