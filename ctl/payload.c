@@ -220,7 +220,8 @@ static int finish(struct btctl_payload *p, const char *path, struct bt_error *er
 {
     uint64_t total = 0;
 
-    qsort(p->files, p->count, sizeof(p->files[0]), compare_rel);
+    if (p->count > 1)
+        qsort(p->files, p->count, sizeof(p->files[0]), compare_rel);
     for (size_t i = 0; i < p->count; i++) {
         if (p->files[i].length > BT_METAINFO_MAX_TOTAL - total)
             return bt_error_set(err, -EFBIG, "%s: %s", path, strerror(EFBIG));

@@ -56,19 +56,47 @@ struct btd_tracker_info {
 };
 
 /*
- * Creates the announcer and sends `started` at once (unless paused).
- * info_hash and peer_id are copied; tiers are copied from the metainfo (or
- * a magnet's tr list as one tier each: pass tiers built by the caller).
+ * Scheduling knobs, all in milliseconds; btd_tracker_new starts from
+ * BTD_TRACKER_TUNING_DEFAULT and tests shrink them. A tracker's interval is
+ * clamped to [interval_min, interval_max] and its min interval capped at
+ * interval_max; a failed round (every tracker of every tier failed) waits
+ * backoff_base * 2^(failures - 1), at most backoff_max, +-25 % jitter.
+ */
+struct btd_tracker_tuning {
+    uint32_t interval_default; /* ms, when a tracker gives no interval */
+    uint32_t interval_min;     /* ms */
+    uint32_t interval_max;     /* ms */
+    uint32_t backoff_base;     /* ms */
+    uint32_t backoff_max;      /* ms */
+};
+
+#define BTD_TRACKER_TUNING_DEFAULT                                                             \
+    ((struct btd_tracker_tuning){1800 * 1000, 60 * 1000, 3600 * 1000, 15 * 1000, 1800 * 1000})
+#define BTD_TRACKER_MAX 200 /* trackers kept per torrent; more are ignored */
+
+/*
+ * Creates the announcer; nothing is sent before btd_tracker_start. Trackers
+ * are copied from tiers (the metainfo's, or a magnet's tr list as one tier
+ * each: pass tiers built by the caller) and shuffled within each tier once;
+ * unsupported schemes stay listed with an error and are never asked.
+ * info_hash and peer_id are copied; http and udp are borrowed (NULL: that
+ * kind of tracker is unsupported) and must outlive the announcer's calls.
  */
 int btd_tracker_new(struct btd_tracker **ret, uv_loop_t *loop, struct btd_tracker_http *http,
                     struct btd_tracker_udp *udp, const struct bt_tier *tiers, size_t tier_count,
                     const uint8_t info_hash[20], const uint8_t peer_id[20], uint16_t port,
                     const struct btd_tracker_callbacks *cb);
-/* Starts announcing (event=started). Idempotent. */
+/* Replaces the scheduling knobs (for announces scheduled from now on). */
+void btd_tracker_set_tuning(struct btd_tracker *t, const struct btd_tracker_tuning *tuning);
+/* Starts announcing (event=started). Idempotent; after stop, starts again. */
 void btd_tracker_start(struct btd_tracker *t);
-/* Sends `completed` once (the download finished). */
+/* Sends `completed` once (the download finished), after `started` has been acknowledged. */
 void btd_tracker_completed(struct btd_tracker *t);
-/* Sends `stopped` (best effort, not waited for) and stops scheduling. */
+/*
+ * Cancels any announce in flight, stops scheduling and sends `stopped` to
+ * each tracker that acknowledged `started` (detached calls: best effort,
+ * not waited for, they outlive the announcer).
+ */
 void btd_tracker_stop(struct btd_tracker *t);
 /* Asks for an announce now (more peers wanted), respecting min interval. */
 void btd_tracker_reannounce(struct btd_tracker *t);
@@ -78,6 +106,8 @@ void btd_tracker_get_info(const struct btd_tracker *t, size_t i, struct btd_trac
 /*
  * Frees the announcer: in-flight requests are cancelled (their callbacks
  * never run). A `stopped` already sent is allowed to finish on its own.
+ * No callback runs after this; the memory goes when the announcer's timer
+ * has closed (on a later loop iteration). NULL is a no-op.
  */
 void btd_tracker_free(struct btd_tracker *t);
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "buf.h"
-#include "config.h"
+#include "btd-version.h"
 #include "log.h"
 
 #define USER_AGENT "btd/" BTD_VERSION

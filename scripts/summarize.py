@@ -67,6 +67,16 @@ def count_test(entry):
     return passed, failed, skipped
 
 
+def failed_points(stdout, most=10):
+    """The first `not ok` lines of a TAP output, indented, for the summary."""
+    lines = [l for l in stdout.splitlines()
+             if l.startswith("not ok") and not DIRECTIVE.search(l)]
+    shown = ["    " + l for l in lines[:most]]
+    if len(lines) > most:
+        shown.append("    ... and %d more" % (len(lines) - most))
+    return shown
+
+
 def main(argv):
     labels = []
     logs = []
@@ -105,6 +115,7 @@ def main(argv):
             if f:
                 failing.append("%s: %d failed (%s)" % (entry.get("name", "?"), f,
                                                        entry.get("result", "?")))
+                failing += failed_points(entry.get("stdout") or "")
     if total_p == 0 and total_f == 0 and not extra:
         extra.append("no tests ran")
     total_f += len(extra)
@@ -112,7 +123,7 @@ def main(argv):
     print()
     print("== summary")
     for line in failing + extra:
-        print("FAILED: " + line)
+        print(line if line.startswith(" ") else "FAILED: " + line)
     if total_s:
         print("%d skipped" % total_s)
     print("%d passed, %d failed" % (total_p, total_f))

@@ -40,8 +40,8 @@ setup()
 {
     local dir=$1 compiler=$2
     shift 2
-    if [ -f "$dir/meson-info/intro-compilers.json" ] &&
-        ! grep -q "\"id\": \"$compiler\"" "$dir/meson-info/intro-compilers.json"; then
+    if [ -f "$dir/build.ninja" ] &&
+        ! grep -A1 '^rule c_COMPILER' "$dir/build.ninja" | grep -qE "command = (.* )?$compiler "; then
         echo "$dir was configured with another compiler; starting over"
         rm -rf "$dir"
     fi

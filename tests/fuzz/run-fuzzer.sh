@@ -53,7 +53,8 @@ if [ "$rc" -eq 0 ] && [ -n "$runs" ] && [ -z "$report" ]; then
     exit 0
 fi
 echo "not ok 1 - fuzz-$name (exit $rc${runs:+, $runs runs})"
-echo "# ${report:-no report; see the log below}"
+echo "# ${report:-no report; see the log on stderr}"
 echo "# crashing inputs, if any: $artifacts/$name-*"
-tail -n 60 "$tmp/log" | sed 's/^/# /'
+# meson shows a failing TAP test's stderr: the end of libFuzzer's log.
+tail -n 80 "$tmp/log" >&2
 exit 1

@@ -97,10 +97,11 @@ def lt_hash(ti):
 
 
 def lt_tiers(ti):
+    """Tiers as libtorrent sees them, each sorted (it shuffles URLs within a tier)."""
     tiers = {}
     for a in ti.trackers():
         tiers.setdefault(a.tier, []).append(a.url)
-    return [tiers[k] for k in sorted(tiers)]
+    return [sorted(tiers[k]) for k in sorted(tiers)]
 
 
 def lt_files(ti):
@@ -151,8 +152,12 @@ def test_single_file(t):
          "single: libtorrent sees one file of the right size and name")
     t.eq((ti.piece_length(), ti.num_pieces()), (16384, 193),
          "single: default piece length 16 KiB for 3 MiB (193 pieces)")
-    t.eq(lt_tiers(ti), [[trackers[0]], trackers[1:]],
-         "single: trackers in their tiers (one per --tracker, ',' shares a tier)")
+    t.eq(lt_tiers(ti), [[trackers[0]], sorted(trackers[1:])],
+         "single: libtorrent sees the trackers in their tiers")
+    _, top = read_torrent(out)
+    t.eq((top.get(b"announce"), top.get(b"announce-list")),
+         (trackers[0].encode(), [[trackers[0].encode()], [u.encode() for u in trackers[1:]]]),
+         "single: announce + announce-list, one tier per --tracker, ',' shares a tier")
     t.eq(([w["url"] for w in ti.web_seeds()], ti.comment(), ti.creator().startswith("btd/")),
          (["http://127.0.0.1:4/"], "made by the interop test", True),
          "single: web seed, comment and created by")

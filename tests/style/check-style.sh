@@ -28,10 +28,11 @@ point()
         failed=$((failed + 1))
     fi
 }
-# diag TEXT: TAP comment lines, at most 40 of them.
+# diag TEXT: at most 40 lines of detail, on stderr (meson shows a failing
+# TAP test's stderr, not its stdout).
 diag()
 {
-    printf '%s\n' "$1" | head -n 40 | sed 's/^/# /'
+    printf '%s\n' "$1" | head -n 40 | sed 's/^/# /' >&2
 }
 
 existing()
@@ -57,7 +58,7 @@ for f in "${files[@]}"; do
         want=$("$clang_format" --style=file "$f")
         lines=$(diff "$f" <(printf '%s\n' "$want") | grep -c '^<')
         point 1 "clang-format $f"
-        diag "$lines line(s) differ (< as written, > as clang-format wants); run clang-format -i $f"
+        diag "$f: $lines line(s) differ (< as written, > as clang-format wants)"
         diag "$(diff "$f" <(printf '%s\n' "$want") | head -n 20)"
     fi
 done

@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""lt_peer: one python3-libtorrent peer as its own process, for tests and the demo.
+
+    lt_peer.py --torrent F --dir D --ip 127.0.0.2 [--seed] [--peer HOST:PORT]...
+
+Seeds (--seed, data already in D) or leeches F into D, listening only on
+--ip with DHT, LSD, UPnP, NAT-PMP, PEX and uTP off, so every byte stays on
+loopback. It prints one line per event on stdout, flushed, for the caller
+to wait on:
+
+    listening PORT
+    state STATE          (checking_files, downloading, seeding, ...)
+    finished             (all pieces verified)
+
+and runs until SIGTERM (--exit-when-done: until finished). Leeching, it
+also prints "progress P" every second.
+"""
+
+import argparse
+import signal
+import sys
+import time
+
+import libtorrent as lt
+
+
+def settings(ip):
+    s = lt.high_performance_seed()
+    s.update({
+        "listen_interfaces": "%s:0" % ip,
+        "outgoing_interfaces": ip,
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "enable_incoming_utp": False,
+        "enable_outgoing_utp": False,
+        "allow_multiple_connections_per_ip": True,
+        "announce_to_all_tiers": True,
+        "announce_to_all_trackers": True,
+        "alert_mask": lt.alert.category_t.status_notification | lt.alert.category_t.error_notification,
+        "user_agent": "lt_peer",
+        "stop_tracker_timeout": 1,
+    })
+    return s
+
+
+def say(text):
+    print(text, flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--torrent", required=True)
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--ip", default="127.0.0.1")
+    ap.add_argument("--seed", action="store_true")
+    ap.add_argument("--peer", action="append", default=[])
+    ap.add_argument("--exit-when-done", action="store_true")
+    args = ap.parse_args()
+
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
+
+    ses = lt.session(settings(args.ip))
+    atp = lt.add_torrent_params()
+    atp.ti = lt.torrent_info(args.torrent)
+    atp.save_path = args.dir
+    atp.flags |= lt.torrent_flags.disable_dht | lt.torrent_flags.disable_lsd | \
+        lt.torrent_flags.disable_pex
+    if args.seed:
+        atp.flags |= lt.torrent_flags.seed_mode
+    h = ses.add_torrent(atp)
+    for peer in args.peer:
+        host, port = peer.rsplit(":", 1)
+        h.connect_peer((host, int(port)))
+
+    deadline = time.monotonic() + 20
+    while ses.listen_port() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    say("listening %d" % ses.listen_port())
+    last_state = None
+    finished = False
+    last_progress = 0.0
+    while not stopping:
+        ses.wait_for_alert(200)
+        ses.pop_alerts()
+        st = h.status()
+        if str(st.state) != last_state:
+            last_state = str(st.state)
+            say("state %s" % last_state)
+        if not finished and st.is_seeding:
+            finished = True
+            say("finished")
+            if args.exit_when_done:
+                break
+        if not args.seed and time.monotonic() - last_progress >= 1.0:
+            last_progress = time.monotonic()
+            say("progress %.4f" % st.progress)
+    ses.pause()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
