@@ -16,6 +16,7 @@
 #define UDP_HEADER_LEN 8 /* bytes: action, transaction id */
 #define UDP_ANNOUNCE_REPLY_MIN 20
 #define URL_MAX ((size_t)8192) /* bytes of an announce URL we build */
+#define REPLY_MAX_NODES 65536  /* bencode values in a reply: bounds the parser's memory */
 
 static const char *const event_names[] = {
     [BT_EVENT_NONE] = NULL,
@@ -214,8 +215,7 @@ static int add_dict_peer(const struct bt_bdoc *doc, const struct bt_bnode *d,
     char text[INET6_ADDRSTRLEN];
 
     if (d->type != BT_BDICT || !ip || ip->type != BT_BSTR || !port || port->type != BT_BINT)
-        return bt_error_set(err, -EBADMSG, "peers[%zu]: not a dictionary with ip and port",
-                            index);
+        return bt_error_set(err, -EBADMSG, "peers[%zu]: not a dictionary with ip and port", index);
     if (port->v.i <= 0 || port->v.i > UINT16_MAX || ip->v.s.len >= sizeof(text))
         return 0;
     memcpy(text, bt_bstr_ptr(doc, ip), ip->v.s.len);
@@ -307,6 +307,7 @@ static int parse_reply_dict(const struct bt_bdoc *doc, const struct bt_bnode *ro
 int bt_announce_http_parse(const uint8_t *body, size_t len, struct bt_announce_result *ret,
                            struct bt_error *err)
 {
+    static const struct bt_bencode_limits limits = {.max_nodes = REPLY_MAX_NODES};
     struct bt_announce_result r = {.seeders = -1, .leechers = -1};
     struct bt_bdoc doc = {0};
     const struct bt_bnode *root;
@@ -315,7 +316,7 @@ int bt_announce_http_parse(const uint8_t *body, size_t len, struct bt_announce_r
 
     if (len == 0)
         return bt_error_set(err, -EBADMSG, "empty reply");
-    rc = bt_bencode_parse_prefix(&doc, body, len, NULL, err);
+    rc = bt_bencode_parse_prefix(&doc, body, len, &limits, err);
     if (rc == 0)
         rc = bt_error_set(err, -EBADMSG, "reply ends inside a value");
     if (rc < 0) {
@@ -327,8 +328,7 @@ int bt_announce_http_parse(const uint8_t *body, size_t len, struct bt_announce_r
         ;
     root = bt_bdoc_root(&doc);
     if (end < len)
-        rc = bt_error_set(err, -EBADMSG, "not bencoded: bytes after the reply at offset %zu",
-                          end);
+        rc = bt_error_set(err, -EBADMSG, "not bencoded: bytes after the reply at offset %zu", end);
     else if (root->type != BT_BDICT)
         rc = bt_error_set(err, -EBADMSG, "reply is not a dictionary");
     else
@@ -411,11 +411,15 @@ static int udp_parse_announce(const uint8_t *buf, size_t len, int family,
     size_t step = family == 6 ? COMPACT6_LEN : COMPACT4_LEN;
     size_t n;
 
+    if (len == UDP_HEADER_LEN) /* what opentracker sends for a hash it does not track */
+        return bt_error_set(err, -EBADMSG,
+                            "announce reply: empty (the tracker does not track this torrent?)");
     if (len < UDP_ANNOUNCE_REPLY_MIN)
         return bt_error_set(err, -EBADMSG, "announce reply: %zu bytes, want at least 20", len);
     if ((len - UDP_ANNOUNCE_REPLY_MIN) % step != 0)
-        return bt_error_set(err, -EBADMSG, "announce reply: %zu bytes of peers is not a "
-                                           "multiple of %zu",
+        return bt_error_set(err, -EBADMSG,
+                            "announce reply: %zu bytes of peers is not a "
+                            "multiple of %zu",
                             len - UDP_ANNOUNCE_REPLY_MIN, step);
     r.interval = get_be32(buf + 8);
     r.leechers = get_be32(buf + 12) > INT32_MAX ? INT32_MAX : (int32_t)get_be32(buf + 12);

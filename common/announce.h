@@ -50,16 +50,16 @@ struct bt_announce_req {
     uint64_t left;       /* bytes */
     enum bt_announce_event event;
     uint32_t numwant;
-    uint32_t key;        /* random, fixed per session */
+    uint32_t key; /* random, fixed per session */
 };
 
 struct bt_announce_result {
-    char *failure;            /* owned or NULL: the tracker refused */
-    char *warning;            /* owned or NULL */
-    uint32_t interval;        /* seconds, 0 if absent */
-    uint32_t min_interval;    /* seconds, 0 if absent */
-    int32_t seeders;          /* -1 if unknown */
-    int32_t leechers;         /* -1 if unknown */
+    char *failure;              /* owned or NULL: the tracker refused */
+    char *warning;              /* owned or NULL */
+    uint32_t interval;          /* seconds, 0 if absent */
+    uint32_t min_interval;      /* seconds, 0 if absent */
+    int32_t seeders;            /* -1 if unknown */
+    int32_t leechers;           /* -1 if unknown */
     struct bt_peer_addr *peers; /* owned */
     size_t peer_count;
 };

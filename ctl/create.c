@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "bencode.h"
-#include "codec.h"
 #include "btd-version.h"
+#include "codec.h"
 #include "ctl.h"
 #include "hasher.h"
 #include "metainfo.h"

@@ -36,9 +36,27 @@ struct btctl_command {
 
 extern const struct btctl_command btctl_create_command;
 extern const struct btctl_command btctl_info_command;
+/* The daemon's commands: add.c, torrent_cmds.c, inspect.c, wait.c, session_cmds.c. */
+extern const struct btctl_command btctl_add_command;
+extern const struct btctl_command btctl_list_command;
+extern const struct btctl_command btctl_status_command;
+extern const struct btctl_command btctl_pause_command;
+extern const struct btctl_command btctl_resume_command;
+extern const struct btctl_command btctl_remove_command;
+extern const struct btctl_command btctl_jobs_command;
+extern const struct btctl_command btctl_peers_command;
+extern const struct btctl_command btctl_files_command;
+extern const struct btctl_command btctl_wait_command;
+extern const struct btctl_command btctl_session_command;
+extern const struct btctl_command btctl_shutdown_command;
 
 /* Prints "btctl: " and the message and a newline on stderr. */
 void btctl_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Makes btctl_errorf call fn(data) before it prints, e.g. to erase a
+ * progress line drawn on the terminal. fn NULL removes the hook.
+ */
+void btctl_set_error_hook(void (*fn)(void *data), void *data);
 /* Prints the full usage and help of cmd on stdout; returns BTCTL_EXIT_OK. */
 int btctl_help(const struct btctl_command *cmd);
 /*

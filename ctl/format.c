@@ -215,3 +215,62 @@ void btctl_table_print(const struct btctl_table *t, FILE *f, const char *indent)
         fputc('\n', f);
     }
 }
+
+void btctl_format_rate(char out[BTCTL_RATE_LEN], uint64_t bytes_per_second)
+{
+    char size[BTCTL_SIZE_LEN];
+
+    btctl_format_size(size, bytes_per_second);
+    snprintf(out, BTCTL_RATE_LEN, "%s/s", size);
+}
+
+void btctl_format_duration(char out[BTCTL_DURATION_LEN], int64_t seconds)
+{
+    long long s = (long long)seconds;
+
+    if (s < 0)
+        snprintf(out, BTCTL_DURATION_LEN, "-");
+    else if (s < 60)
+        snprintf(out, BTCTL_DURATION_LEN, "%llds", s);
+    else if (s < 3600)
+        snprintf(out, BTCTL_DURATION_LEN, "%lldm%02llds", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(out, BTCTL_DURATION_LEN, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+    else
+        snprintf(out, BTCTL_DURATION_LEN, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+}
+
+void btctl_format_percent(char out[BTCTL_PERCENT_LEN], double fraction)
+{
+    int permille = 0;
+
+    if (fraction >= 1.0)
+        permille = 1000;
+    else if (fraction > 0.0)
+        permille = (int)(fraction * 1000.0);
+    snprintf(out, BTCTL_PERCENT_LEN, "%d.%d%%", permille / 10, permille % 10);
+}
+
+void btctl_progress_draw(struct btctl_progress *p, double fraction, const char *tail)
+{
+    char bar[256];
+    int width;
+    int fill;
+
+    /* "[" bar "] " tail, and one column spare so the line never wraps. */
+    width = terminal_columns(p->f) - 4 - (int)text_width(tail);
+    if (width > (int)sizeof(bar) - 1)
+        width = (int)sizeof(bar) - 1;
+    if (width < 0)
+        width = 0;
+    if (fraction > 1.0)
+        fraction = 1.0;
+    fill = fraction > 0.0 ? (int)(fraction * width) : 0;
+    for (int i = 0; i < width; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    fprintf(p->f, "\r[%s] %s\033[K", bar, tail);
+    fflush(p->f);
+    clock_gettime(CLOCK_MONOTONIC, &p->last);
+    p->drawn = true;
+}

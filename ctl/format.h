@@ -1,10 +1,11 @@
 /*
  * format: how btctl shows things to a person. Main thread only.
  *
- * Sizes in binary units (B, KiB, MiB, GiB, TiB), a progress bar redrawn in
- * place on a terminal, and tables whose columns line up. Every text that
- * came from outside (a torrent, the daemon) goes through btctl_sanitize
- * before it reaches a terminal, so control bytes cannot move the cursor.
+ * Sizes in binary units (B, KiB, MiB, GiB, TiB), rates, durations and
+ * percentages, a progress bar redrawn in place on a terminal, and tables
+ * whose columns line up. Every text that came from outside (a torrent, the
+ * daemon) goes through btctl_sanitize before it reaches a terminal, so
+ * control bytes cannot move the cursor.
  */
 #ifndef BTCTL_FORMAT_H
 #define BTCTL_FORMAT_H
@@ -59,5 +60,22 @@ void btctl_table_align_right(struct btctl_table *t, size_t col);
 int btctl_table_add(struct btctl_table *t, const char *const *row);
 /* Prints every row, each line starting with indent. */
 void btctl_table_print(const struct btctl_table *t, FILE *f, const char *indent);
+
+#define BTCTL_RATE_LEN 20     /* bytes for any btctl_format_rate result */
+#define BTCTL_DURATION_LEN 24 /* bytes for any btctl_format_duration result */
+#define BTCTL_PERCENT_LEN 16  /* bytes for any btctl_format_percent result */
+
+/* "1.20 MiB/s", "0 B/s": a size per second. */
+void btctl_format_rate(char out[BTCTL_RATE_LEN], uint64_t bytes_per_second);
+/* "45s", "3m12s", "1h02m", "3d04h"; "-" when seconds is negative (unknown). */
+void btctl_format_duration(char out[BTCTL_DURATION_LEN], int64_t seconds);
+/* "42.0%", rounded down so that only a whole 1.0 reads "100.0%". */
+void btctl_format_percent(char out[BTCTL_PERCENT_LEN], double fraction);
+/*
+ * Redraws "[####....] TAIL" in place, the bar taking the columns tail
+ * leaves. Unlike btctl_progress_update it is not throttled: the caller
+ * paces it. btctl_progress_finish erases it.
+ */
+void btctl_progress_draw(struct btctl_progress *p, double fraction, const char *tail);
 
 #endif

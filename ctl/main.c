@@ -15,6 +15,20 @@
 #include "ctl.h"
 
 static const struct btctl_command *const commands[] = {
+    /* The daemon's commands, in the order `btctl --help` lists them. */
+    &btctl_add_command,
+    &btctl_list_command,
+    &btctl_status_command,
+    &btctl_wait_command,
+    &btctl_jobs_command,
+    &btctl_peers_command,
+    &btctl_files_command,
+    &btctl_pause_command,
+    &btctl_resume_command,
+    &btctl_remove_command,
+    &btctl_session_command,
+    &btctl_shutdown_command,
+    /* The commands that work on files alone. */
     &btctl_create_command,
     &btctl_info_command,
 };

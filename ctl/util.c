@@ -11,10 +11,21 @@
 
 #include "ctl.h"
 
+static void (*error_hook)(void *data);
+static void *error_hook_data;
+
+void btctl_set_error_hook(void (*fn)(void *data), void *data)
+{
+    error_hook = fn;
+    error_hook_data = data;
+}
+
 void btctl_errorf(const char *fmt, ...)
 {
     va_list ap;
 
+    if (error_hook)
+        error_hook(error_hook_data);
     fputs("btctl: ", stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);

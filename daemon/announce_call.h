@@ -3,11 +3,12 @@
  * it. Loop thread only.
  *
  * btd_tracker_http_announce() and btd_tracker_udp_announce() return a call;
- * it belongs to the client that made it until its callback has run, and
- * the client frees it right after the callback returns. Before that, its
- * starter may cancel it: the callback then never runs and the memory is
- * the client's to release (at once, or when an outstanding DNS request
- * returns). A call must not be cancelled from inside its own callback.
+ * it belongs to the client that made it. It ends when its callback runs
+ * (the call is already freed then: drop the pointer before or inside the
+ * callback, never cancel it there). Until then its starter may cancel it:
+ * the callback never runs and the client releases the memory (at once, or
+ * when an outstanding DNS request returns). Closing a client cancels its
+ * calls, so a starter must not cancel after the client is closed.
  *
  * A call started with a NULL callback is detached: nobody waits for it or
  * may cancel it (the returned pointer only says it started), the client

@@ -20,6 +20,7 @@ struct app {
     uv_loop_t *loop;
     struct btd_session *session;
     uv_signal_t sigint, sigterm;
+    uv_timer_t stop_timer; /* defers a shutdown asked over the socket */
     bool stopping;
 };
 
@@ -74,6 +75,7 @@ static void on_session_closed(void *data)
     app->session = NULL;
     uv_close((uv_handle_t *)&app->sigint, NULL);
     uv_close((uv_handle_t *)&app->sigterm, NULL);
+    uv_close((uv_handle_t *)&app->stop_timer, NULL);
 }
 
 static void stop(void *data)
@@ -92,6 +94,19 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     (void)signum;
     stop(h->data);
+}
+
+static void on_stop_timer(uv_timer_t *h)
+{
+    stop(h->data);
+}
+
+/* session.shutdown: stop on the next turn of the loop, after the reply is written. */
+static void stop_soon(void *data)
+{
+    struct app *app = data;
+
+    uv_timer_start(&app->stop_timer, on_stop_timer, 0, 0);
 }
 
 /* Applies one flag through the config table, so flags and file agree on types. */
@@ -165,11 +180,12 @@ static int run(struct btd_config *cfg)
         btd_err("%s", err.msg);
         return 1;
     }
-    app.session->request_shutdown = stop;
+    app.session->request_shutdown = stop_soon;
     app.session->request_shutdown_data = &app;
     uv_signal_init(app.loop, &app.sigint);
     uv_signal_init(app.loop, &app.sigterm);
-    app.sigint.data = app.sigterm.data = &app;
+    uv_timer_init(app.loop, &app.stop_timer);
+    app.sigint.data = app.sigterm.data = app.stop_timer.data = &app;
     uv_signal_start(&app.sigint, on_signal, SIGINT);
     uv_signal_start(&app.sigterm, on_signal, SIGTERM);
     btd_notice("btd %s ready: socket=%s port=%u download-dir=%s", BTD_VERSION, cfg->socket_path,

@@ -212,8 +212,10 @@ static int m_torrent_jobs(struct btd_session *s, json_t *params, json_t **ret_re
             !btd_picker_has_job(&t->picker, p))
             json_array_append_new(unemployed, json_string(p->name));
     }
-    *ret_result = json_pack("{s:I, s:o, s:o}", "unclaimed", (json_int_t)t->picker.unclaimed,
-                            "pending", pending, "unemployed", unemployed);
+    *ret_result = json_pack("{s:I, s:o, s:o, s:I, s:I}", "unclaimed",
+                            (json_int_t)t->picker.unclaimed, "pending", pending, "unemployed",
+                            unemployed, "have", (json_int_t)t->picker.have, "pieces",
+                            (json_int_t)t->picker.piece_count);
     return 0;
 }
 

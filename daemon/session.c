@@ -140,7 +140,9 @@ struct btd_torrent *btd_session_find(struct btd_session *s, const char *id, int 
         found = btd_session_find_id(s, (uint32_t)strtoul(id, NULL, 10));
         if (found)
             return found;
-    } else if (len >= 6 && len <= 40) {
+    }
+    /* Digits only may still be a hex prefix ("12345678"). */
+    if (len >= 6 && len <= 40) {
         for (t = s->torrents; t; t = t->next) {
             if (strncasecmp(t->hex, id, len) != 0)
                 continue;

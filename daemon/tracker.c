@@ -21,8 +21,8 @@ enum kind {
 };
 
 struct entry {
-    char *url;             /* owned */
-    uint32_t tier;         /* 0-based, as in the metainfo */
+    char *url;     /* owned */
+    uint32_t tier; /* 0-based, as in the metainfo */
     enum kind kind;
     char *last_error;      /* owned or NULL */
     char *last_warning;    /* owned or NULL */
@@ -44,20 +44,20 @@ struct btd_tracker {
     struct btd_tracker_tuning tuning;
     uint8_t info_hash[20];
     uint8_t peer_id[20];
-    char hex[41];                    /* info_hash in hex, for logs */
-    uint16_t port;                   /* announced listen port */
-    uint32_t key;                    /* random, the same for every announce of this torrent */
-    struct btd_announce_call *call;  /* the announce in flight, or NULL */
-    size_t current;                  /* the entry asked by call */
-    enum bt_announce_event event;    /* of call */
-    bool running;                    /* between start and stop */
-    bool started_sent;               /* some tracker acknowledged `started` */
-    bool completed_pending;          /* `completed` is owed */
+    char hex[41];                   /* info_hash in hex, for logs */
+    uint16_t port;                  /* announced listen port */
+    uint32_t key;                   /* random, the same for every announce of this torrent */
+    struct btd_announce_call *call; /* the announce in flight, or NULL */
+    size_t current;                 /* the entry asked by call */
+    enum bt_announce_event event;   /* of call */
+    bool running;                   /* between start and stop */
+    bool started_sent;              /* some tracker acknowledged `started` */
+    bool completed_pending;         /* `completed` is owed */
     bool completed_sent;
-    uint32_t failures;               /* consecutive failed rounds */
-    uint64_t next_ms;                /* uv_now() of the scheduled announce, 0 if none */
-    uint64_t last_ok_ms;             /* uv_now() of the last success, 0 if none */
-    uint64_t min_interval_ms;        /* the last success's min interval */
+    uint32_t failures;        /* consecutive failed rounds */
+    uint64_t next_ms;         /* uv_now() of the scheduled announce, 0 if none */
+    uint64_t last_ok_ms;      /* uv_now() of the last success, 0 if none */
+    uint64_t min_interval_ms; /* the last success's min interval */
 };
 
 static void announce_from(struct btd_tracker *t, size_t i);
@@ -70,8 +70,7 @@ static void set_text(char **slot, const char *text)
 
 static enum kind kind_of(const struct btd_tracker *t, const char *url)
 {
-    if ((strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0) &&
-        t->http)
+    if ((strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0) && t->http)
         return KIND_HTTP;
     if (strncasecmp(url, "udp://", 6) == 0 && t->udp)
         return KIND_UDP;

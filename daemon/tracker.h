@@ -70,7 +70,7 @@ struct btd_tracker_tuning {
     uint32_t backoff_max;      /* ms */
 };
 
-#define BTD_TRACKER_TUNING_DEFAULT                                                             \
+#define BTD_TRACKER_TUNING_DEFAULT                                                                 \
     ((struct btd_tracker_tuning){1800 * 1000, 60 * 1000, 3600 * 1000, 15 * 1000, 1800 * 1000})
 #define BTD_TRACKER_MAX 200 /* trackers kept per torrent; more are ignored */
 
@@ -98,7 +98,10 @@ void btd_tracker_completed(struct btd_tracker *t);
  * not waited for, they outlive the announcer).
  */
 void btd_tracker_stop(struct btd_tracker *t);
-/* Asks for an announce now (more peers wanted), respecting min interval. */
+/*
+ * Asks for an announce now (more peers wanted), respecting the tracker's
+ * min interval; nothing while a request is in flight or during back-off.
+ */
 void btd_tracker_reannounce(struct btd_tracker *t);
 /* Number of trackers, and the state of tracker i (i < count). */
 size_t btd_tracker_count(const struct btd_tracker *t);

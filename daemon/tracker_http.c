@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "btd-version.h"
+#include "buf.h"
 #include "log.h"
 
 #define USER_AGENT "btd/" BTD_VERSION
-#define MAX_CONNECTIONS 32 /* transfers at once; more wait in curl's queue */
+#define MAX_CONNECTIONS 32              /* transfers at once; more wait in curl's queue */
 #define MESSAGE_MAX (BT_ERROR_MAX + 64) /* bytes of an error line we build */
 
 struct http_call {
@@ -34,21 +34,21 @@ struct http_socket {
     struct btd_tracker_http *h; /* borrowed */
     curl_socket_t fd;           /* curl's; curl closes it */
     bool closing;
-    struct http_socket *prev, *next;
+    struct http_socket *prev, *next; /* the client's sockets */
 };
 
 struct btd_tracker_http {
-    uv_loop_t *loop;      /* borrowed */
-    CURLM *multi;         /* owned; NULL once stopped */
-    uv_timer_t timer;     /* curl's time-out */
-    uv_timer_t grace;     /* bounds the wait for detached calls at close */
-    struct http_call *calls;
-    struct http_socket *sockets;
-    uint32_t connect_ms;  /* milliseconds */
-    uint32_t total_ms;    /* milliseconds */
-    unsigned open_handles; /* uv handles not closed yet; the memory goes at 0 */
-    bool closing;         /* close was asked */
-    bool stopped;         /* curl is gone, the handles are closing */
+    uv_loop_t *loop;             /* borrowed */
+    CURLM *multi;                /* owned; NULL once stopped */
+    uv_timer_t timer;            /* curl's time-out */
+    uv_timer_t grace;            /* bounds the wait for detached calls at close */
+    struct http_call *calls;     /* owned: the calls in flight */
+    struct http_socket *sockets; /* owned: the sockets curl has us watch */
+    uint32_t connect_ms;         /* milliseconds */
+    uint32_t total_ms;           /* milliseconds */
+    unsigned open_handles;       /* uv handles not closed yet; the memory goes at 0 */
+    bool closing;                /* close was asked */
+    bool stopped;                /* curl is gone, the handles are closing */
 };
 
 static void finish_close(struct btd_tracker_http *h);
@@ -214,6 +214,8 @@ static void call_complete(struct http_call *c, CURLcode code)
 
     status = call_outcome(c, code, &res, msg, sizeof(msg));
     call_destroy(c);
+    if (!cb && status < 0)
+        btd_debug("tracker_http: a detached announce failed: %s", msg);
     if (cb)
         cb(data, status, status == 0 || status == -EREMOTEIO ? &res : NULL,
            status == 0 ? NULL : msg);
@@ -345,10 +347,10 @@ static CURLcode setup_easy(struct http_call *c, const char *url)
     CURL *e = c->easy;
     CURLcode r = CURLE_OK;
 
-#define SET(opt, val)                                                                          \
-    do {                                                                                       \
-        if (r == CURLE_OK)                                                                     \
-            r = curl_easy_setopt(e, opt, val);                                                 \
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if (r == CURLE_OK)                                                                         \
+            r = curl_easy_setopt(e, opt, val);                                                     \
     } while (0)
     SET(CURLOPT_URL, url);
     SET(CURLOPT_PRIVATE, (char *)c);
@@ -367,6 +369,12 @@ static CURLcode setup_easy(struct http_call *c, const char *url)
     SET(CURLOPT_SSL_VERIFYHOST, 2L);
     SET(CURLOPT_ACCEPT_ENCODING, "");
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)BT_ANNOUNCE_MAX_REPLY);
+    /*
+     * One connection per announce: announces are minutes apart, and a kept
+     * connection the tracker has just closed (opentracker closes after each
+     * reply without saying so) can eat a `stopped` sent right after `started`.
+     */
+    SET(CURLOPT_FORBID_REUSE, 1L);
 #undef SET
     return r;
 }

@@ -9,8 +9,10 @@
  * compact=1, User-Agent "btd/<version>", TLS verified, http and https
  * only (redirects too, at most 3), connect time-out 15 s and total 30 s
  * (overridable), the body capped at BT_ANNOUNCE_MAX_REPLY bytes (the
- * transfer is aborted as soon as it grows past that). This is the only
- * file that speaks CURLcode.
+ * transfer is aborted as soon as it grows past that), a fresh connection
+ * each time (no keep-alive: announces are minutes apart). At most 32
+ * transfers run at once; more wait in curl's queue. This is the only file
+ * that speaks CURLcode.
  */
 #ifndef BTD_TRACKER_HTTP_H
 #define BTD_TRACKER_HTTP_H

@@ -56,18 +56,18 @@ struct conn_entry {
 };
 
 struct btd_tracker_udp {
-    uv_loop_t *loop;                 /* borrowed */
-    uv_udp_t sock[2];                /* [0] IPv4, [1] IPv6 */
-    enum sock_state sock_state[2];
-    uv_timer_t timer;                /* the earliest deadline of all calls */
-    uv_timer_t grace;                /* bounds the wait for detached calls at close */
-    struct udp_call *calls;          /* in flight, cancelled ones excluded */
-    struct conn_entry cache[BTD_UDP_CONN_CACHE];
-    uint32_t base_ms;                /* milliseconds, for new calls */
-    unsigned max_n;                  /* for new calls */
-    unsigned open_handles;           /* uv handles not closed yet; the memory goes at 0 */
-    bool closing;                    /* close was asked */
-    bool stopped;                    /* the handles are closing */
+    uv_loop_t *loop;                             /* borrowed */
+    uv_udp_t sock[2];                            /* [0] IPv4, [1] IPv6 */
+    enum sock_state sock_state[2];               /* of sock[0] and sock[1] */
+    uv_timer_t timer;                            /* the earliest deadline of all calls */
+    uv_timer_t grace;                            /* bounds the wait for detached calls at close */
+    struct udp_call *calls;                      /* in flight, cancelled ones excluded */
+    struct conn_entry cache[BTD_UDP_CONN_CACHE]; /* connection ids by tracker address */
+    uint32_t base_ms;                            /* milliseconds, for new calls */
+    unsigned max_n;                              /* for new calls */
+    unsigned open_handles;              /* uv handles not closed yet; the memory goes at 0 */
+    bool closing;                       /* close was asked */
+    bool stopped;                       /* the handles are closing */
     uint8_t rbuf[BTD_UDP_MAX_DATAGRAM]; /* every datagram lands here */
 };
 
@@ -132,6 +132,8 @@ static void call_finish(struct udp_call *c, int status, const struct bt_announce
 
     call_unlink(u, c);
     free(c);
+    if (!cb && status < 0)
+        btd_debug("tracker_udp: a detached announce failed: %s", msg);
     if (cb)
         cb(data, status, res, msg);
     if (u->closing && !u->calls)
@@ -213,8 +215,12 @@ static uint32_t new_tid(struct btd_tracker_udp *u)
     }
 }
 
-/* Sends the request of c's stage with a fresh transaction id and sets its deadline. */
-static void call_send(struct udp_call *c)
+/*
+ * Sends the request of c's stage and sets its deadline. A new stage gets a
+ * new transaction id; a retransmission keeps it, so a late reply to an
+ * earlier copy still counts.
+ */
+static void call_send(struct udp_call *c, bool new_stage)
 {
     struct btd_tracker_udp *u = c->u;
     uv_udp_t *sock = &u->sock[c->tracker.family == 6 ? 1 : 0];
@@ -223,7 +229,8 @@ static void call_send(struct udp_call *c)
     uv_buf_t buf;
     int r;
 
-    c->tid = new_tid(u);
+    if (new_stage)
+        c->tid = new_tid(u);
     if (c->state == CONNECTING) {
         bt_udp_connect_req(pkt, c->tid);
         buf = uv_buf_init((char *)pkt, 16);
@@ -253,7 +260,7 @@ static void call_begin_stage(struct udp_call *c)
     } else {
         c->state = CONNECTING;
     }
-    call_send(c);
+    call_send(c, true);
 }
 
 static void on_handle_closed(uv_handle_t *handle)
@@ -296,7 +303,7 @@ static void call_reply(struct udp_call *c, const uint8_t *p, size_t len, int fam
         cache_put(u, &c->tracker, cid, c->conn_expires);
         c->state = ANNOUNCING;
         c->n = 0;
-        call_send(c);
+        call_send(c, true);
     } else if (c->state == ANNOUNCING && r == BT_UDP_ANNOUNCE) {
         call_finish(c, 0, &res, NULL);
     } else {
@@ -415,6 +422,7 @@ static void on_timer(uv_timer_t *timer)
     struct btd_tracker_udp *u = timer->data;
     uint64_t now = uv_now(u->loop);
     struct udp_call *c;
+    bool stale;
 
     for (;;) {
         for (c = u->calls; c; c = c->next) {
@@ -424,18 +432,19 @@ static void on_timer(uv_timer_t *timer)
         if (!c)
             break;
         if (c->n >= c->max_n) {
-            call_fail(c, -ETIMEDOUT, "no reply from %s:%u after %u tries", c->host,
+            call_fail(c, -ETIMEDOUT, "no reply from %s:%u (%u requests sent)", c->host,
                       (unsigned)c->port, c->n + 1);
             if (u->stopped)
                 return;
             continue;
         }
         c->n++;
-        if (c->state == ANNOUNCING && c->conn_expires <= now) {
+        stale = c->state == ANNOUNCING && c->conn_expires <= now;
+        if (stale) {
             c->state = CONNECTING; /* the connection id went stale while we waited */
             cache_forget(u, &c->tracker);
         }
-        call_send(c);
+        call_send(c, stale);
     }
     arm_timer(u);
 }
@@ -498,7 +507,7 @@ struct btd_announce_call *btd_tracker_udp_announce(struct btd_tracker_udp *u, co
 void btd_tracker_udp_set_retransmit(struct btd_tracker_udp *u, uint32_t base_ms, unsigned max_n)
 {
     u->base_ms = base_ms > 0 ? base_ms : 1;
-    u->max_n = max_n;
+    u->max_n = max_n < BTD_UDP_MAX_N ? max_n : BTD_UDP_MAX_N; /* base << max_n must not overflow */
 }
 
 int btd_tracker_udp_open(struct btd_tracker_udp **ret, uv_loop_t *loop)
@@ -509,7 +518,7 @@ int btd_tracker_udp_open(struct btd_tracker_udp **ret, uv_loop_t *loop)
         return -ENOMEM;
     u->loop = loop;
     u->base_ms = BTD_UDP_RETRANSMIT_BASE_MS;
-    u->max_n = BTD_UDP_MAX_N;
+    u->max_n = BTD_UDP_DEFAULT_MAX_N;
     uv_timer_init(loop, &u->timer);
     uv_timer_init(loop, &u->grace);
     u->timer.data = u;

@@ -26,6 +26,13 @@
 
 #define BTD_UDP_RETRANSMIT_BASE_MS 15000
 #define BTD_UDP_MAX_N 8
+/*
+ * Retransmissions of one announce by default: 15 s then 30 s (45 s in all),
+ * after which the call fails so that BEP 12 can fall through to the next
+ * tracker; the announcer's back-off tries this one again later. BEP 15
+ * allows n up to 8 (hours of silence on one dead tracker).
+ */
+#define BTD_UDP_DEFAULT_MAX_N 1
 #define BTD_UDP_CONN_ID_TTL_MS 60000
 #define BTD_UDP_CONN_CACHE 64
 #define BTD_UDP_MAX_DATAGRAM 65536 /* bytes */
@@ -40,7 +47,10 @@ int btd_tracker_udp_open(struct btd_tracker_udp **ret, uv_loop_t *loop);
  * when the handles have closed. NULL is a no-op.
  */
 void btd_tracker_udp_close(struct btd_tracker_udp *u);
-/* Retransmission for calls started from now on (tests shrink it): base in ms, n up to max_n. */
+/*
+ * Retransmission for calls started from now on (tests shrink it): base in
+ * ms, n up to max_n (at most BTD_UDP_MAX_N).
+ */
 void btd_tracker_udp_set_retransmit(struct btd_tracker_udp *u, uint32_t base_ms, unsigned max_n);
 
 /*

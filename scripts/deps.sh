@@ -13,6 +13,7 @@ BTD_BUILD_DEPS="build-essential pkg-config meson ninja-build libuv1-dev libsodiu
 libjansson-dev libssl-dev libcurl4-openssl-dev clang libclang-rt-14-dev clang-format python3"
 BTD_PEER_DEPS="mktorrent python3-libtorrent aria2 transmission-cli transmission-daemon
 opentracker socat"
+# shellcheck disable=SC2034 # used by the scripts that source this file
 BTD_DEPS="$BTD_BUILD_DEPS $BTD_PEER_DEPS"
 
 btd_missing_deps()
@@ -29,12 +30,14 @@ btd_install_deps()
 {
     missing=$(btd_missing_deps "$@")
     [ -z "$missing" ] && return 0
+    # shellcheck disable=SC2086 # package names, split on purpose
     echo "installing:" $missing
     if [ "$(id -u)" -ne 0 ]; then
         echo "error: packages missing and not root; run as root (sudo)" >&2
         return 1
     fi
     export DEBIAN_FRONTEND=noninteractive
+    # shellcheck disable=SC2086 # package names, split on purpose
     apt-get -o DPkg::Lock::Timeout=300 update -q &&
         apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends $missing
 }

@@ -2,6 +2,7 @@
 """lt_peer: one python3-libtorrent peer as its own process, for tests and the demo.
 
     lt_peer.py --torrent F --dir D --ip 127.0.0.2 [--seed] [--peer HOST:PORT]...
+               [--upload-limit BYTES_PER_S] [--exit-when-done]
 
 Seeds (--seed, data already in D) or leeches F into D, listening only on
 --ip with DHT, LSD, UPnP, NAT-PMP, PEX and uTP off, so every byte stays on
@@ -10,6 +11,7 @@ to wait on:
 
     listening PORT
     state STATE          (checking_files, downloading, seeding, ...)
+    announced            (a tracker answered an announce)
     finished             (all pieces verified)
 
 and runs until SIGTERM (--exit-when-done: until finished). Leeching, it
@@ -38,7 +40,8 @@ def settings(ip):
         "allow_multiple_connections_per_ip": True,
         "announce_to_all_tiers": True,
         "announce_to_all_trackers": True,
-        "alert_mask": lt.alert.category_t.status_notification | lt.alert.category_t.error_notification,
+        "alert_mask": lt.alert.category_t.status_notification |
+        lt.alert.category_t.error_notification | lt.alert.category_t.tracker_notification,
         "user_agent": "lt_peer",
         "stop_tracker_timeout": 1,
     })
@@ -57,13 +60,17 @@ def main():
     ap.add_argument("--seed", action="store_true")
     ap.add_argument("--peer", action="append", default=[])
     ap.add_argument("--exit-when-done", action="store_true")
+    ap.add_argument("--upload-limit", type=int, default=0, help="bytes/s, 0 = none")
     args = ap.parse_args()
 
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
 
-    ses = lt.session(settings(args.ip))
+    s = settings(args.ip)
+    if args.upload_limit:
+        s["upload_rate_limit"] = args.upload_limit
+    ses = lt.session(s)
     atp = lt.add_torrent_params()
     atp.ti = lt.torrent_info(args.torrent)
     atp.save_path = args.dir
@@ -83,9 +90,13 @@ def main():
     last_state = None
     finished = False
     last_progress = 0.0
+    announced = False
     while not stopping:
         ses.wait_for_alert(200)
-        ses.pop_alerts()
+        for a in ses.pop_alerts():
+            if isinstance(a, lt.tracker_reply_alert) and not announced:
+                announced = True
+                say("announced")
         st = h.status()
         if str(st.state) != last_state:
             last_state = str(st.state)

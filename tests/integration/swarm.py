@@ -1,0 +1,255 @@
+"""swarm: the real parts of a local swarm for btd's integration tests.
+
+- ``free_port()``: a port the kernel says is free on 127.0.0.1.
+- ``wait_until(fn, timeout, what)``: polls a condition with a bound.
+- ``Opentracker(dir, hashes)``: opentracker on 127.0.0.1 (HTTP and UDP on one
+  port) tracking the whitelisted info-hashes; ``.http`` and ``.udp`` URLs.
+- ``LtPeer(torrent, dir, ip, seed=True)``: a python3-libtorrent peer in its
+  own process (lt_peer.py) on its own loopback address; ``.port``.
+- ``Aria2Seeder(torrent, dir, ip)``: aria2c seeding.
+- ``Btd(btd_path)``: btd on a fresh state dir and socket with ``--port 0``;
+  ``.call(method, **params)`` speaks JSON-RPC on the socket and returns the
+  result or raises RpcError; ``.add(torrent_path, ...)``, ``.wait_done(id)``.
+
+Every process is started through btdtest.start, so it is stopped by its PID
+when the test ends, whatever happens.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import time
+
+import btdtest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_until(fn, timeout, what):
+    """Calls fn until it returns a true value (returned), or raises after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError("gave up waiting for %s after %s s" % (what, timeout))
+        time.sleep(0.05)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def tcp_listening(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class Opentracker:
+    """opentracker on 127.0.0.1:port; urls() gives the URLs before it starts."""
+
+    @staticmethod
+    def urls(port):
+        return ("http://127.0.0.1:%d/announce" % port, "udp://127.0.0.1:%d/announce" % port)
+
+    def __init__(self, hashes, port=None):
+        self.dir = btdtest.tempdir("opentracker-")
+        os.chmod(self.dir, 0o755)
+        with open(os.path.join(self.dir, "whitelist.txt"), "w") as f:
+            for h in hashes:
+                f.write(h + "\n")
+        os.chmod(os.path.join(self.dir, "whitelist.txt"), 0o644)
+        self.port = port or free_port()
+        cmd = ["opentracker", "-i", "127.0.0.1", "-p", str(self.port), "-P", str(self.port),
+               "-d", self.dir, "-w", "/whitelist.txt"]
+        if os.getuid() == 0:
+            cmd += ["-u", "nobody"]
+        self.proc = btdtest.start(cmd)
+        wait_until(lambda: tcp_listening("127.0.0.1", self.port), 10, "opentracker")
+        self.http, self.udp = Opentracker.urls(self.port)
+
+    def stop(self):
+        btdtest.stop(self.proc)
+
+
+class _LineProcess:
+    """A process whose stdout lines are collected in a file we can poll."""
+
+    def __init__(self, cmd, name):
+        self.log = os.path.join(btdtest.tempdir(name + "-"), "out.log")
+        self._f = open(self.log, "w")
+        self.proc = btdtest.start(cmd, stdout=self._f, stderr=subprocess.STDOUT)
+
+    def lines(self):
+        with open(self.log) as f:
+            return f.read().splitlines()
+
+    def wait_line(self, prefix, timeout):
+        def found():
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited: %s" % (self.proc.args[1:3], self.lines()[-5:]))
+            return next((ln for ln in self.lines() if ln.startswith(prefix)), None)
+        return wait_until(found, timeout, "%r from %s" % (prefix, self.proc.args[:2]))
+
+    def stop(self):
+        btdtest.stop(self.proc)
+        self._f.close()
+
+
+def _has_trackers(torrent):
+    with open(torrent, "rb") as f:
+        return b"8:announce" in f.read()
+
+
+class LtPeer(_LineProcess):
+    def __init__(self, torrent, data_dir, ip, seed=True, peers=(), upload_limit=0,
+                 wait_announce=None):
+        cmd = ["/usr/bin/python3", os.path.join(HERE, "lt_peer.py"), "--torrent", torrent,
+               "--dir", data_dir, "--ip", ip, "--upload-limit", str(upload_limit)]
+        if seed:
+            cmd.append("--seed")
+        for p in peers:
+            cmd += ["--peer", p]
+        super().__init__(cmd, "ltpeer")
+        self.ip = ip
+        self.port = int(self.wait_line("listening ", 30).split()[1])
+        if seed:
+            self.wait_line("state seeding", 60)
+        if wait_announce is None:
+            wait_announce = _has_trackers(torrent)
+        if wait_announce:
+            self.wait_line("announced", 30)
+        self.addr = "%s:%d" % (ip, self.port)
+
+
+class Aria2Seeder(_LineProcess):
+    def __init__(self, torrent, data_dir, ip):
+        self.port = free_port()
+        cmd = ["aria2c", "--no-conf=true", "--enable-dht=false", "--enable-dht6=false",
+               "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-ratio=0.0",
+               "--bt-seed-unverified=true", "--check-integrity=false", "--interface=" + ip,
+               "--listen-port=%d" % self.port, "--dir=" + data_dir, "--summary-interval=0",
+               "--console-log-level=warn", "--bt-external-ip=" + ip, torrent]
+        super().__init__(cmd, "aria2")
+        wait_until(lambda: tcp_listening(ip, self.port), 30, "aria2c listening")
+        self.addr = "%s:%d" % (ip, self.port)
+
+
+class RpcError(Exception):
+    def __init__(self, code, message):
+        super().__init__("%d %s" % (code, message))
+        self.code = code
+        self.message = message
+
+
+class Btd:
+    def __init__(self, btd_path, extra=()):
+        self.dir = btdtest.tempdir("btd-")
+        self.socket = os.path.join(self.dir, "btd.sock")
+        self.downloads = os.path.join(self.dir, "downloads")
+        self.log = os.path.join(self.dir, "btd.log")
+        self._f = open(self.log, "w")
+        cmd = [btd_path, "--port", "0", "--socket", self.socket, "--state-dir",
+               os.path.join(self.dir, "state"), "--download-dir", self.downloads,
+               "--log-level", "debug"] + list(extra)
+        self.proc = btdtest.start(cmd, stderr=self._f)
+        wait_until(lambda: os.path.exists(self.socket) or self.proc.poll() is not None, 10,
+                   "btd's socket")
+        if self.proc.poll() is not None:
+            raise RuntimeError("btd exited at start: " + self.log_text())
+
+    def log_text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def raw(self, data, timeout=10):
+        """Sends bytes, returns the reply bytes up to the first newline (or b"" on close)."""
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(timeout)
+            s.connect(self.socket)
+            s.sendall(data)
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            return buf
+
+    def call(self, method, **params):
+        req = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        reply = json.loads(self.raw((json.dumps(req) + "\n").encode()))
+        if "error" in reply:
+            raise RpcError(reply["error"]["code"], reply["error"]["message"])
+        return reply["result"]
+
+    def add(self, torrent, **params):
+        with open(torrent, "rb") as f:
+            meta = base64.b64encode(f.read()).decode()
+        params.setdefault("dir", self.downloads)
+        return self.call("torrent.add", metainfo=meta, **params)
+
+    def status(self, tid):
+        return self.call("torrent.get", id=str(tid))
+
+    def wait_done(self, tid, timeout=120):
+        def done():
+            st = self.status(tid)
+            if st["state"] == "error":
+                raise RuntimeError("torrent error: %s" % st["error"])
+            return st if st["state"] == "seeding" else None
+        return wait_until(done, timeout, "torrent %s to complete" % tid)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM; returns btd's exit status."""
+        rc = btdtest.stop(self.proc, timeout=20)
+        self._f.close()
+        return rc
+
+
+def make_payload(root, files):
+    """files: {relative path: size}; random content. Returns {path: sha256}."""
+    sums = {}
+    for rel, size in files.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        data = os.urandom(size)
+        with open(path, "wb") as f:
+            f.write(data)
+        sums[rel] = hashlib.sha256(data).hexdigest()
+    return sums
+
+
+def create_torrent(btctl, path, out, trackers=(), piece_length=None):
+    """Runs btctl create; returns the info-hash it printed."""
+    cmd = [btctl, "create", path, "-o", out]
+    for t in trackers:
+        cmd += ["--tracker", t]
+    if piece_length:
+        cmd += ["--piece-length", str(piece_length)]
+    res = btdtest.run(cmd, timeout=120)
+    if res.returncode != 0:
+        raise RuntimeError("btctl create failed: " + res.stderr)
+    return res.stdout.splitlines()[0].strip()

@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+"""btd downloads from real peers found through a real tracker.
+
+opentracker (HTTP and UDP) on 127.0.0.1, python3-libtorrent and aria2c
+seeders on their own loopback addresses, btd driven over its JSON-RPC
+socket. Each scenario checks every file's sha256 against the original.
+"""
+
+import os
+import sys
+
+import btdtest
+from swarm import (Aria2Seeder, Btd, LtPeer, Opentracker, RpcError, create_torrent, free_port,
+                   make_payload, sha256_file, wait_until)
+
+BTD = btdtest.env_path("BTD")
+BTCTL = btdtest.env_path("BTCTL")
+
+SINGLE = {"single.bin": 3 * 1024 * 1024 + 12345}
+MULTI = {
+    "multi/a.bin": 700 * 1024 + 3,
+    "multi/deep/er/b.bin": 1024 * 1024 + 17,
+    "multi/deep/c.txt": 5000,
+    "multi/empty": 0,
+    "multi/z.bin": 2 * 1024 * 1024 - 1,
+}
+
+
+def check_files(t, btd, sums, label):
+    for rel, want in sorted(sums.items()):
+        path = os.path.join(btd.downloads, rel)
+        got = sha256_file(path) if os.path.exists(path) else None
+        t.eq(got, want, "%s: %s has the original sha256" % (label, rel))
+
+
+def download(t, label, files, root_name, trackers, seeders, direct=False):
+    """Creates the payload and torrent, starts seeders and btd, downloads, checks."""
+    seed_dir = btdtest.tempdir("seed-")
+    sums = make_payload(seed_dir, files)
+    torrent = os.path.join(btdtest.tempdir("torrent-"), "t.torrent")
+    port = free_port()
+    http, udp = Opentracker.urls(port)
+    tracker_urls = trackers(http, udp) if trackers else []
+    ih = create_torrent(BTCTL, os.path.join(seed_dir, root_name), torrent, tracker_urls,
+                        piece_length=32768)
+    tracker = Opentracker([ih], port) if trackers else None
+    peers = [start(torrent, seed_dir, "127.0.0.%d" % (i + 2)) for i, start in enumerate(seeders)]
+    btd = Btd(BTD)
+    try:
+        res = btd.add(torrent, peers=[p.addr for p in peers] if direct else [])
+        t.eq(res["info_hash"], ih, "%s: torrent.add returns the info-hash" % label)
+        st = btd.wait_done(res["id"], timeout=150)
+        t.eq(st["verified_bytes"], sum(files.values()), "%s: every byte verified" % label)
+        t.eq(st["hash_failures"], 0, "%s: no piece failed its hash" % label)
+        check_files(t, btd, sums, label)
+        return btd, st
+    finally:
+        for p in peers:
+            p.stop()
+        t.eq(btd.stop(), 0, "%s: btd exits 0 on SIGTERM" % label)
+        if tracker:
+            tracker.stop()
+
+
+def lt_seeder(torrent, seed_dir, ip):
+    return LtPeer(torrent, seed_dir, ip, seed=True)
+
+
+def aria2_seeder(torrent, seed_dir, ip):
+    return Aria2Seeder(torrent, seed_dir, ip)
+
+
+def test_single_file_over_http_tracker(t):
+    download(t, "http single", SINGLE, "single.bin", lambda http, udp: [http],
+             [lt_seeder, lt_seeder])
+
+
+def test_multi_file_over_udp_tracker(t):
+    _, st = download(t, "udp multi", MULTI, "multi", lambda http, udp: [udp],
+                     [lt_seeder, lt_seeder])
+    t.ok(all(tk["last_error"] is None for tk in st["trackers"]),
+         "udp multi: the tracker reports no error", st["trackers"])
+
+
+def test_aria2_seeder(t):
+    download(t, "aria2 seeder", SINGLE, "single.bin", lambda http, udp: [http], [aria2_seeder])
+
+
+def test_dead_first_tier_falls_through(t):
+    dead = "udp://127.0.0.1:%d/announce" % 9  # discard port: nothing answers
+    dead_http = "http://127.0.0.1:%d/announce" % 9
+    _, st = download(t, "dead tier", SINGLE, "single.bin",
+                     lambda http, udp: [dead + "," + dead_http, http], [lt_seeder])
+    urls = {tk["url"]: tk for tk in st["trackers"]}
+    t.ok(urls[dead_http]["last_error"] is not None,
+         "dead tier: the dead HTTP tracker shows its error", urls)
+
+
+def test_direct_peers_without_tracker(t):
+    download(t, "direct", SINGLE, "single.bin", None, [lt_seeder], direct=True)
+
+
+def test_jobs_pause_resume_remove(t):
+    """A slow seeder, so the queues can be seen mid-download."""
+    seed_dir = btdtest.tempdir("seed-")
+    files = {"slow.bin": 2 * 1024 * 1024}
+    sums = make_payload(seed_dir, files)
+    torrent = os.path.join(btdtest.tempdir("torrent-"), "t.torrent")
+    create_torrent(BTCTL, os.path.join(seed_dir, "slow.bin"), torrent, piece_length=16384)
+    seeder = LtPeer(torrent, seed_dir, "127.0.0.2", upload_limit=400 * 1024)
+    btd = Btd(BTD)
+    try:
+        tid = btd.add(torrent, peers=[seeder.addr])["id"]
+        try:
+            btd.add(torrent)
+            t.ok(False, "adding the same torrent twice is refused")
+        except RpcError as e:
+            t.ok(e.code == -32002 and "already" in e.message,
+                 "adding the same torrent twice is refused", e.message)
+        jobs = wait_until(lambda: (lambda j: j if j["pending"] and j["have"] > 0 else None)(
+            btd.call("torrent.jobs", id=str(tid))), 30, "a download in progress")
+        t.ok(jobs["unclaimed"] + len(jobs["pending"]) + jobs["have"] == jobs["pieces"],
+             "jobs: unclaimed + pending + have = pieces", jobs)
+        t.ok(all(p["peer"] in (seeder.addr, None) for p in jobs["pending"]),
+             "jobs: pending pieces name their peer", jobs["pending"])
+        st = btd.call("torrent.pause", id=str(tid))
+        t.eq(st["state"], "paused", "pause: state paused")
+        t.eq(st["peers"], 0, "pause: connections closed")
+        before = btd.status(tid)["verified_bytes"]
+        paused_jobs = btd.call("torrent.jobs", id=str(tid))
+        t.eq(paused_jobs["unemployed"], [], "pause: no unemployed peers")
+        t.eq(btd.status(tid)["verified_bytes"] >= before, True, "pause: progress kept")
+        t.eq(btd.call("torrent.resume", id=str(tid))["state"], "downloading", "resume")
+        btd.wait_done(tid, timeout=60)
+        check_files(t, btd, sums, "after pause and resume")
+        btd.call("torrent.remove", id=str(tid))
+        t.eq(btd.call("torrent.list"), [], "remove: the torrent is gone")
+        t.ok(os.path.exists(os.path.join(btd.downloads, "slow.bin")),
+             "remove: data kept without delete_data")
+        tid = btd.add(torrent, peers=[seeder.addr])["id"]
+        btd.call("torrent.remove", id=str(tid), delete_data=True)
+        wait_until(lambda: not os.path.exists(os.path.join(btd.downloads, "slow.bin")), 10,
+                   "the data to be deleted")
+        t.ok(True, "remove with delete_data deletes the file")
+    finally:
+        seeder.stop()
+        t.eq(btd.stop(), 0, "pause/resume: btd exits 0")
+
+
+def main():
+    t = btdtest.Tap()
+    for fn in (test_single_file_over_http_tracker, test_multi_file_over_udp_tracker,
+               test_aria2_seeder, test_dead_first_tier_falls_through,
+               test_direct_peers_without_tracker, test_jobs_pause_resume_remove):
+        t.run(fn)
+    return t.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
