@@ -39,11 +39,11 @@ enum bt_btype {
 };
 
 struct bt_bnode {
-    uint8_t type;    /* enum bt_btype */
-    uint32_t count;  /* list: items; dict: key/value pairs (children = 2 * count) */
-    uint32_t next;   /* index of the first node after this subtree */
-    size_t raw_off;  /* bytes: where this value starts in the input */
-    size_t raw_len;  /* bytes: the whole encoded value, "d...e" included */
+    uint8_t type;   /* enum bt_btype */
+    uint32_t count; /* list: items; dict: key/value pairs (children = 2 * count) */
+    uint32_t next;  /* index of the first node after this subtree */
+    size_t raw_off; /* bytes: where this value starts in the input */
+    size_t raw_len; /* bytes: the whole encoded value, "d...e" included */
     union {
         int64_t i; /* BT_BINT */
         struct {
@@ -123,7 +123,7 @@ struct bt_benc {
     int error; /* first error, sticky */
     struct {
         bool is_dict;
-        bool want_value; /* dict: a key was written, its value is next */
+        bool want_value;     /* dict: a key was written, its value is next */
         size_t last_key_off; /* bytes into out of the previous key's content */
         size_t last_key_len;
         bool has_key;

@@ -91,8 +91,8 @@ static bool valid_id(json_t *id)
     return json_is_string(id) || json_is_integer(id) || json_is_null(id);
 }
 
-int bt_rpc_parse_request(const char *line, size_t len, struct bt_rpc_request *ret,
-                         json_t **ret_id, struct bt_error *err)
+int bt_rpc_parse_request(const char *line, size_t len, struct bt_rpc_request *ret, json_t **ret_id,
+                         struct bt_error *err)
 {
     json_error_t jerr;
     json_t *root, *id, *method, *params, *version;
@@ -177,14 +177,13 @@ char *bt_rpc_result_line(json_t *id, json_t *result)
 char *bt_rpc_error_line(json_t *id, int code, const char *message)
 {
     return dump_line(json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
-                               id ? id : json_null(), "error", "code", code, "message",
-                               message));
+                               id ? id : json_null(), "error", "code", code, "message", message));
 }
 
 char *bt_rpc_request_line(int64_t id, const char *method, json_t *params)
 {
-    json_t *req = json_pack("{s:s, s:I, s:s}", "jsonrpc", "2.0", "id", (json_int_t)id,
-                            "method", method);
+    json_t *req =
+        json_pack("{s:s, s:I, s:s}", "jsonrpc", "2.0", "id", (json_int_t)id, "method", method);
 
     if (req && params)
         json_object_set(req, "params", params);
@@ -192,8 +191,7 @@ char *bt_rpc_request_line(int64_t id, const char *method, json_t *params)
     return dump_line(req);
 }
 
-int bt_rpc_parse_response(const char *line, size_t len, json_t **ret_result,
-                          struct bt_error *err)
+int bt_rpc_parse_response(const char *line, size_t len, json_t **ret_result, struct bt_error *err)
 {
     json_error_t jerr;
     json_t *root, *result, *error, *code, *msg;
@@ -277,9 +275,8 @@ int bt_rpc_param_int(json_t *params, const char *key, bool required, int64_t min
     if (!json_is_integer(v))
         return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.%s: must be an integer", key);
     if (json_integer_value(v) < min || json_integer_value(v) > max)
-        return bt_error_set(err, BT_RPC_INVALID_PARAMS,
-                            "params.%s: must be between %lld and %lld", key, (long long)min,
-                            (long long)max);
+        return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.%s: must be between %lld and %lld",
+                            key, (long long)min, (long long)max);
     *ret = json_integer_value(v);
     return 0;
 }
@@ -299,8 +296,8 @@ int bt_rpc_param_strings(json_t *params, const char *key, bool required, json_t 
     json_array_foreach(v, i, item)
     {
         if (!json_is_string(item))
-            return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.%s[%zu]: must be a string",
-                                key, i);
+            return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.%s[%zu]: must be a string", key,
+                                i);
     }
     *ret = v;
     return 0;

@@ -41,10 +41,10 @@ enum {
 
 /* Line framer: feed bytes, take complete lines. */
 struct bt_rpc_framer {
-    char *data;  /* owned */
-    size_t len;  /* bytes buffered */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* bytes per line; 0: BT_RPC_MAX_LINE */
+    char *data;     /* owned */
+    size_t len;     /* bytes buffered */
+    size_t cap;     /* bytes allocated */
+    size_t max;     /* bytes per line; 0: BT_RPC_MAX_LINE */
     size_t partial; /* bytes of the unfinished last line (at the end of data) */
     bool skipping;  /* an over-long line is being discarded up to its newline */
 };
@@ -64,10 +64,10 @@ int bt_rpc_framer_feed(struct bt_rpc_framer *f, const void *p, size_t n);
 int bt_rpc_framer_next(struct bt_rpc_framer *f, char **ret_line);
 
 struct bt_rpc_request {
-    json_t *root;         /* new: the whole parsed object */
-    json_t *id;           /* borrowed from root; NULL for a notification */
-    const char *method;   /* borrowed from root */
-    json_t *params;       /* borrowed from root: an object (an empty one if absent) */
+    json_t *root;       /* new: the whole parsed object */
+    json_t *id;         /* borrowed from root; NULL for a notification */
+    const char *method; /* borrowed from root */
+    json_t *params;     /* borrowed from root: an object (an empty one if absent) */
 };
 
 /*
@@ -76,12 +76,12 @@ struct bt_rpc_request {
  * *ret_id to a new reference to the request's id if one could be read
  * (else json_null()), so the caller can still answer.
  */
-int bt_rpc_parse_request(const char *line, size_t len, struct bt_rpc_request *ret,
-                         json_t **ret_id, struct bt_error *err);
+int bt_rpc_parse_request(const char *line, size_t len, struct bt_rpc_request *ret, json_t **ret_id,
+                         struct bt_error *err);
 void bt_rpc_request_deinit(struct bt_rpc_request *req);
 
 /* Response lines, '\n'-terminated, new strings the caller frees (NULL on ENOMEM). */
-char *bt_rpc_result_line(json_t *id, json_t *result); /* id borrowed, result stolen */
+char *bt_rpc_result_line(json_t *id, json_t *result);               /* id borrowed, result stolen */
 char *bt_rpc_error_line(json_t *id, int code, const char *message); /* id borrowed */
 /* A request line for a client. params stolen (NULL: no params). */
 char *bt_rpc_request_line(int64_t id, const char *method, json_t *params);
@@ -92,8 +92,7 @@ char *bt_rpc_request_line(int64_t id, const char *method, json_t *params);
  * (negative, non-zero) with the message in err; a malformed reply returns
  * BT_RPC_PARSE_ERROR.
  */
-int bt_rpc_parse_response(const char *line, size_t len, json_t **ret_result,
-                          struct bt_error *err);
+int bt_rpc_parse_response(const char *line, size_t len, json_t **ret_result, struct bt_error *err);
 
 /*
  * Parameter readers: each returns 0 (value present and of the right type, or

@@ -9,7 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-enum key_type { KEY_STRING, KEY_INT };
+enum key_type {
+    KEY_STRING,
+    KEY_INT
+};
 
 struct key {
     const char *name;
@@ -100,9 +103,9 @@ int btd_config_init(struct btd_config *c)
 
     memset(c, 0, sizeof(*c));
     c->download_dir = path_under("XDG_DOWNLOAD_DIR", "Downloads", "btd");
-    c->state_dir = sd_state && sd_state[0] == '/' ? strdup(sd_state)
-                                                  : path_under("XDG_STATE_HOME", ".local/state",
-                                                               "btd");
+    c->state_dir = sd_state && sd_state[0] == '/'
+                       ? strdup(sd_state)
+                       : path_under("XDG_STATE_HOME", ".local/state", "btd");
     c->socket_path = default_socket();
     c->listen_address = strdup("0.0.0.0");
     c->log_level = strdup("info");
@@ -172,8 +175,8 @@ static int apply_json(struct btd_config *c, const struct key *k, json_t *v, stru
     if (!json_is_integer(v))
         return bt_error_set(err, -EINVAL, "%s: must be an integer", k->name);
     if (json_integer_value(v) < k->min || json_integer_value(v) > k->max)
-        return bt_error_set(err, -EINVAL, "%s: must be between %" PRId64 " and %" PRId64,
-                            k->name, k->min, k->max);
+        return bt_error_set(err, -EINVAL, "%s: must be between %" PRId64 " and %" PRId64, k->name,
+                            k->min, k->max);
     *int_field(c, k) = json_integer_value(v);
     return 0;
 }
@@ -216,8 +219,7 @@ int btd_config_load(struct btd_config *c, const char *path, struct bt_error *err
     return 0;
 }
 
-int btd_config_set(struct btd_config *c, const char *key, const char *value,
-                   struct bt_error *err)
+int btd_config_set(struct btd_config *c, const char *key, const char *value, struct bt_error *err)
 {
     const struct key *k = find_key(key);
     json_t *v;

@@ -41,7 +41,6 @@ int btd_config_load(struct btd_config *c, const char *path, struct bt_error *err
  * Sets one key from a string (a flag or `btctl set`), typed by the table.
  * 0, -ENOENT (no such key) or -EINVAL (bad value), with err.
  */
-int btd_config_set(struct btd_config *c, const char *key, const char *value,
-                   struct bt_error *err);
+int btd_config_set(struct btd_config *c, const char *key, const char *value, struct bt_error *err);
 
 #endif

@@ -10,7 +10,7 @@
 #include "rpc.h"
 
 struct client {
-    uv_pipe_t pipe; /* first: the handle's memory is the client's */
+    uv_pipe_t pipe;              /* first: the handle's memory is the client's */
     struct btd_control *control; /* borrowed */
     struct client *next;
     struct bt_rpc_framer framer;

@@ -9,8 +9,8 @@
 int btd__log_level = BTD_LOG_INFO;
 
 static const char *const level_names[] = {
-    [BTD_LOG_ERR] = "error",   [BTD_LOG_WARNING] = "warning", [BTD_LOG_NOTICE] = "notice",
-    [BTD_LOG_INFO] = "info",   [BTD_LOG_DEBUG] = "debug",
+    [BTD_LOG_ERR] = "error", [BTD_LOG_WARNING] = "warning", [BTD_LOG_NOTICE] = "notice",
+    [BTD_LOG_INFO] = "info", [BTD_LOG_DEBUG] = "debug",
 };
 
 void btd_log_set_level(enum btd_log_level level)

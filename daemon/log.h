@@ -26,10 +26,10 @@ void btd_log_write(enum btd_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* The level is checked before any argument is formatted. */
-#define btd_log(level, ...)                                                                    \
-    do {                                                                                       \
-        if ((int)(level) <= btd__log_level)                                                    \
-            btd_log_write((level), __VA_ARGS__);                                               \
+#define btd_log(level, ...)                                                                        \
+    do {                                                                                           \
+        if ((int)(level) <= btd__log_level)                                                        \
+            btd_log_write((level), __VA_ARGS__);                                                   \
     } while (0)
 #define btd_err(...) btd_log(BTD_LOG_ERR, __VA_ARGS__)
 #define btd_warn(...) btd_log(BTD_LOG_WARNING, __VA_ARGS__)

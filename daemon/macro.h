@@ -5,6 +5,6 @@
 #include <stddef.h>
 
 /* The struct that holds member at ptr (uv handles live inside their owners). */
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #endif

@@ -124,10 +124,14 @@ static int set_flag(struct btd_config *cfg, const char *key, const char *value)
 static int parse_args(int argc, char **argv, struct btd_config *cfg)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},   {"socket", required_argument, NULL, 's'},
-        {"state-dir", required_argument, NULL, 'S'}, {"download-dir", required_argument, NULL, 'd'},
-        {"port", required_argument, NULL, 'p'},     {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
+        {"config", required_argument, NULL, 'c'},
+        {"socket", required_argument, NULL, 's'},
+        {"state-dir", required_argument, NULL, 'S'},
+        {"download-dir", required_argument, NULL, 'd'},
+        {"port", required_argument, NULL, 'p'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     static const char *const keys[128] = {
@@ -215,8 +219,9 @@ int main(int argc, char **argv)
         return r;
     }
     if (btd_log_parse_level(cfg.log_level, &level) < 0) {
-        fprintf(stderr, "btd: log_level: \"%s\" is not one of error, warning, notice, info, "
-                        "debug\n",
+        fprintf(stderr,
+                "btd: log_level: \"%s\" is not one of error, warning, notice, info, "
+                "debug\n",
                 cfg.log_level);
         btd_config_deinit(&cfg);
         return 2;

@@ -70,7 +70,7 @@ static json_t *torrent_status(const struct btd_torrent *t)
     if (!o)
         return NULL;
     json_object_set_new(o, "eta",
-                        left == 0 ? json_integer(0)
+                        left == 0     ? json_integer(0)
                         : rate >= 1.0 ? json_integer((json_int_t)((double)left / rate))
                                       : json_null());
     json_object_set_new(o, "error", t->error ? json_string(t->error) : json_null());
@@ -135,8 +135,8 @@ static int m_torrent_add(struct btd_session *s, json_t *params, json_t **ret_res
     r = btd_session_add(s, m, dir, paused, peers_c, npeers, &t, err);
     if (r)
         return r;
-    *ret_result = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)t->id, "info_hash", t->hex,
-                            "name", t->meta->name);
+    *ret_result = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)t->id, "info_hash", t->hex, "name",
+                            t->meta->name);
     return 0;
 }
 
@@ -172,12 +172,11 @@ static int m_torrent_get(struct btd_session *s, json_t *params, json_t **ret_res
         json_array_append_new(
             trackers,
             json_pack("{s:s, s:I, s:s?, s:s?, s:I, s:I, s:I, s:i, s:i, s:b}", "url", info.url,
-                      "tier", (json_int_t)info.tier, "last_error", info.last_error,
-                      "last_warning", info.last_warning, "last_announce",
-                      (json_int_t)info.last_announce, "next_announce",
-                      (json_int_t)info.next_announce, "peers", (json_int_t)info.peers,
-                      "seeders", info.seeders, "leechers", info.leechers, "updating",
-                      info.updating));
+                      "tier", (json_int_t)info.tier, "last_error", info.last_error, "last_warning",
+                      info.last_warning, "last_announce", (json_int_t)info.last_announce,
+                      "next_announce", (json_int_t)info.next_announce, "peers",
+                      (json_int_t)info.peers, "seeders", info.seeders, "leechers", info.leechers,
+                      "updating", info.updating));
     }
     json_object_set_new(o, "trackers", trackers);
     json_object_set_new(o, "wasted_bytes", json_integer((json_int_t)t->wasted));
@@ -200,11 +199,11 @@ static int m_torrent_jobs(struct btd_session *s, json_t *params, json_t **ret_re
     for (j = t->picker.jobs; j; j = j->next) {
         const struct btd_peer *owner = j->owner;
 
-        json_array_append_new(
-            pending, json_pack("{s:I, s:I, s:I, s:s?, s:b}", "piece", (json_int_t)j->index,
-                               "blocks", (json_int_t)j->nblocks, "received",
-                               (json_int_t)j->received, "peer", owner ? owner->name : NULL,
-                               "verifying", j->buf == NULL));
+        json_array_append_new(pending,
+                              json_pack("{s:I, s:I, s:I, s:s?, s:b}", "piece", (json_int_t)j->index,
+                                        "blocks", (json_int_t)j->nblocks, "received",
+                                        (json_int_t)j->received, "peer", owner ? owner->name : NULL,
+                                        "verifying", j->buf == NULL));
     }
     unemployed = json_array();
     for (p = t->peers; p; p = p->next) {
@@ -212,10 +211,10 @@ static int m_torrent_jobs(struct btd_session *s, json_t *params, json_t **ret_re
             !btd_picker_has_job(&t->picker, p))
             json_array_append_new(unemployed, json_string(p->name));
     }
-    *ret_result = json_pack("{s:I, s:o, s:o, s:I, s:I}", "unclaimed",
-                            (json_int_t)t->picker.unclaimed, "pending", pending, "unemployed",
-                            unemployed, "have", (json_int_t)t->picker.have, "pieces",
-                            (json_int_t)t->picker.piece_count);
+    *ret_result =
+        json_pack("{s:I, s:o, s:o, s:I, s:I}", "unclaimed", (json_int_t)t->picker.unclaimed,
+                  "pending", pending, "unemployed", unemployed, "have", (json_int_t)t->picker.have,
+                  "pieces", (json_int_t)t->picker.piece_count);
     return 0;
 }
 
@@ -233,17 +232,16 @@ static int m_torrent_peers(struct btd_session *s, json_t *params, json_t **ret_r
     arr = json_array();
     for (p = t->peers; p; p = p->next) {
         json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:I}",
-                           "address", p->name, "state", states[p->state], "progress",
-                           p->have.npieces ? (double)bt_bitfield_count(&p->have) /
-                                                 (double)p->have.npieces
-                                           : 0.0,
-                           "download_rate", (json_int_t)p->down.per_second, "upload_rate",
-                           (json_int_t)p->up.per_second, "downloaded_bytes",
-                           (json_int_t)p->downloaded, "uploaded_bytes", (json_int_t)p->uploaded,
-                           "choking_us", p->peer_choking, "interested", p->am_interested,
-                           "choked", p->am_choking, "peer_interested", p->peer_interested,
-                           "requests", (json_int_t)p->nreqs));
+            arr, json_pack(
+                     "{s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:I}", "address",
+                     p->name, "state", states[p->state], "progress",
+                     p->have.npieces ? (double)bt_bitfield_count(&p->have) / (double)p->have.npieces
+                                     : 0.0,
+                     "download_rate", (json_int_t)p->down.per_second, "upload_rate",
+                     (json_int_t)p->up.per_second, "downloaded_bytes", (json_int_t)p->downloaded,
+                     "uploaded_bytes", (json_int_t)p->uploaded, "choking_us", p->peer_choking,
+                     "interested", p->am_interested, "choked", p->am_choking, "peer_interested",
+                     p->peer_interested, "requests", (json_int_t)p->nreqs));
     }
     *ret_result = arr;
     return 0;
@@ -265,9 +263,9 @@ static int m_torrent_files(struct btd_session *s, json_t *params, json_t **ret_r
 
         if (f->pad)
             continue;
-        json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "path", f->path, "size",
-                                             (json_int_t)f->length, "offset",
-                                             (json_int_t)f->offset));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:I, s:I}", "path", f->path, "size",
+                                        (json_int_t)f->length, "offset", (json_int_t)f->offset));
     }
     *ret_result = arr;
     return 0;
@@ -331,11 +329,10 @@ static int m_session_get(struct btd_session *s, json_t *params, json_t **ret_res
     *ret_result = json_pack(
         "{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:I, s:I}", "version", BTD_VERSION,
         "listen_port", (int)s->listen_port, "torrents", (json_int_t)s->torrent_count, "peers",
-        (json_int_t)s->peer_count, "download_rate", (json_int_t)down, "upload_rate",
-        (json_int_t)up, "downloaded_bytes", (json_int_t)s->downloaded, "uploaded_bytes",
-        (json_int_t)s->uploaded, "download_dir", s->cfg->download_dir, "socket",
-        s->cfg->socket_path, "download_limit", (json_int_t)s->cfg->download_limit,
-        "upload_limit", (json_int_t)s->cfg->upload_limit);
+        (json_int_t)s->peer_count, "download_rate", (json_int_t)down, "upload_rate", (json_int_t)up,
+        "downloaded_bytes", (json_int_t)s->downloaded, "uploaded_bytes", (json_int_t)s->uploaded,
+        "download_dir", s->cfg->download_dir, "socket", s->cfg->socket_path, "download_limit",
+        (json_int_t)s->cfg->download_limit, "upload_limit", (json_int_t)s->cfg->upload_limit);
     return 0;
 }
 
@@ -351,16 +348,10 @@ static int m_session_shutdown(struct btd_session *s, json_t *params, json_t **re
 }
 
 const struct btd_method btd_methods[] = {
-    {"torrent.add", m_torrent_add},
-    {"torrent.list", m_torrent_list},
-    {"torrent.get", m_torrent_get},
-    {"torrent.jobs", m_torrent_jobs},
-    {"torrent.peers", m_torrent_peers},
-    {"torrent.files", m_torrent_files},
-    {"torrent.pause", m_torrent_pause},
-    {"torrent.resume", m_torrent_resume},
-    {"torrent.remove", m_torrent_remove},
-    {"session.get", m_session_get},
-    {"session.shutdown", m_session_shutdown},
-    {NULL, NULL},
+    {"torrent.add", m_torrent_add},           {"torrent.list", m_torrent_list},
+    {"torrent.get", m_torrent_get},           {"torrent.jobs", m_torrent_jobs},
+    {"torrent.peers", m_torrent_peers},       {"torrent.files", m_torrent_files},
+    {"torrent.pause", m_torrent_pause},       {"torrent.resume", m_torrent_resume},
+    {"torrent.remove", m_torrent_remove},     {"session.get", m_session_get},
+    {"session.shutdown", m_session_shutdown}, {NULL, NULL},
 };

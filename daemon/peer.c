@@ -11,7 +11,7 @@
 #include "session.h"
 #include "wire.h"
 
-#define READ_CHUNK (64u * 1024)      /* bytes offered to each read */
+#define READ_CHUNK (64u * 1024) /* bytes offered to each read */
 #define CONNECT_TIMEOUT_MS 10000
 #define HANDSHAKE_TIMEOUT_MS 20000
 #define IDLE_TIMEOUT_MS 180000

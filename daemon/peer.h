@@ -45,31 +45,31 @@ struct btd_request {
 };
 
 struct btd_peer {
-    uv_tcp_t tcp;                  /* the handle's memory is the peer's */
+    uv_tcp_t tcp; /* the handle's memory is the peer's */
     uv_connect_t connect_req;
-    struct btd_peer *next;         /* the torrent's list */
-    struct btd_torrent *torrent;   /* borrowed; NULL once detached */
-    uint32_t book_key;             /* index in the torrent's address book */
+    struct btd_peer *next;       /* the torrent's list */
+    struct btd_torrent *torrent; /* borrowed; NULL once detached */
+    uint32_t book_key;           /* index in the torrent's address book */
     struct bt_peer_addr addr;
-    char name[64];                 /* "127.0.0.2:6881", for logs */
+    char name[64]; /* "127.0.0.2:6881", for logs */
     enum btd_peer_state state;
     uint8_t peer_id[20];
-    unsigned features;             /* enum bt_wire_feature bits they sent */
+    unsigned features; /* enum bt_wire_feature bits they sent */
     bool am_choking, am_interested, peer_choking, peer_interested;
-    bool snubbed;                  /* a request timed out; no new requests for a while */
-    uint64_t snubbed_at;           /* ms */
-    uint32_t interesting;          /* pieces they have that we still want */
-    struct bt_bitfield have;       /* their pieces */
-    uint8_t *rbuf;                 /* owned: input not yet parsed */
-    size_t rlen;                   /* bytes in rbuf */
-    size_t rcap;                   /* bytes allocated */
+    bool snubbed;            /* a request timed out; no new requests for a while */
+    uint64_t snubbed_at;     /* ms */
+    uint32_t interesting;    /* pieces they have that we still want */
+    struct bt_bitfield have; /* their pieces */
+    uint8_t *rbuf;           /* owned: input not yet parsed */
+    size_t rlen;             /* bytes in rbuf */
+    size_t rcap;             /* bytes allocated */
     struct btd_request reqs[BTD_PEER_MAX_REQUESTS]; /* outstanding, oldest first */
     uint32_t nreqs;
-    uint32_t depth;                /* target outstanding requests */
-    uint64_t connected_at;         /* ms */
-    uint64_t last_recv;            /* ms */
-    uint64_t last_send;            /* ms */
-    uint64_t last_block;           /* ms */
+    uint32_t depth;        /* target outstanding requests */
+    uint64_t connected_at; /* ms */
+    uint64_t last_recv;    /* ms */
+    uint64_t last_send;    /* ms */
+    uint64_t last_block;   /* ms */
     struct btd_rate down, up;
     uint64_t downloaded, uploaded; /* bytes of payload */
     uint32_t write_queue;          /* bytes handed to uv_write and not yet written */

@@ -276,9 +276,8 @@ static void add_source(struct btd_job *j, uint32_t key)
     }
 }
 
-int btd_picker_block(struct btd_picker *p, uint32_t source_key, uint32_t piece,
-                     uint32_t begin, const uint8_t *data, uint32_t len, struct btd_job **ret_job,
-                     bool *ret_dup)
+int btd_picker_block(struct btd_picker *p, uint32_t source_key, uint32_t piece, uint32_t begin,
+                     const uint8_t *data, uint32_t len, struct btd_job **ret_job, bool *ret_dup)
 {
     struct btd_job *j = btd_picker_job(p, piece);
     uint32_t block = begin / BTD_BLOCK_SIZE, want;

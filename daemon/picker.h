@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BTD_BLOCK_SIZE 16384u /* bytes per request */
+#define BTD_BLOCK_SIZE 16384u    /* bytes per request */
 #define BTD_PICKER_MAX_SOURCES 4 /* distinct peers remembered per job, for blame */
 
 enum btd_piece_state {
@@ -39,29 +39,29 @@ enum btd_piece_state {
 struct btd_job {
     struct btd_job *next;
     uint32_t index;
-    uint32_t size;      /* bytes in this piece */
+    uint32_t size; /* bytes in this piece */
     uint32_t nblocks;
-    uint32_t received;  /* blocks in buf */
-    uint8_t *buf;       /* owned: size bytes, NULL once handed to a worker */
-    uint8_t *reqs;      /* owned: per block, requests outstanding (saturates at 255) */
-    uint8_t *got;       /* owned: per block, 1 once received */
-    const void *owner;  /* borrowed key of the peer on it; NULL = orphaned */
+    uint32_t received; /* blocks in buf */
+    uint8_t *buf;      /* owned: size bytes, NULL once handed to a worker */
+    uint8_t *reqs;     /* owned: per block, requests outstanding (saturates at 255) */
+    uint8_t *got;      /* owned: per block, 1 once received */
+    const void *owner; /* borrowed key of the peer on it; NULL = orphaned */
     uint32_t sources[BTD_PICKER_MAX_SOURCES]; /* address-book ids of the senders */
     uint32_t nsources;
-    bool shared;        /* more senders than fit in sources */
+    bool shared; /* more senders than fit in sources */
 };
 
 struct btd_picker {
     uint32_t piece_count;
-    uint64_t piece_length;  /* bytes */
-    uint64_t total_length;  /* bytes */
-    uint8_t *state;         /* owned: enum btd_piece_state per piece */
-    uint16_t *avail;        /* owned: connected peers that have each piece */
-    struct btd_job *jobs;   /* owned: pending jobs, newest first */
-    uint32_t njobs;         /* pending + verifying pieces (each holds a buffer) */
+    uint64_t piece_length; /* bytes */
+    uint64_t total_length; /* bytes */
+    uint8_t *state;        /* owned: enum btd_piece_state per piece */
+    uint16_t *avail;       /* owned: connected peers that have each piece */
+    struct btd_job *jobs;  /* owned: pending jobs, newest first */
+    uint32_t njobs;        /* pending + verifying pieces (each holds a buffer) */
     uint32_t max_jobs;
-    uint32_t unclaimed;     /* pieces in BTD_PIECE_UNCLAIMED */
-    uint32_t have;          /* pieces in BTD_PIECE_HAVE */
+    uint32_t unclaimed; /* pieces in BTD_PIECE_UNCLAIMED */
+    uint32_t have;      /* pieces in BTD_PIECE_HAVE */
 };
 
 /* Why a peer may be asked for a block: the peer's pieces as a callback. */
@@ -70,7 +70,7 @@ typedef bool (*btd_picker_has_cb)(const void *peer, uint32_t piece);
 typedef bool (*btd_picker_requested_cb)(const void *peer, uint32_t piece, uint32_t block);
 
 struct btd_picker_peer {
-    const void *key;                 /* borrowed: the peer */
+    const void *key; /* borrowed: the peer */
     btd_picker_has_cb has;
     btd_picker_requested_cb requested;
 };
@@ -107,9 +107,8 @@ void btd_picker_peer_gone(struct btd_picker *p, const void *peer);
  * name a block we want (never requested, wrong size, piece not pending).
  * source_key identifies the sender for blame (an address-book id).
  */
-int btd_picker_block(struct btd_picker *p, uint32_t source_key, uint32_t piece,
-                     uint32_t begin, const uint8_t *data, uint32_t len, struct btd_job **ret_job,
-                     bool *ret_dup);
+int btd_picker_block(struct btd_picker *p, uint32_t source_key, uint32_t piece, uint32_t begin,
+                     const uint8_t *data, uint32_t len, struct btd_job **ret_job, bool *ret_dup);
 /* Takes the buffer of a job in VERIFYING (for the hash+write job). */
 uint8_t *btd_picker_take_buffer(struct btd_job *job);
 /* The verdict on a VERIFYING piece: have on success, back to unclaimed on failure. */

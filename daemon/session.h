@@ -24,30 +24,30 @@ struct btd_tracker_http;
 struct btd_tracker_udp;
 
 struct btd_session {
-    uv_loop_t *loop;                /* borrowed */
-    struct btd_config *cfg;         /* borrowed: main owns it */
-    uint8_t peer_id[20];            /* "-BT0001-" + 12 random bytes */
-    uint32_t tracker_key;           /* random, sent to trackers */
-    struct btd_torrent *torrents;   /* owned: list in id order */
+    uv_loop_t *loop;              /* borrowed */
+    struct btd_config *cfg;       /* borrowed: main owns it */
+    uint8_t peer_id[20];          /* "-BT0001-" + 12 random bytes */
+    uint32_t tracker_key;         /* random, sent to trackers */
+    struct btd_torrent *torrents; /* owned: list in id order */
     uint32_t torrent_count;
     uint32_t next_id;
-    struct btd_control *control;    /* owned */
-    struct btd_work_pool *work;     /* owned */
-    struct btd_tracker_http *http;  /* owned */
-    struct btd_tracker_udp *udp;    /* owned */
-    uv_timer_t tick;                /* 1 s housekeeping */
-    uint16_t listen_port;           /* the port announced to trackers */
-    uint32_t peer_count;            /* connections, all torrents */
-    uint32_t half_open;             /* outgoing connects in progress */
-    uint64_t downloaded;            /* bytes of payload received this run */
-    uint64_t uploaded;              /* bytes of payload sent this run */
-    uint64_t started_at;            /* uv_now() at start, ms */
+    struct btd_control *control;   /* owned */
+    struct btd_work_pool *work;    /* owned */
+    struct btd_tracker_http *http; /* owned */
+    struct btd_tracker_udp *udp;   /* owned */
+    uv_timer_t tick;               /* 1 s housekeeping */
+    uint16_t listen_port;          /* the port announced to trackers */
+    uint32_t peer_count;           /* connections, all torrents */
+    uint32_t half_open;            /* outgoing connects in progress */
+    uint64_t downloaded;           /* bytes of payload received this run */
+    uint64_t uploaded;             /* bytes of payload sent this run */
+    uint64_t started_at;           /* uv_now() at start, ms */
     bool closing;
     void (*request_shutdown)(void *data); /* set by main: session.shutdown calls it */
     void *request_shutdown_data;
-    void (*on_closed)(void *data);  /* called once everything has closed */
+    void (*on_closed)(void *data); /* called once everything has closed */
     void *on_closed_data;
-    uint32_t closing_handles;       /* handles still closing */
+    uint32_t closing_handles; /* handles still closing */
 };
 
 int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config *cfg,

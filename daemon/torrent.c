@@ -228,8 +228,8 @@ void btd_torrent_piece_complete(struct btd_torrent *t, struct btd_job *job)
     uint8_t *buf = btd_picker_take_buffer(job);
     int r;
 
-    r = btd_work_verify_write(t->session->work, t->id, t->storage, job->index, off, buf,
-                              job->size, t->meta->pieces + (size_t)job->index * 20, NULL);
+    r = btd_work_verify_write(t->session->work, t->id, t->storage, job->index, off, buf, job->size,
+                              t->meta->pieces + (size_t)job->index * 20, NULL);
     if (r < 0) {
         btd_warn("ih=%.8s piece=%u cannot queue verification: %s", t->hex, job->index,
                  strerror(-r));
@@ -289,8 +289,7 @@ static void on_verified(struct btd_torrent *t, struct btd_work_result *res)
     if (!res->hash_ok) {
         t->hash_failures++;
         t->wasted += res->len;
-        btd_warn("ih=%.8s piece=%u failed its hash check; fetching it again", t->hex,
-                 res->piece);
+        btd_warn("ih=%.8s piece=%u failed its hash check; fetching it again", t->hex, res->piece);
         if (job)
             blame(t, job);
         btd_picker_verified(&t->picker, res->piece, false);

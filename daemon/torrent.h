@@ -34,16 +34,16 @@ enum btd_torrent_state {
     BTD_TORRENT_ERROR,
 };
 
-#define BTD_BOOK_MAX 2000     /* addresses remembered per torrent */
-#define BTD_BAN_BLAME 4       /* blame units that ban an address */
+#define BTD_BOOK_MAX 2000 /* addresses remembered per torrent */
+#define BTD_BAN_BLAME 4   /* blame units that ban an address */
 
 struct btd_addr_entry {
     struct bt_peer_addr addr;
-    uint64_t next_try;  /* ms on the loop clock; 0 = now */
-    uint8_t fails;      /* connect or handshake failures in a row */
-    uint8_t blame;      /* units: 2 for a failed piece it sent alone, 1 if shared */
+    uint64_t next_try; /* ms on the loop clock; 0 = now */
+    uint8_t fails;     /* connect or handshake failures in a row */
+    uint8_t blame;     /* units: 2 for a failed piece it sent alone, 1 if shared */
     bool banned;
-    bool connected;     /* a live connection uses this address */
+    bool connected; /* a live connection uses this address */
 };
 
 struct btd_rate {
@@ -52,30 +52,30 @@ struct btd_rate {
 };
 
 struct btd_torrent {
-    struct btd_torrent *next;      /* the session's list */
-    struct btd_session *session;   /* borrowed */
+    struct btd_torrent *next;    /* the session's list */
+    struct btd_session *session; /* borrowed */
     uint32_t id;
-    char hex[41];                  /* info-hash, lowercase hex */
-    struct bt_metainfo *meta;      /* owned */
-    char *dir;                     /* owned: download directory */
+    char hex[41];             /* info-hash, lowercase hex */
+    struct bt_metainfo *meta; /* owned */
+    char *dir;                /* owned: download directory */
     enum btd_torrent_state state;
     bool paused;
-    char *error;                   /* owned or NULL: why state is ERROR */
+    char *error; /* owned or NULL: why state is ERROR */
     struct btd_picker picker;
-    struct btd_storage *storage;   /* one reference */
-    struct btd_tracker *tracker;   /* owned */
-    struct btd_peer *peers;        /* owned list */
+    struct btd_storage *storage; /* one reference */
+    struct btd_tracker *tracker; /* owned */
+    struct btd_peer *peers;      /* owned list */
     uint32_t npeers;
-    uint32_t half_open;            /* connects in progress */
-    struct btd_addr_entry *book;   /* owned: nbook entries */
+    uint32_t half_open;          /* connects in progress */
+    struct btd_addr_entry *book; /* owned: nbook entries */
     uint32_t nbook;
-    uint64_t downloaded;           /* bytes of payload received (verified or not) */
-    uint64_t uploaded;             /* bytes of payload sent */
-    uint64_t wasted;               /* bytes received in pieces that failed the hash */
+    uint64_t downloaded; /* bytes of payload received (verified or not) */
+    uint64_t uploaded;   /* bytes of payload sent */
+    uint64_t wasted;     /* bytes received in pieces that failed the hash */
     uint32_t hash_failures;
     struct btd_rate down, up;
-    int64_t added_at;              /* seconds since the epoch */
-    bool completed_sent;           /* `completed` went to the trackers */
+    int64_t added_at;    /* seconds since the epoch */
+    bool completed_sent; /* `completed` went to the trackers */
 };
 
 int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id,

@@ -83,8 +83,7 @@ static void test_node_limit_refuses_large_documents(void)
 
     CHECK(bt_bencode_parse(&doc, (const uint8_t *)"li1ei2ei3ee", 11, &lim, &err) == 0);
     bt_bdoc_deinit(&doc);
-    CHECK(bt_bencode_parse(&doc, (const uint8_t *)"li1ei2ei3ei4ee", 14, &lim, &err) ==
-          -EMSGSIZE);
+    CHECK(bt_bencode_parse(&doc, (const uint8_t *)"li1ei2ei3ei4ee", 14, &lim, &err) == -EMSGSIZE);
     CHECK(strstr(err.msg, "too many values") != NULL);
 }
 
@@ -228,8 +227,7 @@ static void reencode(struct bt_benc *e, const struct bt_bdoc *doc, const struct 
     }
 }
 
-static void check_valid_case(const char *name, const uint8_t *data, size_t len,
-                             const char *side)
+static void check_valid_case(const char *name, const uint8_t *data, size_t len, const char *side)
 {
     struct bt_bdoc doc;
     struct bt_error err = {{0}};
@@ -267,8 +265,8 @@ static void check_invalid_case(const char *name, const uint8_t *data, size_t len
         bt_bdoc_deinit(&doc);
         return;
     }
-    CHECK_MSG(expect && strstr(err.msg, expect) != NULL, "%s: got \"%s\", want \"%s\"", name, err.msg,
-              expect);
+    CHECK_MSG(expect && strstr(err.msg, expect) != NULL, "%s: got \"%s\", want \"%s\"", name,
+              err.msg, expect);
     CHECK(strchr(err.msg, '\n') == NULL);
 }
 
