@@ -33,12 +33,31 @@ static void on_closed(uv_handle_t *h)
     free(p);
 }
 
+/* Takes an unmatched incoming peer off the session's list. */
+static void unlink_incoming(struct btd_peer *p)
+{
+    struct btd_peer **pp;
+
+    for (pp = &p->session->incoming; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            p->session->nincoming--;
+            p->next = NULL;
+            return;
+        }
+    }
+}
+
 void btd_peer_close(struct btd_peer *p, const char *reason)
 {
     struct btd_torrent *t = p->torrent;
 
     if (p->state == BTD_PEER_CLOSING)
         return;
+    if (!t && p->incoming) {
+        unlink_incoming(p);
+        btd_debug("peer=%s closed before its handshake matched: %s", p->name, reason);
+    }
     if (p->state == BTD_PEER_CONNECTING && t) {
         t->half_open--;
         t->session->half_open--;
@@ -163,12 +182,46 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = p->rcap - p->rlen;
 }
 
+/*
+ * An incoming peer's first 48 bytes name a torrent: attach to it and answer
+ * with our handshake. 1 when attached, 0 for more input, < 0 when closed.
+ */
+static int match_incoming(struct btd_peer *p)
+{
+    struct bt_wire_handshake hs;
+    struct btd_torrent *t;
+    int r = bt_wire_handshake_parse_head(p->rbuf, p->rlen, &hs);
+
+    if (r <= 0)
+        return r;
+    t = btd_session_find_hash(p->session, hs.info_hash);
+    if (!t) {
+        btd_peer_close(p, "handshake for a torrent we do not have");
+        return -EPROTO;
+    }
+    unlink_incoming(p);
+    r = bt_bitfield_init(&p->have, t->meta->piece_count);
+    if (r == 0)
+        r = btd_torrent_attach(t, p);
+    if (r < 0) {
+        btd_peer_close(p, r == -EPERM ? "refused: banned or paused" : "refused: too many peers");
+        return r;
+    }
+    btd_debug("ih=%.8s peer=%s incoming connection", t->hex, p->name);
+    send_handshake(p);
+    return 1;
+}
+
 static int on_handshake(struct btd_peer *p)
 {
-    struct btd_torrent *t = p->torrent;
+    struct btd_torrent *t;
     struct bt_wire_handshake hs;
-    int r = bt_wire_handshake_parse(p->rbuf, p->rlen, &hs);
+    int r = p->torrent ? 1 : match_incoming(p);
 
+    if (r <= 0)
+        return r;
+    t = p->torrent;
+    r = bt_wire_handshake_parse(p->rbuf, p->rlen, &hs);
     if (r <= 0)
         return r;
     if (memcmp(hs.info_hash, t->meta->info_hash, 20) != 0) {
@@ -283,6 +336,7 @@ int btd_peer_connect(struct btd_torrent *t, uint32_t book_key, const struct bt_p
         free(p);
         return r;
     }
+    p->session = t->session;
     p->torrent = t;
     p->book_key = book_key;
     p->addr = *addr;
@@ -304,6 +358,43 @@ int btd_peer_connect(struct btd_torrent *t, uint32_t book_key, const struct bt_p
         btd_peer_close(p, "connect failed");
     *ret = p;
     return 0;
+}
+
+int btd_peer_accept(struct btd_session *s, uv_stream_t *server)
+{
+    struct btd_peer *p = calloc(1, sizeof(*p));
+    struct sockaddr_storage ss;
+    int len = sizeof(ss), r;
+
+    if (!p)
+        return -ENOMEM;
+    r = uv_tcp_init(s->loop, &p->tcp);
+    if (r < 0) {
+        free(p);
+        return r;
+    }
+    p->session = s;
+    p->incoming = true;
+    p->state = BTD_PEER_HANDSHAKE;
+    p->am_choking = p->peer_choking = true;
+    p->depth = BTD_PEER_MIN_REQUESTS;
+    p->connected_at = p->last_recv = uv_now(s->loop);
+    p->next = s->incoming;
+    s->incoming = p;
+    s->nincoming++;
+    r = uv_accept(server, (uv_stream_t *)&p->tcp);
+    if (r == 0)
+        r = uv_tcp_getpeername(&p->tcp, (struct sockaddr *)&ss, &len);
+    if (r == 0)
+        r = btd_addr_from_sockaddr((struct sockaddr *)&ss, &p->addr);
+    if (r == 0) {
+        btd_addr_format(&p->addr, p->name, sizeof(p->name));
+        uv_tcp_nodelay(&p->tcp, 1);
+        r = uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
+    }
+    if (r < 0)
+        btd_peer_close(p, "accept failed");
+    return r;
 }
 
 void btd_peer_tick(struct btd_peer *p, uint64_t now)

@@ -48,7 +48,9 @@ struct btd_peer {
     uv_tcp_t tcp; /* the handle's memory is the peer's */
     uv_connect_t connect_req;
     struct btd_peer *next;       /* the torrent's list */
-    struct btd_torrent *torrent; /* borrowed; NULL once detached */
+    struct btd_session *session; /* borrowed */
+    struct btd_torrent *torrent; /* borrowed; NULL until attached (incoming) or once detached */
+    bool incoming;               /* they dialled us */
     uint32_t book_key;           /* index in the torrent's address book */
     struct bt_peer_addr addr;
     char name[64]; /* "127.0.0.2:6881", for logs */
@@ -79,6 +81,11 @@ struct btd_peer {
 /* Dials addr for t. The peer is on t's list from the start. */
 int btd_peer_connect(struct btd_torrent *t, uint32_t book_key, const struct bt_peer_addr *addr,
                      struct btd_peer **ret);
+/*
+ * Accepts a connection from the session's listener. The peer waits on the
+ * session's incoming list until its handshake names a torrent we hold.
+ */
+int btd_peer_accept(struct btd_session *s, uv_stream_t *server);
 /* Idempotent; reason is a static string for the log. */
 void btd_peer_close(struct btd_peer *p, const char *reason);
 /* Once a second: timeouts, keep-alive, rate, depth. */

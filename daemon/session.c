@@ -11,6 +11,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "macro.h"
+#include "peer.h"
 #include "rpc.h"
 #include "torrent.h"
 #include "tracker_http.h"
@@ -31,10 +32,60 @@ static void on_work_done(void *data, struct btd_work_result *res)
 static void on_tick(uv_timer_t *timer)
 {
     struct btd_session *s = container_of(timer, struct btd_session, tick);
+    uint64_t now = uv_now(s->loop);
+    struct btd_peer *p, *next;
     struct btd_torrent *t;
 
+    for (p = s->incoming; p; p = next) {
+        next = p->next;
+        btd_peer_tick(p, now); /* handshake time-out */
+    }
     for (t = s->torrents; t; t = t->next)
         btd_torrent_tick(t);
+}
+
+static void on_peer_connection(uv_stream_t *server, int status)
+{
+    struct btd_session *s = container_of((uv_tcp_t *)server, struct btd_session, listener);
+    uv_tcp_t *tmp;
+
+    if (status < 0 || s->closing)
+        return;
+    if (s->nincoming < (uint32_t)s->cfg->max_half_open &&
+        s->peer_count < (uint32_t)s->cfg->max_peers_global) {
+        btd_peer_accept(s, server);
+        return;
+    }
+    /* Over the caps: accept and close at once so the backlog does not fill. */
+    tmp = malloc(sizeof(*tmp));
+    if (!tmp || uv_tcp_init(s->loop, tmp) < 0) {
+        free(tmp);
+        return;
+    }
+    uv_accept(server, (uv_stream_t *)tmp);
+    uv_close((uv_handle_t *)tmp, (uv_close_cb)free);
+}
+
+static int listen_open(struct btd_session *s, struct bt_error *err)
+{
+    const char *host = s->cfg->listen_address;
+    int port = (int)s->cfg->port, len, r;
+    struct sockaddr_storage ss;
+
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0)
+        return bt_error_set(err, -EINVAL, "listen_address: \"%s\" is not an IP address", host);
+    r = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0);
+    if (r == 0)
+        r = uv_listen((uv_stream_t *)&s->listener, 128, on_peer_connection);
+    len = sizeof(ss);
+    if (r == 0)
+        r = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
+    if (r < 0)
+        return bt_error_set(err, r, "cannot listen for peers on %s port %d: %s", host, port,
+                            uv_strerror(r));
+    s->listen_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return 0;
 }
 
 int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config *cfg,
@@ -54,6 +105,7 @@ int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config
     bt_random_bytes(s->peer_id + 8, 12);
     bt_random_bytes(&s->tracker_key, sizeof(s->tracker_key));
     uv_timer_init(loop, &s->tick);
+    uv_tcp_init(loop, &s->listener);
     r = btd_work_pool_new(&s->work, loop, on_work_done, s);
     if (r == 0)
         r = btd_tracker_http_open(&s->http, loop);
@@ -64,7 +116,9 @@ int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config
         btd_session_close(s, NULL, NULL);
         return r;
     }
-    r = btd_control_open(&s->control, loop, s, cfg->socket_path, err);
+    r = listen_open(s, err);
+    if (r == 0)
+        r = btd_control_open(&s->control, loop, s, cfg->socket_path, err);
     if (r < 0) {
         btd_session_close(s, NULL, NULL);
         return r;
@@ -74,12 +128,15 @@ int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config
     return 0;
 }
 
-static void on_tick_closed(uv_handle_t *h)
+/* The session's own handles close in any order; the last one frees it. */
+static void on_handle_closed(uv_handle_t *h)
 {
-    struct btd_session *s = container_of((uv_timer_t *)h, struct btd_session, tick);
+    struct btd_session *s = h->data;
     void (*cb)(void *) = s->on_closed;
     void *data = s->on_closed_data;
 
+    if (--s->closing_handles > 0)
+        return;
     free(s);
     if (cb)
         cb(data);
@@ -104,8 +161,24 @@ void btd_session_close(struct btd_session *s, void (*cb)(void *data), void *data
     btd_tracker_udp_close(s->udp);
     if (s->work)
         btd_work_pool_free(s->work);
+    while (s->incoming)
+        btd_peer_close(s->incoming, "shutting down");
     uv_timer_stop(&s->tick);
-    uv_close((uv_handle_t *)&s->tick, on_tick_closed);
+    s->tick.data = s->listener.data = s;
+    s->closing_handles = 2;
+    uv_close((uv_handle_t *)&s->tick, on_handle_closed);
+    uv_close((uv_handle_t *)&s->listener, on_handle_closed);
+}
+
+struct btd_torrent *btd_session_find_hash(struct btd_session *s, const uint8_t info_hash[20])
+{
+    struct btd_torrent *t;
+
+    for (t = s->torrents; t; t = t->next) {
+        if (memcmp(t->meta->info_hash, info_hash, 20) == 0)
+            return t;
+    }
+    return NULL;
 }
 
 struct btd_torrent *btd_session_find_id(struct btd_session *s, uint32_t id)

@@ -36,12 +36,15 @@ struct btd_session {
     struct btd_tracker_http *http; /* owned */
     struct btd_tracker_udp *udp;   /* owned */
     uv_timer_t tick;               /* 1 s housekeeping */
-    uint16_t listen_port;          /* the port announced to trackers */
-    uint32_t peer_count;           /* connections, all torrents */
-    uint32_t half_open;            /* outgoing connects in progress */
-    uint64_t downloaded;           /* bytes of payload received this run */
-    uint64_t uploaded;             /* bytes of payload sent this run */
-    uint64_t started_at;           /* uv_now() at start, ms */
+    uv_tcp_t listener;             /* the peer port */
+    struct btd_peer *incoming;     /* owned: accepted, handshake not yet matched */
+    uint32_t nincoming;
+    uint16_t listen_port; /* the port announced to trackers */
+    uint32_t peer_count;  /* connections, all torrents */
+    uint32_t half_open;   /* outgoing connects in progress */
+    uint64_t downloaded;  /* bytes of payload received this run */
+    uint64_t uploaded;    /* bytes of payload sent this run */
+    uint64_t started_at;  /* uv_now() at start, ms */
     bool closing;
     void (*request_shutdown)(void *data); /* set by main: session.shutdown calls it */
     void *request_shutdown_data;
@@ -75,6 +78,7 @@ int btd_session_add(struct btd_session *s, struct bt_metainfo *m, const char *di
 struct btd_torrent *btd_session_find(struct btd_session *s, const char *id, int *ret_code,
                                      struct bt_error *err);
 struct btd_torrent *btd_session_find_id(struct btd_session *s, uint32_t id);
+struct btd_torrent *btd_session_find_hash(struct btd_session *s, const uint8_t info_hash[20]);
 void btd_session_remove(struct btd_session *s, struct btd_torrent *t, bool delete_data);
 
 #endif

@@ -16,6 +16,7 @@
 
 #define RETRY_BASE_MS 5000 /* first reconnect delay; doubles per failure */
 #define MAX_FAILS 6        /* an address failing this often is forgotten for the run */
+#define INFLIGHT_BYTES ((uint64_t)64 << 20) /* piece buffers per torrent, at most */
 
 const char *btd_torrent_state_name(enum btd_torrent_state s)
 {
@@ -88,6 +89,17 @@ static int start_tracker(struct btd_torrent *t)
                            &cb);
 }
 
+/* Pieces assembled at once: the configured count, within a byte budget, at least 2. */
+static uint32_t max_jobs(const struct btd_session *s, const struct bt_metainfo *m)
+{
+    uint64_t by_bytes = INFLIGHT_BYTES / m->piece_length;
+    uint64_t n = (uint64_t)s->cfg->pieces_in_flight;
+
+    if (n > by_bytes)
+        n = by_bytes;
+    return n < 2 ? 2 : (uint32_t)n;
+}
+
 int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id,
                     struct bt_metainfo *m, const char *dir, bool paused)
 {
@@ -107,7 +119,7 @@ int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id
     r = !t->dir || !t->book ? -ENOMEM : 0;
     if (r == 0)
         r = btd_picker_init(&t->picker, m->piece_count, m->piece_length, m->total_length,
-                            (uint32_t)s->cfg->pieces_in_flight);
+                            max_jobs(s, m));
     if (r == 0)
         r = btd_storage_new(&t->storage, dir, m);
     if (r == 0)
@@ -161,7 +173,7 @@ static void connect_more(struct btd_torrent *t)
             s->peer_count >= (uint32_t)s->cfg->max_peers_global ||
             s->half_open >= (uint32_t)s->cfg->max_half_open)
             return;
-        if (e->connected || e->banned || e->fails >= MAX_FAILS || e->next_try > now)
+        if (e->connected || e->banned || e->incoming || e->fails >= MAX_FAILS || e->next_try > now)
             continue;
         e->connected = true; /* before: a connect that fails at once closes the peer */
         if (btd_peer_connect(t, i, &e->addr, &p) < 0) {
@@ -193,6 +205,46 @@ void btd_torrent_add_peers(struct btd_torrent *t, const struct bt_peer_addr *add
         t->book[t->nbook++].addr = addrs[i];
     }
     connect_more(t);
+}
+
+static bool ip_banned(const struct btd_torrent *t, const struct bt_peer_addr *a)
+{
+    size_t n = a->family == 6 ? 16 : 4;
+    uint32_t i;
+
+    for (i = 0; i < t->nbook; i++) {
+        const struct btd_addr_entry *e = &t->book[i];
+
+        if (e->banned && e->addr.family == a->family && memcmp(e->addr.ip, a->ip, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+int btd_torrent_attach(struct btd_torrent *t, struct btd_peer *p)
+{
+    struct btd_session *s = t->session;
+    struct btd_addr_entry *e;
+
+    if (t->paused || ip_banned(t, &p->addr))
+        return -EPERM;
+    if (t->npeers >= (uint32_t)s->cfg->max_peers_torrent ||
+        s->peer_count >= (uint32_t)s->cfg->max_peers_global)
+        return -EMFILE;
+    if (t->nbook >= BTD_BOOK_MAX)
+        return -ENOSPC;
+    e = &t->book[t->nbook];
+    memset(e, 0, sizeof(*e));
+    e->addr = p->addr;
+    e->incoming = true;
+    e->connected = true;
+    p->book_key = t->nbook++;
+    p->torrent = t;
+    p->next = t->peers;
+    t->peers = p;
+    t->npeers++;
+    s->peer_count++;
+    return 0;
 }
 
 void btd_torrent_peer_closed(struct btd_torrent *t, struct btd_peer *p)

@@ -44,6 +44,7 @@ struct btd_addr_entry {
     uint8_t blame;     /* units: 2 for a failed piece it sent alone, 1 if shared */
     bool banned;
     bool connected; /* a live connection uses this address */
+    bool incoming;  /* learnt from a connection they made: never dialled */
 };
 
 struct btd_rate {
@@ -95,6 +96,11 @@ void btd_torrent_work_done(struct btd_torrent *t, struct btd_work_result *res);
 /* For peers. */
 void btd_torrent_piece_complete(struct btd_torrent *t, struct btd_job *job);
 void btd_torrent_peer_closed(struct btd_torrent *t, struct btd_peer *p);
+/*
+ * Takes an incoming peer whose handshake named this torrent: 0, or -EPERM
+ * (banned address, paused), -EMFILE (over the caps), -ENOSPC (address book full).
+ */
+int btd_torrent_attach(struct btd_torrent *t, struct btd_peer *p);
 struct btd_addr_entry *btd_torrent_book_entry(struct btd_torrent *t, uint32_t key);
 
 /* For status. */

@@ -7,6 +7,7 @@ socket. Each scenario checks every file's sha256 against the original.
 """
 
 import os
+import socket
 import sys
 
 import btdtest
@@ -147,11 +148,36 @@ def test_jobs_pause_resume_remove(t):
         t.eq(btd.stop(), 0, "pause/resume: btd exits 0")
 
 
+def test_incoming_seeder_and_unknown_hash(t):
+    """A seeder that dials btd is served; a handshake for another torrent is refused."""
+    seed_dir = btdtest.tempdir("seed-")
+    sums = make_payload(seed_dir, SINGLE)
+    torrent = os.path.join(btdtest.tempdir("torrent-"), "t.torrent")
+    create_torrent(BTCTL, os.path.join(seed_dir, "single.bin"), torrent, piece_length=32768)
+    btd = Btd(BTD)
+    seeder = None
+    try:
+        port = btd.call("session.get")["listen_port"]
+        t.ok(port > 0, "session.get shows the real peer port", port)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"\x13BitTorrent protocol" + bytes(8) + os.urandom(20) + os.urandom(20))
+            t.eq(s.recv(100), b"", "a handshake for an unknown torrent is refused")
+        tid = btd.add(torrent)["id"]
+        seeder = LtPeer(torrent, seed_dir, "127.0.0.2", peers=["127.0.0.1:%d" % port])
+        btd.wait_done(tid, timeout=60)
+        check_files(t, btd, sums, "incoming")
+    finally:
+        if seeder:
+            seeder.stop()
+        t.eq(btd.stop(), 0, "incoming: btd exits 0")
+
+
 def main():
     t = btdtest.Tap()
     for fn in (test_single_file_over_http_tracker, test_multi_file_over_udp_tracker,
                test_aria2_seeder, test_dead_first_tier_falls_through,
-               test_direct_peers_without_tracker, test_jobs_pause_resume_remove):
+               test_direct_peers_without_tracker, test_jobs_pause_resume_remove,
+               test_incoming_seeder_and_unknown_hash):
         t.run(fn)
     return t.done()
 

@@ -1,0 +1,361 @@
+#!/usr/bin/python3
+"""bench: btd, aria2c and python3-libtorrent downloading one payload on loopback.
+
+    bench.py --build DIR [--size MIB] [--runs N] [--seeders N] [--timeout S]
+             [--tmp DIR] [--keep] [--no-warmup]
+
+Makes a random payload and a torrent for it, starts opentracker on
+127.0.0.1 and N python3-libtorrent seeders on 127.0.0.2.., then downloads
+the payload with each client in turn (A B C A B C ...), every run into a
+fresh directory, and checks the sha256 of the result. Prints a table of
+medians (ratios to btd) and writes it to bench/results/.
+
+Wall time: btd from `btctl add` to `btctl wait` returning (a fresh btd is
+started before, and stopped after, each run); aria2c from its start to its
+"Seeding is over" line (printed when the download is complete, as
+--seed-time=0); libtorrent from its start to its "finished" line.
+CPU time: user + system from os.wait4 (each client is a direct child).
+Peak RSS: VmHWM of /proc/PID/status, sampled until it exits (ru_maxrss is
+not used: Linux counts in it the parent's RSS at fork, here ~30 MiB).
+Only loopback addresses are used, DHT/LSD/PEX/UPnP/NAT-PMP are off.
+"""
+
+import argparse
+import datetime
+import hashlib
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import swarm  # noqa: E402  (opentracker and libtorrent seeders, stopped by PID at exit)
+
+LT_PEER = os.path.join(ROOT, "tests", "integration", "lt_peer.py")
+CLIENTS = ("btd", "aria2c", "libtorrent")
+MIB = 1 << 20
+
+
+class Child:
+    """A client as a direct child: stdout lines timestamped, rusage from wait4."""
+
+    def __init__(self, cmd, log):
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     text=True, errors="replace")
+        self.lines = []
+        self.usage = None
+        self.hwm_kib = 0  # peak RSS: VmHWM, sampled while it runs
+        self.exit_time = None
+        self._reader = threading.Thread(target=self._read, args=(log,), daemon=True)
+        self._reader.start()
+
+    def _read(self, log):
+        with open(log, "w") as f:
+            for line in self.proc.stdout:
+                now = time.monotonic()
+                self.lines.append((now, line.rstrip("\n")))
+                f.write("%8.3f %s" % (now - self.t0, line))
+
+    def seen(self, text):
+        """When a line containing text was read, or None."""
+        return next((t for t, line in list(self.lines) if text in line), None)
+
+    def _reap(self, flags):
+        pid, status, usage = os.wait4(self.proc.pid, flags)
+        if pid == 0:
+            return False
+        self.exit_time = time.monotonic()
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        self.usage = usage
+        return True
+
+    def _sample_hwm(self):
+        try:
+            with open("/proc/%d/status" % self.proc.pid) as f:
+                kib = next((int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:")), 0)
+            self.hwm_kib = max(self.hwm_kib, kib)
+        except OSError:
+            pass
+
+    def exited(self):
+        if self.usage is not None:
+            return True
+        self._sample_hwm()
+        return self._reap(os.WNOHANG)
+
+    def wait(self, timeout, until=None):
+        """Waits for exit (or until() true); False when timeout passed first."""
+        deadline = time.monotonic() + timeout
+        while not self.exited() and not (until and until()):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def stop(self, timeout=20):
+        """SIGTERM by PID, SIGKILL after timeout; returns the rusage."""
+        if not self.exited():
+            os.kill(self.proc.pid, signal.SIGTERM)
+            if not self.wait(timeout):
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self._reap(0)
+        self._reader.join(5)
+        return self.usage
+
+    def tail(self, n=5):
+        return " | ".join(line for _, line in self.lines[-n:])
+
+
+def run_btd(a, torrent, ddir, log):
+    state = tempfile.mkdtemp(prefix="btd-state-", dir=a.work)
+    sock = os.path.join(state, "btd.sock")
+    child = Child([a.btd, "--port", "0", "--socket", sock, "--state-dir", state,
+                   "--download-dir", ddir, "--log-level", "warning"], log)
+    try:
+        swarm.wait_until(lambda: os.path.exists(sock) or child.exited(), 10, "btd's socket")
+        ctl = [a.btctl, "--socket", sock]
+        t0 = time.monotonic()
+        r = subprocess.run(ctl + ["add", torrent, "--dir", ddir], capture_output=True,
+                           text=True, timeout=30)
+        if r.returncode != 0:
+            return None, child, "btctl add: " + r.stderr.strip()
+        r = subprocess.run(ctl + ["wait", r.stdout.split()[0], "--timeout", str(a.timeout),
+                                  "--interval", "0.05"], capture_output=True, text=True,
+                           timeout=a.timeout + 30)
+        wall = time.monotonic() - t0
+        err = None if r.returncode == 0 else "btctl wait %d: %s" % (r.returncode,
+                                                                    (r.stdout + r.stderr)[-300:])
+        return wall, child, err
+    finally:
+        child.stop()
+
+
+def run_aria2c(a, torrent, ddir, log):
+    child = Child(["aria2c", "--no-conf=true", "--enable-dht=false", "--enable-dht6=false",
+                   "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-time=0",
+                   "--bt-seed-unverified=false", "--check-integrity=false",
+                   "--interface=127.0.0.9", "--dir=" + ddir, "--file-allocation=none",
+                   "--summary-interval=0", "--enable-color=false", torrent], log)
+    try:
+        if not child.wait(a.timeout):
+            return None, child, "timed out"
+        done = child.seen("Seeding is over") or child.exit_time
+        err = None if child.proc.returncode == 0 else "exit %d" % child.proc.returncode
+        return done - child.t0, child, err
+    finally:
+        child.stop()
+
+
+def run_libtorrent(a, torrent, ddir, log):
+    child = Child(["/usr/bin/python3", LT_PEER, "--torrent", torrent, "--dir", ddir,
+                   "--ip", "127.0.0.8", "--exit-when-done"], log)
+    try:
+        if not child.wait(a.timeout, until=lambda: child.seen("finished")):
+            return None, child, "timed out"
+        done = child.seen("finished")
+        if done is None:
+            return None, child, "exited %d before finishing" % child.proc.returncode
+        child.wait(20)  # let it exit by itself, so its rusage is complete
+        return done - child.t0, child, None
+    finally:
+        child.stop()
+
+
+RUNNERS = {"btd": run_btd, "aria2c": run_aria2c, "libtorrent": run_libtorrent}
+
+
+def one_run(a, client, label, torrent, name, digest):
+    ddir = os.path.join(a.work, label)
+    os.makedirs(ddir)
+    log = os.path.join(a.work, label + ".log")
+    try:
+        wall, child, err = RUNNERS[client](a, torrent, ddir, log)
+        usage, hwm, tail = child.usage, child.hwm_kib, child.tail()
+    except Exception as e:  # noqa: BLE001 - a run that breaks is a failed run
+        wall, usage, hwm, err, tail = None, None, 0, "%s: %s" % (type(e).__name__, e), ""
+    if err is None:
+        path = os.path.join(ddir, name)
+        if not os.path.exists(path) or swarm.sha256_file(path) != digest:
+            err = "sha256 mismatch"
+    if err:
+        err += " (log tail: %s)" % tail
+    shutil.rmtree(ddir, ignore_errors=True)
+    os.sync()
+    res = {"client": client, "label": label, "ok": err is None, "error": err, "wall": wall,
+           "cpu": usage.ru_utime + usage.ru_stime if usage else None,
+           "rss": hwm / 1024}
+    print("  %-16s %s" % (label, "wall %.2f s  cpu %.2f s  rss %.0f MiB" % (
+        wall, res["cpu"], res["rss"]) if res["ok"] else "FAILED: " + err), flush=True)
+    return res
+
+
+def make_payload(path, size_mib):
+    h = hashlib.sha256()
+    with open(path, "wb") as f:
+        for _ in range(size_mib // 8):
+            chunk = os.urandom(8 * MIB)
+            h.update(chunk)
+            f.write(chunk)
+        chunk = os.urandom((size_mib % 8) * MIB)
+        h.update(chunk)
+        f.write(chunk)
+    return h.hexdigest()
+
+
+def summarize(results, size_mib):
+    """Rows of (client, ok/total, metrics dict) with medians of the successful runs."""
+    rows = []
+    for c in CLIENTS:
+        runs = [r for r in results if r["client"] == c]
+        ok = [r for r in runs if r["ok"]]
+        m = None
+        if ok:
+            wall = statistics.median(r["wall"] for r in ok)
+            cpu = statistics.median(r["cpu"] for r in ok)
+            m = {"wall": wall, "mibs": size_mib / wall, "cpu": cpu,
+                 "cpu_gib": cpu / (size_mib / 1024), "rss": statistics.median(r["rss"] for r in ok)}
+        rows.append((c, "%d/%d" % (len(ok), len(runs)), m))
+    return rows
+
+
+COLUMNS = (("wall", "wall s", "%.2f"), ("mibs", "MiB/s", "%.1f"), ("cpu", "CPU s", "%.2f"),
+           ("cpu_gib", "CPU s/GiB", "%.2f"), ("rss", "peak RSS MiB", "%.1f"))
+
+
+def table(rows):
+    """Markdown table; each cell is 'value (ratio to btd)'."""
+    base = rows[0][2]
+    out = ["| client | runs ok | " + " | ".join(h for _, h, _ in COLUMNS) + " |",
+           "|---|---|" + "---:|" * len(COLUMNS)]
+    for client, ok, m in rows:
+        cells = []
+        for key, _, fmt in COLUMNS:
+            if m is None:
+                cells.append("-")
+            elif base and base[key]:
+                cells.append((fmt + " (%.2f)") % (m[key], m[key] / base[key]))
+            else:
+                cells.append(fmt % m[key])
+        out.append("| %s | %s | %s |" % (client, ok, " | ".join(cells)))
+    return "\n".join(out)
+
+
+def cmd_output(cmd):
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        return (r.stdout or r.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "?"
+
+
+def machine(a):
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model)
+    with open("/proc/meminfo") as f:
+        mem_kib = int(next(ln for ln in f if ln.startswith("MemTotal")).split()[1])
+    return [
+        ("CPUs (nproc)", str(os.cpu_count())),
+        ("CPU model", model),
+        ("RAM", "%.1f GiB" % (mem_kib / MIB)),
+        ("kernel", platform.release()),
+        ("btd", "%s (git %s)" % (cmd_output([a.btd, "--version"]),
+                                 cmd_output(["git", "-C", ROOT, "describe", "--always", "--dirty"]))),
+        ("libtorrent", cmd_output(["/usr/bin/python3", "-c",
+                                   "import libtorrent; print(libtorrent.__version__)"])),
+        ("aria2c", cmd_output(["aria2c", "--version"])),
+        ("opentracker", cmd_output(["dpkg-query", "-W", "-f=${Version}", "opentracker"])),
+    ]
+
+
+def report(a, results, started):
+    rows = summarize(results, a.size)
+    params = [("payload", "%d MiB, one file" % a.size), ("runs per client", str(a.runs)),
+              ("seeders", "%d python3-libtorrent on 127.0.0.2.." % a.seeders),
+              ("warm-up", "one untimed libtorrent download" if a.warmup else "none"),
+              ("started", started.strftime("%Y-%m-%d %H:%M"))]
+    lines = ["# btd benchmark, %s" % started.strftime("%Y-%m-%d %H:%M"), "",
+             "Medians of the successful runs; in brackets the ratio to btd (btd = 1.00).", "",
+             table(rows), "", "## Machine", ""]
+    lines += ["- %s: %s" % kv for kv in machine(a)]
+    lines += ["", "## Parameters", ""] + ["- %s: %s" % kv for kv in params]
+    lines += ["", "## Runs", "", "| run | wall s | CPU s | peak RSS MiB | result |",
+              "|---|---:|---:|---:|---|"]
+    for r in results:
+        if r["ok"]:
+            lines.append("| %s | %.2f | %.2f | %.1f | ok |" % (r["label"], r["wall"], r["cpu"], r["rss"]))
+        else:
+            lines.append("| %s | - | - | - | %s |" % (r["label"], r["error"].replace("|", "/")))
+    text = "\n".join(lines) + "\n"
+    print("\n" + table(rows), flush=True)
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    out = os.path.join(HERE, "results", started.strftime("%Y-%m-%d-%H%M") + ".md")
+    with open(out, "w") as f:
+        f.write(text)
+    print("\nwritten to " + os.path.relpath(out, ROOT))
+
+
+def main():
+    ap = argparse.ArgumentParser(description="btd vs aria2c vs python3-libtorrent on loopback")
+    ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"), help="meson build dir")
+    ap.add_argument("--size", type=int, default=1024, help="payload MiB (default 1024)")
+    ap.add_argument("--runs", type=int, default=3, help="runs per client (default 3)")
+    ap.add_argument("--seeders", type=int, default=2, help="libtorrent seeders (default 2)")
+    ap.add_argument("--timeout", type=int, default=600, help="seconds per run (default 600)")
+    ap.add_argument("--tmp", help="where the payload and downloads go (default: $TMPDIR or /tmp)")
+    ap.add_argument("--keep", action="store_true", help="keep the payload and torrent")
+    ap.add_argument("--no-warmup", dest="warmup", action="store_false",
+                    help="skip the untimed download that lets the seeders hash their pieces")
+    a = ap.parse_args()
+    if not 1 <= a.seeders <= 5 or a.size < 1 or a.runs < 1:
+        ap.error("need --size >= 1, --runs >= 1, 1 <= --seeders <= 5")
+    a.btd = os.path.join(a.build, "daemon", "btd")
+    a.btctl = os.path.join(a.build, "ctl", "btctl")
+    started = datetime.datetime.now()
+    a.work = tempfile.mkdtemp(prefix="btd-bench-", dir=a.tmp)
+    tracker, seeders = None, []
+    try:
+        print("payload: %d MiB in %s" % (a.size, a.work), flush=True)
+        seed_dir = os.path.join(a.work, "seed")
+        os.makedirs(seed_dir)
+        name = "payload.bin"
+        digest = make_payload(os.path.join(seed_dir, name), a.size)
+        torrent = os.path.join(a.work, "payload.torrent")
+        port = swarm.free_port()
+        ih = swarm.create_torrent(a.btctl, os.path.join(seed_dir, name), torrent,
+                                  trackers=[swarm.Opentracker.urls(port)[0]])
+        tracker = swarm.Opentracker([ih], port=port)
+        for i in range(a.seeders):
+            seeders.append(swarm.LtPeer(torrent, seed_dir, "127.0.0.%d" % (2 + i)))
+        print("tracker %s, %d seeders announced" % (tracker.http, len(seeders)), flush=True)
+        if a.warmup:
+            one_run(a, "libtorrent", "warmup", torrent, name, digest)
+        results = []
+        for run in range(1, a.runs + 1):
+            for client in CLIENTS:
+                results.append(one_run(a, client, "%s-%d" % (client, run), torrent, name, digest))
+        report(a, results, started)
+        return 0 if all(r["ok"] for r in results) else 1
+    finally:
+        for s in seeders:
+            s.stop()
+        if tracker:
+            tracker.stop()
+        if a.keep:
+            print("kept " + a.work)
+        else:
+            shutil.rmtree(a.work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+#!/bin/sh
+# The btd benchmark in one command: sudo ./bench/run.sh [--size MIB] [--runs N] [--seeders N]
+# Installs the Debian packages btd needs (scripts/deps.sh), builds btd in
+# release mode in build-bench/, then runs bench/bench.py (see bench/README.md).
+set -eu
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+# shellcheck disable=SC2086 # package names, split on purpose
+btd_install_deps $BTD_DEPS
+if [ -f build-bench/build.ninja ]; then
+    meson configure build-bench -Dbuildtype=release -Db_sanitize=none >/dev/null
+else
+    meson setup build-bench -Dbuildtype=release -Db_sanitize=none >/dev/null
+fi
+ninja -C build-bench daemon/btd ctl/btctl >/dev/null
+exec /usr/bin/python3 bench/bench.py --build build-bench "$@"

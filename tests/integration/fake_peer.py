@@ -1,0 +1,319 @@
+#!/usr/bin/python3
+"""fake_peer: a hostile BitTorrent peer for btd's integration tests.
+
+    fake_peer.py --torrent F --ip 127.0.0.x --scenario NAME [--data PATH]
+                 [--corrupt-every N] [--corrupt I,J,...]
+
+A TCP server on --ip (port chosen by the kernel) that plays one scenario on
+every connection it accepts, each in its own thread. Python 3 standard
+library only. No real client does these things on purpose, which is why
+this one is a fake (see docs: TESTING.md, "Fakes").
+
+Scenarios:
+  corrupt      honest handshake (right info-hash), a bitfield of every piece,
+               unchoke on interested, and each request answered from --data,
+               except the blocks of the corrupted pieces (--corrupt-every N:
+               every piece whose index is a multiple of N, but never the last
+               one; --corrupt: an explicit list), which get random bytes of
+               the right length.
+  huge-length  handshake, then a length prefix of 0xFFFFFFFF (4 GiB), then
+               one byte every 0.2 s for up to 30 s while the socket is open.
+  garbage      100 random bytes instead of a handshake, then waits.
+  silent       accepts and never sends anything.
+  flood-haves  handshake, 20000 `have` messages for pieces in range (the same
+               few, again and again), then `have` for indexes out of range.
+
+It prints, flushed, one line per event for the test to read:
+
+    listening PORT
+    connection N             (the Nth accepted connection; N from 1)
+    handshake N ok           (the dialer's handshake named our torrent)
+    handshake N wrong-hash   (it named another one: closed)
+    sent N WHAT              (bitfield, unchoke, garbage, prefix, haves ...)
+    piece N INDEX ok|corrupt (every block of a piece has been answered once)
+    closed by peer N         (EOF or reset from the other side)
+    done N                   (our side gave up on the connection)
+
+and runs until SIGTERM.
+"""
+
+import argparse
+import hashlib
+import os
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+
+PSTR = b"\x13BitTorrent protocol"
+_print_lock = threading.Lock()
+
+
+def say(text):
+    with _print_lock:
+        print(text, flush=True)
+
+
+# -- bencode ---------------------------------------------------------------
+
+def bdecode(data, i=0):
+    """Decodes the value at data[i:]; returns (value, end). Dicts keep raw spans.
+
+    A dict is returned as a python dict with an extra key b"__span__" holding
+    (start, end) of its encoding, so the info-hash can be taken from the
+    original bytes.
+    """
+    c = data[i:i + 1]
+    if c == b"i":
+        end = data.index(b"e", i)
+        return int(data[i + 1:end]), end + 1
+    if c == b"l":
+        out, i = [], i + 1
+        while data[i:i + 1] != b"e":
+            v, i = bdecode(data, i)
+            out.append(v)
+        return out, i + 1
+    if c == b"d":
+        start, out, i = i, {}, i + 1
+        while data[i:i + 1] != b"e":
+            k, i = bdecode(data, i)
+            v, i = bdecode(data, i)
+            out[k] = v
+        out[b"__span__"] = (start, i + 1)
+        return out, i + 1
+    if c.isdigit():
+        colon = data.index(b":", i)
+        n = int(data[i:colon])
+        return data[colon + 1:colon + 1 + n], colon + 1 + n
+    raise ValueError("bencode: unexpected byte %r at %d" % (c, i))
+
+
+class Torrent:
+    """The parts of a .torrent the fake needs: info-hash, piece geometry, files."""
+
+    def __init__(self, path, data_path):
+        with open(path, "rb") as f:
+            raw = f.read()
+        meta, _ = bdecode(raw)
+        info = meta[b"info"]
+        start, end = info[b"__span__"]
+        self.info_hash = hashlib.sha1(raw[start:end]).digest()
+        self.piece_length = info[b"piece length"]
+        self.hashes = info[b"pieces"]
+        self.piece_count = len(self.hashes) // 20
+        if b"files" in info:
+            self.files = [(os.path.join(data_path or "", *[c.decode() for c in f[b"path"]]),
+                           f[b"length"]) for f in info[b"files"]]
+        else:
+            self.files = [(data_path, info[b"length"])]
+        self.total = sum(length for _, length in self.files)
+
+    def piece_size(self, index):
+        return min(self.piece_length, self.total - index * self.piece_length)
+
+    def read(self, offset, length):
+        """length bytes of the payload at offset, across file boundaries."""
+        out = b""
+        pos = 0
+        for path, size in self.files:
+            if length > 0 and offset < pos + size:
+                skip = offset - pos
+                n = min(size - skip, length)
+                with open(path, "rb") as f:
+                    f.seek(skip)
+                    chunk = f.read(n)
+                out += chunk
+                offset += n
+                length -= n
+            pos += size
+        return out
+
+
+# -- wire ------------------------------------------------------------------
+
+def msg(msg_id, payload=b""):
+    return struct.pack(">IB", 1 + len(payload), msg_id) + payload
+
+
+def recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return buf
+
+
+class Conn:
+    def __init__(self, server, sock, n):
+        self.server = server
+        self.sock = sock
+        self.n = n
+        self.tor = server.torrent
+        self.served = {}  # piece -> bytes answered
+
+    def handshake(self):
+        """Reads the dialer's handshake and answers with ours; False if it is for another torrent."""
+        theirs = recv_exact(self.sock, 68)
+        if theirs[:20] != PSTR or theirs[28:48] != self.tor.info_hash:
+            say("handshake %d wrong-hash" % self.n)
+            return False
+        say("handshake %d ok" % self.n)
+        peer_id = b"-FK0001-" + os.urandom(12)
+        self.sock.sendall(PSTR + bytes(8) + self.tor.info_hash + peer_id)
+        return True
+
+    def read_messages(self):
+        """Yields (id, payload) until the other side closes."""
+        while True:
+            (length,) = struct.unpack(">I", recv_exact(self.sock, 4))
+            if length == 0:
+                continue
+            if length > 1 << 17:
+                raise ValueError("message of %d bytes from btd" % length)
+            body = recv_exact(self.sock, length)
+            yield body[0], body[1:]
+
+    def corrupt(self):
+        if not self.handshake():
+            return
+        bits = bytearray((self.tor.piece_count + 7) // 8)
+        for i in range(self.tor.piece_count):
+            bits[i // 8] |= 0x80 >> (i % 8)
+        self.sock.sendall(msg(5, bytes(bits)))
+        say("sent %d bitfield" % self.n)
+        for msg_id, payload in self.read_messages():
+            if msg_id == 2:  # interested
+                self.sock.sendall(msg(1))
+                say("sent %d unchoke" % self.n)
+            elif msg_id == 6 and len(payload) == 12:  # request
+                self.answer(*struct.unpack(">III", payload))
+
+    def answer(self, index, begin, length):
+        tor = self.tor
+        if index >= tor.piece_count or begin + length > tor.piece_size(index) or length > 1 << 17:
+            say("bad request %d %d %d %d" % (self.n, index, begin, length))
+            return
+        bad = index in self.server.corrupt
+        data = os.urandom(length) if bad else tor.read(index * tor.piece_length + begin, length)
+        self.sock.sendall(msg(7, struct.pack(">II", index, begin) + data))
+        self.served[index] = self.served.get(index, 0) + length
+        if self.served[index] == tor.piece_size(index):
+            say("piece %d %d %s" % (self.n, index, "corrupt" if bad else "ok"))
+
+    def huge_length(self):
+        if not self.handshake():
+            return
+        self.sock.sendall(struct.pack(">I", 0xFFFFFFFF))
+        say("sent %d prefix 4GiB" % self.n)
+        self.drip(30)
+
+    def garbage(self):
+        junk = bytearray(os.urandom(100))
+        junk[0] = 0x42  # never 19, the length of the real protocol string
+        self.sock.sendall(bytes(junk))
+        say("sent %d garbage" % self.n)
+        self.wait_close(60)
+
+    def silent(self):
+        self.wait_close(600)
+
+    def flood_haves(self):
+        if not self.handshake():
+            return
+        count = self.tor.piece_count
+        burst = b"".join(msg(4, struct.pack(">I", i % min(count, 7))) for i in range(20000))
+        self.sock.sendall(burst)
+        say("sent %d haves 20000" % self.n)
+        for index in (count, count + 1, 0x7FFFFFFF, 0xFFFFFFFF):
+            self.sock.sendall(msg(4, struct.pack(">I", index)))
+        say("sent %d haves out-of-range" % self.n)
+        self.wait_close(60)
+
+    def drip(self, seconds):
+        """One random byte every 0.2 s while the other side keeps the connection open."""
+        deadline = time.monotonic() + seconds
+        self.sock.settimeout(0.2)
+        while time.monotonic() < deadline:
+            try:
+                if self.sock.recv(65536) == b"":
+                    raise EOFError
+            except socket.timeout:
+                pass
+            self.sock.sendall(os.urandom(1))
+
+    def wait_close(self, seconds):
+        """Reads and drops input until EOF (raised) or seconds pass."""
+        deadline = time.monotonic() + seconds
+        self.sock.settimeout(0.5)
+        while time.monotonic() < deadline:
+            try:
+                if self.sock.recv(65536) == b"":
+                    raise EOFError
+            except socket.timeout:
+                pass
+
+    def run(self):
+        play = {"corrupt": self.corrupt, "huge-length": self.huge_length,
+                "garbage": self.garbage, "silent": self.silent,
+                "flood-haves": self.flood_haves}[self.server.scenario]
+        try:
+            play()
+            say("done %d" % self.n)
+        except (EOFError, ConnectionError):
+            say("closed by peer %d" % self.n)
+        except OSError as e:
+            say("closed by peer %d (%s)" % (self.n, e))
+        except ValueError as e:
+            say("done %d (%s)" % (self.n, e))
+        finally:
+            self.sock.close()
+
+
+class Server:
+    def __init__(self, args):
+        self.scenario = args.scenario
+        self.torrent = Torrent(args.torrent, args.data)
+        self.corrupt = set()
+        if args.corrupt_every:
+            self.corrupt = {i for i in range(self.torrent.piece_count - 1)
+                            if i % args.corrupt_every == 0}
+        if args.corrupt:
+            self.corrupt |= {int(x) for x in args.corrupt.split(",")}
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((args.ip, 0))
+        self.sock.listen(64)
+
+    def serve(self):
+        say("listening %d" % self.sock.getsockname()[1])
+        n = 0
+        while True:
+            sock, _ = self.sock.accept()
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            n += 1
+            say("connection %d" % n)
+            threading.Thread(target=Conn(self, sock, n).run, daemon=True).start()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--torrent", required=True)
+    ap.add_argument("--ip", default="127.0.0.1")
+    ap.add_argument("--scenario", required=True,
+                    choices=["corrupt", "huge-length", "garbage", "silent", "flood-haves"])
+    ap.add_argument("--data", help="the payload: the file, or a multi-file torrent's root")
+    ap.add_argument("--corrupt-every", type=int, default=0)
+    ap.add_argument("--corrupt", default="", help="piece indexes, comma-separated")
+    args = ap.parse_args()
+    if args.scenario == "corrupt" and not args.data:
+        ap.error("corrupt needs --data")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    Server(args).serve()
+
+
+if __name__ == "__main__":
+    main()
