@@ -269,6 +269,7 @@ def machine(a):
         ("CPU model", model),
         ("RAM", "%.1f GiB" % (mem_kib / MIB)),
         ("kernel", platform.release()),
+        ("load average at the end", open("/proc/loadavg").read().split(" ")[0]),
         ("btd", "%s (git %s)" % (cmd_output([a.btd, "--version"]),
                                  cmd_output(["git", "-C", ROOT, "describe", "--always", "--dirty"]))),
         ("libtorrent", cmd_output(["/usr/bin/python3", "-c",
@@ -300,6 +301,10 @@ def report(a, results, started):
     print("\n" + table(rows), flush=True)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     out = os.path.join(HERE, "results", started.strftime("%Y-%m-%d-%H%M") + ".md")
+    n = 1
+    while os.path.exists(out):  # two runs in one minute
+        n += 1
+        out = os.path.join(HERE, "results", started.strftime("%Y-%m-%d-%H%M") + "-%d.md" % n)
     with open(out, "w") as f:
         f.write(text)
     print("\nwritten to " + os.path.relpath(out, ROOT))

@@ -4,6 +4,7 @@
 # release mode in build-bench/, then runs bench/bench.py (see bench/README.md).
 set -eu
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/deps.sh
 . scripts/deps.sh
 # shellcheck disable=SC2086 # package names, split on purpose
 btd_install_deps $BTD_DEPS

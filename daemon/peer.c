@@ -20,15 +20,18 @@
 struct write_req {
     uv_write_t req;
     struct btd_peer *peer; /* borrowed; valid: the handle outlives its writes */
-    size_t len;
-    uint8_t data[];
+    size_t len;            /* bytes */
+    uint8_t *data;         /* owned */
 };
+
+#define MAX_CORK ((size_t)4 << 20) /* bytes of output held for one loop turn */
 
 static void on_closed(uv_handle_t *h)
 {
     struct btd_peer *p = (struct btd_peer *)h;
 
     bt_bitfield_deinit(&p->have);
+    bt_buf_deinit(&p->out);
     free(p->rbuf);
     free(p);
 }
@@ -64,6 +67,17 @@ void btd_peer_close(struct btd_peer *p, const char *reason)
     }
     p->state = BTD_PEER_CLOSING;
     p->close_reason = reason;
+    if (p->dirty) {
+        struct btd_peer **pp;
+
+        for (pp = &p->session->dirty; *pp; pp = &(*pp)->dirty_next) {
+            if (*pp == p) {
+                *pp = p->dirty_next;
+                break;
+            }
+        }
+        p->dirty = false;
+    }
     if (t) {
         btd_debug("ih=%.8s peer=%s closed: %s", t->hex, p->name, reason);
         btd__peer_release_requests(p);
@@ -79,38 +93,67 @@ static void on_written(uv_write_t *req, int status)
     struct btd_peer *p = w->peer;
 
     p->write_queue -= (uint32_t)w->len;
+    free(w->data);
     free(w);
     if (status < 0 && status != UV_ECANCELED)
         btd_peer_close(p, "write failed");
 }
 
-/* Sends two spans as one write (a header and its payload); copies both. */
-void btd__peer_send2(struct btd_peer *p, const void *a, size_t alen, const void *b, size_t blen)
+/* Hands the corked output to uv_write in one request. */
+static void flush(struct btd_peer *p)
 {
     struct write_req *w;
     uv_buf_t buf;
 
-    if (p->state == BTD_PEER_CLOSING || p->state == BTD_PEER_CONNECTING)
+    if (p->state == BTD_PEER_CLOSING || p->out.len == 0)
         return;
-    w = malloc(sizeof(*w) + alen + blen);
+    w = malloc(sizeof(*w));
     if (!w) {
         btd_peer_close(p, "out of memory");
         return;
     }
     w->peer = p;
-    w->len = alen + blen;
-    memcpy(w->data, a, alen);
-    if (blen)
-        memcpy(w->data + alen, b, blen);
+    w->data = bt_buf_steal(&p->out, &w->len);
     buf = uv_buf_init((char *)w->data, (unsigned)w->len);
     p->write_queue += (uint32_t)w->len;
     if (uv_write(&w->req, (uv_stream_t *)&p->tcp, &buf, 1, on_written) < 0) {
         p->write_queue -= (uint32_t)w->len;
+        free(w->data);
         free(w);
         btd_peer_close(p, "write failed");
         return;
     }
     p->last_send = uv_now(p->tcp.loop);
+}
+
+void btd_peer_flush_all(struct btd_session *s)
+{
+    struct btd_peer *p;
+
+    while (s->dirty) {
+        p = s->dirty;
+        s->dirty = p->dirty_next;
+        p->dirty = false;
+        flush(p);
+    }
+}
+
+/* Sends two spans as one write (a header and its payload); copies both. */
+void btd__peer_send2(struct btd_peer *p, const void *a, size_t alen, const void *b, size_t blen)
+{
+    if (p->state == BTD_PEER_CLOSING || p->state == BTD_PEER_CONNECTING)
+        return;
+    if (p->out.len + alen + blen > MAX_CORK)
+        flush(p);
+    if (bt_buf_append(&p->out, a, alen) < 0 || bt_buf_append(&p->out, b, blen) < 0) {
+        btd_peer_close(p, "out of memory");
+        return;
+    }
+    if (!p->dirty) {
+        p->dirty = true;
+        p->dirty_next = p->session->dirty;
+        p->session->dirty = p;
+    }
 }
 
 void btd__peer_send_simple(struct btd_peer *p, enum bt_wire_type type, uint32_t index,
@@ -337,6 +380,7 @@ int btd_peer_connect(struct btd_torrent *t, uint32_t book_key, const struct bt_p
         return r;
     }
     p->session = t->session;
+    bt_buf_init(&p->out, 0);
     p->torrent = t;
     p->book_key = book_key;
     p->addr = *addr;
@@ -374,6 +418,7 @@ int btd_peer_accept(struct btd_session *s, uv_stream_t *server)
         return r;
     }
     p->session = s;
+    bt_buf_init(&p->out, 0);
     p->incoming = true;
     p->state = BTD_PEER_HANDSHAKE;
     p->am_choking = p->peer_choking = true;

@@ -25,6 +25,7 @@
 
 #include "announce.h"
 #include "bitfield.h"
+#include "buf.h"
 #include "torrent.h"
 
 #define BTD_PEER_MAX_REQUESTS 250 /* outstanding requests to one peer */
@@ -75,6 +76,9 @@ struct btd_peer {
     struct btd_rate down, up;
     uint64_t downloaded, uploaded; /* bytes of payload */
     uint32_t write_queue;          /* bytes handed to uv_write and not yet written */
+    struct bt_buf out;             /* owned: corked output, written once per loop turn */
+    struct btd_peer *dirty_next;   /* the session's list of peers with output to flush */
+    bool dirty;                    /* on that list */
     const char *close_reason;      /* static string, for the log */
 };
 
@@ -88,6 +92,8 @@ int btd_peer_connect(struct btd_torrent *t, uint32_t book_key, const struct bt_p
 int btd_peer_accept(struct btd_session *s, uv_stream_t *server);
 /* Idempotent; reason is a static string for the log. */
 void btd_peer_close(struct btd_peer *p, const char *reason);
+/* Writes the corked output of every dirty peer (the session's uv_check). */
+void btd_peer_flush_all(struct btd_session *s);
 /* Once a second: timeouts, keep-alive, rate, depth. */
 void btd_peer_tick(struct btd_peer *p, uint64_t now);
 /* Sends requests up to depth if the peer may be asked. */

@@ -16,7 +16,8 @@ int btd_picker_init(struct btd_picker *p, uint32_t piece_count, uint64_t piece_l
     p->max_jobs = max_jobs ? max_jobs : 1;
     p->state = calloc(piece_count ? piece_count : 1, sizeof(*p->state));
     p->avail = calloc(piece_count ? piece_count : 1, sizeof(*p->avail));
-    if (!p->state || !p->avail) {
+    p->pool = calloc(p->max_jobs, sizeof(*p->pool));
+    if (!p->state || !p->avail || !p->pool) {
         btd_picker_deinit(p);
         return -ENOMEM;
     }
@@ -42,6 +43,9 @@ void btd_picker_deinit(struct btd_picker *p)
         next = j->next;
         job_free(j);
     }
+    while (p->npool > 0)
+        free(p->pool[--p->npool]);
+    free(p->pool);
     free(p->state);
     free(p->avail);
     memset(p, 0, sizeof(*p));
@@ -131,7 +135,7 @@ static struct btd_job *job_new(struct btd_picker *p, uint32_t piece, const void 
     j->index = piece;
     j->size = btd_picker_piece_size(p, piece);
     j->nblocks = (j->size + BTD_BLOCK_SIZE - 1) / BTD_BLOCK_SIZE;
-    j->buf = malloc(j->size ? j->size : 1);
+    j->buf = p->npool > 0 ? p->pool[--p->npool] : malloc(p->piece_length);
     j->reqs = calloc(j->nblocks ? j->nblocks : 1, 1);
     j->got = calloc(j->nblocks ? j->nblocks : 1, 1);
     if (!j->buf || !j->reqs || !j->got) {
@@ -306,6 +310,14 @@ int btd_picker_block(struct btd_picker *p, uint32_t source_key, uint32_t piece, 
     p->state[piece] = BTD_PIECE_VERIFYING;
     *ret_job = j;
     return 1;
+}
+
+void btd_picker_recycle(struct btd_picker *p, uint8_t *buf)
+{
+    if (buf && p->npool < p->max_jobs)
+        p->pool[p->npool++] = buf;
+    else
+        free(buf);
 }
 
 uint8_t *btd_picker_take_buffer(struct btd_job *job)

@@ -62,6 +62,8 @@ struct btd_picker {
     uint32_t max_jobs;
     uint32_t unclaimed; /* pieces in BTD_PIECE_UNCLAIMED */
     uint32_t have;      /* pieces in BTD_PIECE_HAVE */
+    uint8_t **pool;     /* owned: spare piece buffers (piece_length bytes each) */
+    uint32_t npool;
 };
 
 /* Why a peer may be asked for a block: the peer's pieces as a callback. */
@@ -109,8 +111,17 @@ void btd_picker_peer_gone(struct btd_picker *p, const void *peer);
  */
 int btd_picker_block(struct btd_picker *p, uint32_t source_key, uint32_t piece, uint32_t begin,
                      const uint8_t *data, uint32_t len, struct btd_job **ret_job, bool *ret_dup);
-/* Takes the buffer of a job in VERIFYING (for the hash+write job). */
+/*
+ * Takes the buffer of a job in VERIFYING (for the hash+write job). Every
+ * piece buffer is piece_length bytes, whatever the piece's size, so that
+ * buffers can be reused.
+ */
 uint8_t *btd_picker_take_buffer(struct btd_job *job);
+/*
+ * Gives a piece buffer back for reuse (kept up to max_jobs, else freed):
+ * reusing buffers spares a page fault per page of every new piece.
+ */
+void btd_picker_recycle(struct btd_picker *p, uint8_t *buf);
 /* The verdict on a VERIFYING piece: have on success, back to unclaimed on failure. */
 void btd_picker_verified(struct btd_picker *p, uint32_t piece, bool ok);
 

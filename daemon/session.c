@@ -44,6 +44,11 @@ static void on_tick(uv_timer_t *timer)
         btd_torrent_tick(t);
 }
 
+static void on_check(uv_check_t *h)
+{
+    btd_peer_flush_all(container_of(h, struct btd_session, flush));
+}
+
 static void on_peer_connection(uv_stream_t *server, int status)
 {
     struct btd_session *s = container_of((uv_tcp_t *)server, struct btd_session, listener);
@@ -106,6 +111,8 @@ int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config
     bt_random_bytes(&s->tracker_key, sizeof(s->tracker_key));
     uv_timer_init(loop, &s->tick);
     uv_tcp_init(loop, &s->listener);
+    uv_check_init(loop, &s->flush);
+    uv_check_start(&s->flush, on_check);
     r = btd_work_pool_new(&s->work, loop, on_work_done, s);
     if (r == 0)
         r = btd_tracker_http_open(&s->http, loop);
@@ -164,10 +171,11 @@ void btd_session_close(struct btd_session *s, void (*cb)(void *data), void *data
     while (s->incoming)
         btd_peer_close(s->incoming, "shutting down");
     uv_timer_stop(&s->tick);
-    s->tick.data = s->listener.data = s;
-    s->closing_handles = 2;
+    s->tick.data = s->listener.data = s->flush.data = s;
+    s->closing_handles = 3;
     uv_close((uv_handle_t *)&s->tick, on_handle_closed);
     uv_close((uv_handle_t *)&s->listener, on_handle_closed);
+    uv_close((uv_handle_t *)&s->flush, on_handle_closed);
 }
 
 struct btd_torrent *btd_session_find_hash(struct btd_session *s, const uint8_t info_hash[20])

@@ -37,6 +37,8 @@ struct btd_session {
     struct btd_tracker_udp *udp;   /* owned */
     uv_timer_t tick;               /* 1 s housekeeping */
     uv_tcp_t listener;             /* the peer port */
+    uv_check_t flush;              /* writes peers' corked output after each poll */
+    struct btd_peer *dirty;        /* borrowed: peers with output to write */
     struct btd_peer *incoming;     /* owned: accepted, handshake not yet matched */
     uint32_t nincoming;
     uint16_t listen_port; /* the port announced to trackers */

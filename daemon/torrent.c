@@ -16,7 +16,7 @@
 
 #define RETRY_BASE_MS 5000 /* first reconnect delay; doubles per failure */
 #define MAX_FAILS 6        /* an address failing this often is forgotten for the run */
-#define INFLIGHT_BYTES ((uint64_t)64 << 20) /* piece buffers per torrent, at most */
+#define INFLIGHT_BYTES ((uint64_t)16 << 20) /* piece buffers per torrent, at most */
 
 const char *btd_torrent_state_name(enum btd_torrent_state s)
 {
@@ -330,6 +330,8 @@ static void on_verified(struct btd_torrent *t, struct btd_work_result *res)
     struct btd_job *job = btd_picker_job(&t->picker, res->piece);
     struct btd_peer *p;
 
+    btd_picker_recycle(&t->picker, res->buf);
+    res->buf = NULL;
     if (res->status < 0) {
         btd_err("ih=%.8s piece=%u write failed: %s", t->hex, res->piece, strerror(-res->status));
         btd_picker_verified(&t->picker, res->piece, false);

@@ -19,7 +19,7 @@
 
 #include "storage.h"
 
-#define BTD_WORK_MAX_INFLIGHT 8
+#define BTD_WORK_MAX_INFLIGHT 3 /* libuv has 4 threads; one stays free for DNS */
 
 struct btd_work_pool;
 

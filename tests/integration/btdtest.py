@@ -17,6 +17,7 @@ runs under Debian's /usr/bin/python3.
 """
 
 import atexit
+import ctypes
 import os
 import shutil
 import signal
@@ -114,12 +115,25 @@ def run(cmd, timeout=60, input=None, env=None, cwd=None):
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent():
+    """In the child: a SIGKILL when the test process dies, even by SIGKILL (no atexit then)."""
+    os.setsid()
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def start(cmd, env=None, cwd=None, stdout=None, stderr=None):
-    """Starts a long-running process in its own process group; stop() ends it."""
+    """Starts a long-running process in its own process group; stop() ends it.
+
+    The process is also killed if this test process dies without cleaning up.
+    """
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                             stdout=stdout if stdout is not None else subprocess.DEVNULL,
                             stderr=stderr if stderr is not None else subprocess.DEVNULL,
-                            env=env, cwd=cwd, start_new_session=True)
+                            env=env, cwd=cwd, preexec_fn=_die_with_parent)
     _procs.append(proc)
     return proc
 
