@@ -98,7 +98,7 @@ int bt_rpc_parse_request(const char *line, size_t len, struct bt_rpc_request *re
     json_t *root, *id, *method, *params, *version;
 
     *ret_id = json_null();
-    root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!root)
         return bt_error_set(err, BT_RPC_PARSE_ERROR, "parse error: %s at column %d", jerr.text,
                             jerr.column);

@@ -15,7 +15,11 @@ struct client {
     struct client *next;
     struct bt_rpc_framer framer;
     bool closing;
+    bool throttled; /* reading stopped until its replies drain */
 };
+
+/* Bytes of replies queued for one client before btd stops reading its requests. */
+#define MAX_QUEUED ((size_t)16 << 20)
 
 struct btd_control {
     uv_pipe_t server;
@@ -30,6 +34,10 @@ struct write_req {
     uv_write_t req;
     char *line; /* owned */
 };
+
+static void process_lines(struct client *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
 static void on_client_closed(uv_handle_t *h)
 {
@@ -59,10 +67,19 @@ static void client_close(struct client *c)
 static void on_written(uv_write_t *req, int status)
 {
     struct write_req *w = (struct write_req *)req;
+    struct client *c = (struct client *)req->handle;
 
     free(w->line);
     free(w);
-    (void)status; /* a client that went away is closed by its read callback */
+    if (status < 0 || c->closing || !c->throttled)
+        return; /* a client that went away is closed by its read callback */
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > MAX_QUEUED / 2)
+        return;
+    c->throttled = false;
+    if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) < 0)
+        client_close(c);
+    else
+        process_lines(c);
 }
 
 static void client_send(struct client *c, char *line)
@@ -139,7 +156,6 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct client *c = (struct client *)stream;
-    char *line;
     int r;
 
     if (nread < 0) {
@@ -154,7 +170,24 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         client_close(c);
         return;
     }
-    while (!c->closing) {
+    process_lines(c);
+}
+
+/*
+ * Answers the buffered requests; a client that does not read its replies
+ * is throttled: btd stops reading from it until they drain.
+ */
+static void process_lines(struct client *c)
+{
+    char *line;
+    int r = 0;
+
+    while (!c->closing && !c->throttled) {
+        if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > MAX_QUEUED) {
+            c->throttled = true;
+            uv_read_stop((uv_stream_t *)&c->pipe);
+            break;
+        }
         r = bt_rpc_framer_next(&c->framer, &line);
         if (r < 0)
             break;

@@ -32,6 +32,7 @@ static void job_free(struct btd_job *j)
     free(j->buf);
     free(j->reqs);
     free(j->got);
+    free(j->src);
     free(j);
 }
 
@@ -138,7 +139,8 @@ static struct btd_job *job_new(struct btd_picker *p, uint32_t piece, const void 
     j->buf = p->npool > 0 ? p->pool[--p->npool] : malloc(p->piece_length);
     j->reqs = calloc(j->nblocks ? j->nblocks : 1, 1);
     j->got = calloc(j->nblocks ? j->nblocks : 1, 1);
-    if (!j->buf || !j->reqs || !j->got) {
+    j->src = calloc(j->nblocks ? j->nblocks : 1, sizeof(*j->src));
+    if (!j->buf || !j->reqs || !j->got || !j->src) {
         job_free(j);
         return NULL;
     }
@@ -265,21 +267,6 @@ void btd_picker_peer_gone(struct btd_picker *p, const void *peer)
     }
 }
 
-static void add_source(struct btd_job *j, uint32_t key)
-{
-    uint32_t i;
-
-    for (i = 0; i < j->nsources; i++) {
-        if (j->sources[i] == key)
-            return;
-    }
-    if (j->nsources < BTD_PICKER_MAX_SOURCES) {
-        j->sources[j->nsources++] = key;
-    } else {
-        j->shared = true;
-    }
-}
-
 int btd_picker_block(struct btd_picker *p, uint32_t source_key, uint32_t piece, uint32_t begin,
                      const uint8_t *data, uint32_t len, struct btd_job **ret_job, bool *ret_dup)
 {
@@ -304,12 +291,27 @@ int btd_picker_block(struct btd_picker *p, uint32_t source_key, uint32_t piece, 
     memcpy(j->buf + begin, data, len);
     j->got[block] = 1;
     j->received++;
-    add_source(j, source_key);
+    j->src[block] = source_key;
     if (j->received < j->nblocks)
         return 0;
     p->state[piece] = BTD_PIECE_VERIFYING;
     *ret_job = j;
     return 1;
+}
+
+void btd_picker_drop_source(struct btd_picker *p, uint32_t source_key)
+{
+    struct btd_job *j;
+    uint32_t b;
+
+    for (j = p->jobs; j; j = j->next) {
+        for (b = 0; j->buf && b < j->nblocks; b++) {
+            if (j->got[b] && j->src[b] == source_key) {
+                j->got[b] = 0;
+                j->received--;
+            }
+        }
+    }
 }
 
 void btd_picker_recycle(struct btd_picker *p, uint8_t *buf)

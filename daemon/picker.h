@@ -26,8 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BTD_BLOCK_SIZE 16384u    /* bytes per request */
-#define BTD_PICKER_MAX_SOURCES 4 /* distinct peers remembered per job, for blame */
+#define BTD_BLOCK_SIZE 16384u /* bytes per request */
 
 enum btd_piece_state {
     BTD_PIECE_UNCLAIMED = 0,
@@ -46,9 +45,7 @@ struct btd_job {
     uint8_t *reqs;     /* owned: per block, requests outstanding (saturates at 255) */
     uint8_t *got;      /* owned: per block, 1 once received */
     const void *owner; /* borrowed key of the peer on it; NULL = orphaned */
-    uint32_t sources[BTD_PICKER_MAX_SOURCES]; /* address-book ids of the senders */
-    uint32_t nsources;
-    bool shared; /* more senders than fit in sources */
+    uint32_t *src;     /* owned: per block, address-book id of its sender (blame) */
 };
 
 struct btd_picker {
@@ -122,6 +119,8 @@ uint8_t *btd_picker_take_buffer(struct btd_job *job);
  * reusing buffers spares a page fault per page of every new piece.
  */
 void btd_picker_recycle(struct btd_picker *p, uint8_t *buf);
+/* Forgets every block a banned sender gave to pending pieces (fetched again). */
+void btd_picker_drop_source(struct btd_picker *p, uint32_t source_key);
 /* The verdict on a VERIFYING piece: have on success, back to unclaimed on failure. */
 void btd_picker_verified(struct btd_picker *p, uint32_t piece, bool ok);
 

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "ban.h"
 #include "codec.h"
 #include "log.h"
 #include "peer.h"
@@ -14,7 +15,7 @@
 #include "tracker.h"
 #include "work.h"
 
-#define RETRY_BASE_MS 5000 /* first reconnect delay; doubles per failure */
+#define RETRY_BASE_MS 1000 /* reconnect delay: 2 s after one failure, doubling */
 #define MAX_FAILS 6        /* an address failing this often is forgotten for the run */
 #define INFLIGHT_BYTES ((uint64_t)16 << 20) /* piece buffers per torrent, at most */
 
@@ -148,6 +149,7 @@ void btd_torrent_free(struct btd_torrent *t)
     }
     if (t->storage)
         btd_storage_unref(t->storage);
+    btd_ban_free_all(t);
     btd_picker_deinit(&t->picker);
     bt_metainfo_free(t->meta);
     free(t->book);
@@ -221,6 +223,37 @@ static bool ip_banned(const struct btd_torrent *t, const struct bt_peer_addr *a)
     return false;
 }
 
+/*
+ * The entry for a connection they made: the idle one of the same IP (its
+ * blame carries over, so reconnecting does not wash it), else an idle
+ * incoming entry with no blame, else a new one. NULL when the book is full.
+ */
+static struct btd_addr_entry *incoming_entry(struct btd_torrent *t, const struct bt_peer_addr *a)
+{
+    size_t n = a->family == 6 ? 16 : 4;
+    struct btd_addr_entry *spare = NULL;
+    uint32_t i;
+
+    for (i = 0; i < t->nbook; i++) {
+        struct btd_addr_entry *e = &t->book[i];
+
+        if (!e->incoming || e->connected)
+            continue;
+        if (e->addr.family == a->family && memcmp(e->addr.ip, a->ip, n) == 0)
+            return e;
+        if (!spare && e->blame == 0 && !e->banned)
+            spare = e;
+    }
+    if (spare) {
+        memset(spare, 0, sizeof(*spare));
+        return spare;
+    }
+    if (t->nbook >= BTD_BOOK_MAX)
+        return NULL;
+    memset(&t->book[t->nbook], 0, sizeof(t->book[0]));
+    return &t->book[t->nbook++];
+}
+
 int btd_torrent_attach(struct btd_torrent *t, struct btd_peer *p)
 {
     struct btd_session *s = t->session;
@@ -231,14 +264,13 @@ int btd_torrent_attach(struct btd_torrent *t, struct btd_peer *p)
     if (t->npeers >= (uint32_t)s->cfg->max_peers_torrent ||
         s->peer_count >= (uint32_t)s->cfg->max_peers_global)
         return -EMFILE;
-    if (t->nbook >= BTD_BOOK_MAX)
+    e = incoming_entry(t, &p->addr);
+    if (!e)
         return -ENOSPC;
-    e = &t->book[t->nbook];
-    memset(e, 0, sizeof(*e));
     e->addr = p->addr;
     e->incoming = true;
     e->connected = true;
-    p->book_key = t->nbook++;
+    p->book_key = (uint32_t)(e - t->book);
     p->torrent = t;
     p->next = t->peers;
     t->peers = p;
@@ -289,33 +321,6 @@ void btd_torrent_piece_complete(struct btd_torrent *t, struct btd_job *job)
     }
 }
 
-/* A piece failed its hash: blame whoever sent it, ban repeat offenders. */
-static void blame(struct btd_torrent *t, const struct btd_job *job)
-{
-    uint32_t i, units = job->nsources == 1 && !job->shared ? 2 : 1;
-    struct btd_peer *p, *next;
-
-    for (i = 0; i < job->nsources; i++) {
-        struct btd_addr_entry *e = btd_torrent_book_entry(t, job->sources[i]);
-        char name[BTD_ADDR_STRLEN];
-
-        if (!e || e->banned)
-            continue;
-        e->blame = (uint8_t)(e->blame + units);
-        if (e->blame < BTD_BAN_BLAME)
-            continue;
-        e->banned = true;
-        btd_addr_format(&e->addr, name, sizeof(name));
-        btd_warn("ih=%.8s peer=%s banned: sent data for %u bad pieces", t->hex, name,
-                 (unsigned)(e->blame / 2));
-        for (p = t->peers; p; p = next) {
-            next = p->next;
-            if (p->book_key == job->sources[i])
-                btd_peer_close(p, "banned");
-        }
-    }
-}
-
 static void finish_download(struct btd_torrent *t)
 {
     btd_notice("ih=%.8s download complete: %s", t->hex, t->meta->name);
@@ -330,8 +335,6 @@ static void on_verified(struct btd_torrent *t, struct btd_work_result *res)
     struct btd_job *job = btd_picker_job(&t->picker, res->piece);
     struct btd_peer *p;
 
-    btd_picker_recycle(&t->picker, res->buf);
-    res->buf = NULL;
     if (res->status < 0) {
         btd_err("ih=%.8s piece=%u write failed: %s", t->hex, res->piece, strerror(-res->status));
         btd_picker_verified(&t->picker, res->piece, false);
@@ -345,10 +348,15 @@ static void on_verified(struct btd_torrent *t, struct btd_work_result *res)
         t->wasted += res->len;
         btd_warn("ih=%.8s piece=%u failed its hash check; fetching it again", t->hex, res->piece);
         if (job)
-            blame(t, job);
+            btd_ban_piece_failed(t, job, res->buf);
+        btd_picker_recycle(&t->picker, res->buf);
+        res->buf = NULL;
         btd_picker_verified(&t->picker, res->piece, false);
         return;
     }
+    btd_ban_piece_passed(t, res->piece, res->buf, (uint32_t)res->len);
+    btd_picker_recycle(&t->picker, res->buf);
+    res->buf = NULL;
     btd_picker_verified(&t->picker, res->piece, true);
     for (p = t->peers; p; p = p->next)
         btd_peer_have(p, res->piece);

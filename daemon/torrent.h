@@ -25,6 +25,7 @@ struct btd_peer;
 struct btd_storage;
 struct btd_tracker;
 struct btd_work_result;
+struct btd_suspect;
 
 enum btd_torrent_state {
     BTD_TORRENT_CHECKING,
@@ -74,6 +75,8 @@ struct btd_torrent {
     uint64_t uploaded;   /* bytes of payload sent */
     uint64_t wasted;     /* bytes received in pieces that failed the hash */
     uint32_t hash_failures;
+    struct btd_suspect *suspects; /* owned: failed shared pieces (ban.h) */
+    uint32_t nsuspects;
     struct btd_rate down, up;
     int64_t added_at;    /* seconds since the epoch */
     bool completed_sent; /* `completed` went to the trackers */

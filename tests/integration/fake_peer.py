@@ -19,6 +19,15 @@ Scenarios:
   huge-length  handshake, then a length prefix of 0xFFFFFFFF (4 GiB), then
                one byte every 0.2 s for up to 30 s while the socket is open.
   garbage      100 random bytes instead of a handshake, then waits.
+  half-corrupt honest handshake and bitfield; answers only the first block of
+               each piece it is asked for, with random bytes, never the
+               others. Once the requests dry up it sends choke, which makes
+               btd hand those half-filled pieces to other peers, then
+               unchoke a second later, again and again. Each piece finished
+               by an honest peer then fails its hash with the honest peer
+               among its senders.
+  slow-drip    honest handshake and bitfield, unchoke on interested, correct
+               data for every request, but dripped: 64 bytes every 0.1 s.
   silent       accepts and never sends anything.
   flood-haves  handshake, 20000 `have` messages for pieces in range (the same
                few, again and again), then `have` for indexes out of range.
@@ -153,10 +162,10 @@ class Conn:
         self.sock = sock
         self.n = n
         self.tor = server.torrent
-        self.served = {}  # piece -> bytes answered
+        self.served = {}  # piece -> {(begin, length)} answered since it was last whole
 
     def handshake(self):
-        """Reads the dialer's handshake and answers with ours; False if it is for another torrent."""
+        """Reads the dialer's handshake and answers; False if it names another torrent."""
         theirs = recv_exact(self.sock, 68)
         if theirs[:20] != PSTR or theirs[28:48] != self.tor.info_hash:
             say("handshake %d wrong-hash" % self.n)
@@ -166,31 +175,107 @@ class Conn:
         self.sock.sendall(PSTR + bytes(8) + self.tor.info_hash + peer_id)
         return True
 
-    def read_messages(self):
-        """Yields (id, payload) until the other side closes."""
+    def read_message(self):
+        """The next (id, payload), keep-alives skipped; socket.timeout only before a message."""
         while True:
-            (length,) = struct.unpack(">I", recv_exact(self.sock, 4))
+            head = self.sock.recv(4, socket.MSG_PEEK)
+            if not head:
+                raise EOFError
+            if len(head) < 4:
+                # A partial length: wait for the rest without the short timeout.
+                timeout = self.sock.gettimeout()
+                self.sock.settimeout(None)
+                head = recv_exact(self.sock, 4)
+                self.sock.settimeout(timeout)
+            else:
+                head = recv_exact(self.sock, 4)
+            (length,) = struct.unpack(">I", head)
             if length == 0:
                 continue
             if length > 1 << 17:
                 raise ValueError("message of %d bytes from btd" % length)
+            timeout = self.sock.gettimeout()
+            self.sock.settimeout(None)
             body = recv_exact(self.sock, length)
-            yield body[0], body[1:]
+            self.sock.settimeout(timeout)
+            return body[0], body[1:]
 
-    def corrupt(self):
-        if not self.handshake():
-            return
+    def send_all_pieces(self):
         bits = bytearray((self.tor.piece_count + 7) // 8)
         for i in range(self.tor.piece_count):
             bits[i // 8] |= 0x80 >> (i % 8)
         self.sock.sendall(msg(5, bytes(bits)))
         say("sent %d bitfield" % self.n)
-        for msg_id, payload in self.read_messages():
+
+    def corrupt(self):
+        if not self.handshake():
+            return
+        self.send_all_pieces()
+        while True:
+            msg_id, payload = self.read_message()
             if msg_id == 2:  # interested
                 self.sock.sendall(msg(1))
                 say("sent %d unchoke" % self.n)
             elif msg_id == 6 and len(payload) == 12:  # request
                 self.answer(*struct.unpack(">III", payload))
+
+    def half_corrupt(self):
+        if not self.handshake():
+            return
+        self.send_all_pieces()
+        answered = 0
+        self.sock.settimeout(0.3)
+        while True:
+            try:
+                msg_id, payload = self.read_message()
+            except socket.timeout:
+                if answered:
+                    # Dropping the pending second blocks: btd orphans these pieces.
+                    self.sock.sendall(msg(0))
+                    say("sent %d choke after %d first blocks" % (self.n, answered))
+                    answered = 0
+                    time.sleep(1.0)
+                    self.sock.sendall(msg(1))
+                    say("sent %d unchoke" % self.n)
+                continue
+            if msg_id == 2:
+                self.sock.sendall(msg(1))
+                say("sent %d unchoke" % self.n)
+            elif msg_id == 6 and len(payload) == 12:
+                index, begin, length = struct.unpack(">III", payload)
+                if begin == 0 and length <= 1 << 17:
+                    self.sock.sendall(msg(7, struct.pack(">II", index, 0) + os.urandom(length)))
+                    answered += 1
+
+    def slow_drip(self):
+        if not self.handshake():
+            return
+        self.send_all_pieces()
+        tor = self.tor
+        queue, out = [], b""
+        self.sock.settimeout(0.1)
+        while True:
+            try:
+                msg_id, payload = self.read_message()
+                if msg_id == 2:
+                    self.sock.sendall(msg(1))
+                    say("sent %d unchoke" % self.n)
+                elif msg_id == 6 and len(payload) == 12:
+                    queue.append(struct.unpack(">III", payload))
+                elif msg_id == 8 and len(payload) == 12:
+                    cancelled = struct.unpack(">III", payload)
+                    queue = [r for r in queue if r != cancelled]
+                continue
+            except socket.timeout:
+                pass
+            if not out and queue:
+                index, begin, length = queue.pop(0)
+                if index < tor.piece_count and begin + length <= tor.piece_size(index):
+                    data = tor.read(index * tor.piece_length + begin, length)
+                    out = msg(7, struct.pack(">II", index, begin) + data)
+            if out:
+                self.sock.sendall(out[:64])
+                out = out[64:]
 
     def answer(self, index, begin, length):
         tor = self.tor
@@ -200,9 +285,11 @@ class Conn:
         bad = index in self.server.corrupt
         data = os.urandom(length) if bad else tor.read(index * tor.piece_length + begin, length)
         self.sock.sendall(msg(7, struct.pack(">II", index, begin) + data))
-        self.served[index] = self.served.get(index, 0) + length
-        if self.served[index] == tor.piece_size(index):
+        blocks = self.served.setdefault(index, set())
+        blocks.add((begin, length))
+        if sum(n for _, n in blocks) == tor.piece_size(index):
             say("piece %d %d %s" % (self.n, index, "corrupt" if bad else "ok"))
+            del self.served[index]  # a piece fetched again is counted again
 
     def huge_length(self):
         if not self.handshake():
@@ -257,7 +344,8 @@ class Conn:
                 pass
 
     def run(self):
-        play = {"corrupt": self.corrupt, "huge-length": self.huge_length,
+        play = {"corrupt": self.corrupt, "half-corrupt": self.half_corrupt,
+                "huge-length": self.huge_length, "slow-drip": self.slow_drip,
                 "garbage": self.garbage, "silent": self.silent,
                 "flood-haves": self.flood_haves}[self.server.scenario]
         try:
@@ -304,7 +392,8 @@ def main():
     ap.add_argument("--torrent", required=True)
     ap.add_argument("--ip", default="127.0.0.1")
     ap.add_argument("--scenario", required=True,
-                    choices=["corrupt", "huge-length", "garbage", "silent", "flood-haves"])
+                    choices=["corrupt", "half-corrupt", "huge-length", "garbage", "silent",
+                             "slow-drip", "flood-haves"])
     ap.add_argument("--data", help="the payload: the file, or a multi-file torrent's root")
     ap.add_argument("--corrupt-every", type=int, default=0)
     ap.add_argument("--corrupt", default="", help="piece indexes, comma-separated")

@@ -162,7 +162,7 @@ class RpcError(Exception):
 
 
 class Btd:
-    def __init__(self, btd_path, extra=()):
+    def __init__(self, btd_path, extra=(), env=None):
         self.dir = btdtest.tempdir("btd-")
         self.socket = os.path.join(self.dir, "btd.sock")
         self.downloads = os.path.join(self.dir, "downloads")
@@ -171,7 +171,7 @@ class Btd:
         cmd = [btd_path, "--port", "0", "--socket", self.socket, "--state-dir",
                os.path.join(self.dir, "state"), "--download-dir", self.downloads,
                "--log-level", "debug"] + list(extra)
-        self.proc = btdtest.start(cmd, stderr=self._f)
+        self.proc = btdtest.start(cmd, stderr=self._f, env=env)
         wait_until(lambda: os.path.exists(self.socket) or self.proc.poll() is not None, 10,
                    "btd's socket")
         if self.proc.poll() is not None:

@@ -2,16 +2,23 @@
 """btd downloads next to hostile peers and still gets the right bytes.
 
 Each scenario puts a real python3-libtorrent seeder next to fake peers
-(fake_peer.py: wrong piece data, a 4 GiB length prefix, garbage instead of
-a handshake, silence, a flood of `have`), gives btd all their addresses and
-ends with the same checks: the file's sha256 is the original's, btd still
-answers, the hostile connections are gone, memory and descriptors stayed
-bounded, nothing was written outside the download directory, and btd's
-log (it may run under ASan/UBSan) holds no sanitizer report.
+(fake_peer.py: wrong piece data, one bad block per piece, a 4 GiB length
+prefix, garbage instead of a handshake, silence, a flood of `have`, data
+dripped at 640 bytes/s), gives btd all their addresses and ends with the
+same checks: the file's sha256 is the original's, btd still answers, the
+hostile connections are gone, memory and descriptors stayed bounded,
+nothing was written outside the download directory, and btd's log (it may
+run under ASan/UBSan) holds no sanitizer report. A last scenario turns it
+around: hostile peers dial btd's own port (garbage, unknown info-hashes, a
+4 GiB prefix, 300 silent connections, 2100 reconnections from one address)
+before an honest peer dials in and must still be served.
 """
 
 import os
+import socket
+import struct
 import sys
+import time
 
 import btdtest
 from swarm import (Btd, LtPeer, _LineProcess, create_torrent, make_payload, sha256_file,
@@ -50,8 +57,8 @@ def setup_payload():
     seed_dir = btdtest.tempdir("seed-")
     sums = make_payload(seed_dir, {NAME: SIZE})
     torrent = os.path.join(btdtest.tempdir("torrent-"), "t.torrent")
-    create_torrent(BTCTL, os.path.join(seed_dir, NAME), torrent, piece_length=PIECE)
-    return seed_dir, sums[NAME], torrent
+    ih = create_torrent(BTCTL, os.path.join(seed_dir, NAME), torrent, piece_length=PIECE)
+    return seed_dir, sums[NAME], torrent, bytes.fromhex(ih)
 
 
 def proc_status(pid, key):
@@ -85,6 +92,41 @@ def check_only_download(t, btd, label):
     t.eq(sorted(found), [NAME], "%s: only the torrent's file in the download directory" % label)
 
 
+PSTR = b"\x13BitTorrent protocol"
+
+
+def handshake(ih):
+    return PSTR + bytes(8) + ih + b"-XX0001-" + os.urandom(12)
+
+
+def dial(port, src_ip, data, wait=5.0):
+    """Connects to btd's peer port from src_ip, sends data, returns (bytes read, closed).
+
+    Reads until btd closes the connection or nothing arrives for `wait` seconds.
+    """
+    s = socket.socket()
+    s.settimeout(wait)
+    s.bind((src_ip, 0))
+    s.connect(("127.0.0.1", port))
+    got, closed = b"", False
+    try:
+        if data:
+            s.sendall(data)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            got += chunk
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        closed = True
+    finally:
+        s.close()
+    return got, closed
+
+
 def download_watching(btd, tid, timeout):
     """Waits for seeding; returns (final status, every verified_bytes value seen)."""
     seen = []
@@ -101,7 +143,7 @@ def download_watching(btd, tid, timeout):
 def test_corrupt_seeder(t):
     """A seeder sending random bytes for every 5th piece, next to an honest one."""
     label = "corrupt"
-    seed_dir, sha, torrent = setup_payload()
+    seed_dir, sha, torrent, ih = setup_payload()
     # The honest seeder is throttled so that the fake really serves pieces.
     honest = LtPeer(torrent, seed_dir, "127.0.0.2", upload_limit=512 * 1024)
     fake = FakePeer(torrent, "127.0.0.3", "corrupt", data=os.path.join(seed_dir, NAME),
@@ -113,9 +155,10 @@ def test_corrupt_seeder(t):
         t.eq(sha256_file(os.path.join(btd.downloads, NAME)), sha,
              "%s: the downloaded file has the original sha256" % label)
         t.eq(st["verified_bytes"], SIZE, "%s: verified_bytes is the size at the end" % label)
-        odd = [v for v in seen if v % PIECE != 0 and v != SIZE]
-        t.ok(not odd, "%s: verified_bytes was always whole pieces (%d samples)" % (label, len(seen)),
-             odd[:10])
+        last = SIZE % PIECE or PIECE  # the short last piece counts whole when verified
+        odd = [v for v in seen if v % PIECE != 0 and (v - last) % PIECE != 0]
+        t.ok(not odd, "%s: verified_bytes was always whole pieces (%d samples)"
+             % (label, len(seen)), odd[:10])
         t.ok(all(a <= b for a, b in zip(seen, seen[1:])),
              "%s: verified_bytes never went down" % label, seen)
         t.ok(all(v <= SIZE for v in seen), "%s: verified_bytes never exceeded the size" % label)
@@ -137,13 +180,57 @@ def test_corrupt_seeder(t):
         t.ok(True, "%s: the fake is gone from torrent.peers" % label)
         t.ok(any(ln.startswith("closed by peer") for ln in fake.lines()),
              "%s: the fake saw btd close its connection" % label, fake.lines()[-10:])
-        reconnects = [ln for ln in fake.lines() if ln.startswith("connection ")]
-        banned_at = next((i for i, ln in enumerate(btd.log_text().splitlines())
-                          if "peer=%s banned" % fake.addr in ln), None)
-        t.diag("%s: btd connected to the fake %d time(s); ban at log line %s"
-               % (label, len(reconnects), banned_at))
+        port = btd.call("session.get")["listen_port"]
+        got, closed = dial(port, fake.ip, handshake(ih), wait=5)
+        t.ok(closed and not got.startswith(PSTR),
+             "%s: the banned address cannot come back by dialling btd" % label,
+             "closed %s, got %r" % (closed, got[:80]))
         t.ok(btd.call("session.get")["torrents"] == 1, "%s: btd still answers" % label)
         check_only_download(t, btd, label)
+    finally:
+        fake.stop()
+        honest.stop()
+        t.eq(btd.stop(), 0, "%s: btd exits 0 on SIGTERM" % label)
+        check_sanitizers(t, btd, label)
+
+
+def test_half_corrupt_seeder(t):
+    """A peer that sends one bad block per piece and leaves the rest to others.
+
+    Every piece it touches is finished by the honest seeder and fails its
+    hash with both among its senders. The liar must end up banned, the
+    honest seeder must not (it sent only good blocks), and the download
+    must complete from it.
+    """
+    label = "half-corrupt"
+    seed_dir, sha, torrent, ih = setup_payload()
+    honest = LtPeer(torrent, seed_dir, "127.0.0.2", upload_limit=512 * 1024)
+    fake = FakePeer(torrent, "127.0.0.8", "half-corrupt")
+    btd = Btd(BTD)
+    try:
+        tid = btd.add(torrent, peers=[fake.addr, honest.addr])["id"]
+
+        def settled():
+            st = btd.status(tid)
+            if st["state"] in ("seeding", "error"):
+                return st
+            if "peer=%s banned" % honest.addr in btd.log_text():
+                return st  # the honest seeder is gone: nothing left to wait for
+            return None
+        st = wait_until(settled, 120, "the download to complete or the honest seeder's ban")
+        banned = [ln for ln in btd.log_text().splitlines() if "banned" in ln]
+        t.diag("%s: hash_failures %d, wasted %d, state %s"
+               % (label, st["hash_failures"], st["wasted_bytes"], st["state"]))
+        t.ok(not any("peer=%s banned" % honest.addr in ln for ln in banned),
+             "%s: the honest seeder is not banned" % label, "\n".join(banned))
+        t.eq(st["state"], "seeding", "%s: the download completes" % label)
+        path = os.path.join(btd.downloads, NAME)
+        t.eq(sha256_file(path) if os.path.exists(path) else None, sha,
+             "%s: the downloaded file has the original sha256" % label)
+        t.ok(st["hash_failures"] >= 1, "%s: the liar's pieces failed their hash" % label, st)
+        t.ok(any("peer=%s banned" % fake.addr in ln for ln in banned),
+             "%s: the liar is banned" % label, "\n".join(banned))
+        t.ok(btd.alive(), "%s: btd is alive" % label)
     finally:
         fake.stop()
         honest.stop()
@@ -156,17 +243,20 @@ HOSTILE = [("huge-length", "127.0.0.4"), ("garbage", "127.0.0.5"), ("silent", "1
 
 
 def test_hostile_peers(t):
-    """Peers that break the protocol in four ways, next to an honest seeder."""
+    """Peers that break the protocol in four ways, and a slow one, next to an honest seeder."""
     label = "hostile"
-    seed_dir, sha, torrent = setup_payload()
-    honest = LtPeer(torrent, seed_dir, "127.0.0.2", upload_limit=1024 * 1024)
+    seed_dir, sha, torrent, ih = setup_payload()
+    honest = LtPeer(torrent, seed_dir, "127.0.0.2", upload_limit=512 * 1024)
     fakes = [FakePeer(torrent, ip, scenario) for scenario, ip in HOSTILE]
+    # Correct data at 640 bytes/s: it must not hold the download back.
+    slow = FakePeer(torrent, "127.0.0.9", "slow-drip", data=os.path.join(seed_dir, NAME))
     btd = Btd(BTD)
     pid = btd.proc.pid
     try:
         fds_before = fd_count(pid)
-        tid = btd.add(torrent, peers=[f.addr for f in fakes] + [honest.addr])["id"]
-        for f in fakes:
+        started = time.monotonic()
+        tid = btd.add(torrent, peers=[f.addr for f in fakes] + [slow.addr, honest.addr])["id"]
+        for f in fakes + [slow]:
             f.wait_line("connection ", 20)
         t.ok(True, "%s: btd dialed every fake peer" % label)
         huge = fakes[0]
@@ -180,6 +270,7 @@ def test_hostile_peers(t):
         fakes[3].wait_line("closed by peer 1", 20)
         t.ok(True, "%s: btd closed the out-of-range `have` connection" % label)
         st = btd.wait_done(tid, timeout=120)
+        t.diag("%s: downloaded in %.1f s" % (label, time.monotonic() - started))
         t.eq(sha256_file(os.path.join(btd.downloads, NAME)), sha,
              "%s: the downloaded file has the original sha256" % label)
         t.eq(st["verified_bytes"], SIZE, "%s: every byte verified" % label)
@@ -197,32 +288,134 @@ def test_hostile_peers(t):
         fakes[2].wait_line("closed by peer 1", 10)
         t.ok(True, "%s: btd closed the silent connection" % label)
         rss = proc_status(pid, "VmRSS")
-        t.diag("%s: btd VmRSS after the download: %d kB (VmHWM %s kB)"
-               % (label, rss, proc_status(pid, "VmHWM")))
+        hwm = proc_status(pid, "VmHWM")
+        t.diag("%s: btd VmRSS after the download: %d kB (VmHWM %d kB)" % (label, rss, hwm))
         t.ok(rss < RSS_BOUND_KB, "%s: btd's RSS is below %d MB" % (label, RSS_BOUND_KB // 1024),
              "VmRSS %d kB" % rss)
-        hwm = proc_status(pid, "VmHWM")
-        t.ok(hwm < RSS_BOUND_KB, "%s: btd's peak RSS is below %d MB" % (label, RSS_BOUND_KB // 1024),
-             "VmHWM %d kB" % hwm)
+        t.ok(hwm < RSS_BOUND_KB, "%s: btd's peak RSS is below %d MB"
+             % (label, RSS_BOUND_KB // 1024), "VmHWM %d kB" % hwm)
         fds_after = fd_count(pid)
         t.diag("%s: btd fds before %d, after %d" % (label, fds_before, fds_after))
         t.ok(fds_after <= fds_before + FD_SLACK, "%s: btd's descriptors stayed bounded" % label,
              os.listdir("/proc/%d/fd" % pid))
-        for f in fakes:
+        for f in fakes + [slow]:
             t.diag("%s: %s connected %d time(s)" % (label, f.scenario, sum(
                 1 for ln in f.lines() if ln.startswith("connection "))))
         check_only_download(t, btd, label)
     finally:
-        for f in fakes:
+        for f in fakes + [slow]:
             f.stop()
         honest.stop()
         t.eq(btd.stop(), 0, "%s: btd exits 0 on SIGTERM" % label)
         check_sanitizers(t, btd, label)
 
 
+def test_incoming_hostile(t):
+    """Peers that dial btd's own port and misbehave, then an honest one that dials in."""
+    label = "incoming"
+    seed_dir, sha, torrent, ih = setup_payload()
+    btd = Btd(BTD)
+    pid = btd.proc.pid
+    honest = None
+    try:
+        tid = btd.add(torrent)["id"]
+        port = btd.call("session.get")["listen_port"]
+        t.ok(port > 0, "%s: btd reports its peer port" % label, port)
+        fds_before = fd_count(pid)
+        got, closed = dial(port, "127.0.0.10", b"\x42" + os.urandom(99))
+        t.ok(closed and not got, "%s: garbage instead of a handshake is closed" % label, got[:80])
+        got, closed = dial(port, "127.0.0.10", handshake(os.urandom(20)))
+        t.ok(closed and not got, "%s: a handshake for an unknown torrent is refused" % label,
+             got[:80])
+        s = socket.socket()
+        s.settimeout(5)
+        s.bind(("127.0.0.10", 0))
+        s.connect(("127.0.0.1", port))
+        s.sendall(handshake(ih))
+        reply = b""
+        try:
+            while len(reply) < 68:
+                chunk = s.recv(68 - len(reply))
+                if not chunk:
+                    break
+                reply += chunk
+        except OSError:
+            pass
+        t.ok(reply[:20] == PSTR and reply[28:48] == ih,
+             "%s: a valid handshake is answered with btd's" % label, reply)
+        start = time.monotonic()
+        s.sendall(struct.pack(">I", 0xFFFFFFFF))
+        closed = False
+        try:
+            while s.recv(65536):
+                pass
+            closed = True
+        except ConnectionResetError:
+            closed = True
+        except OSError:
+            pass
+        s.close()
+        t.ok(closed, "%s: a 4 GiB length prefix after it is closed at once (%.2f s)"
+             % (label, time.monotonic() - start))
+        # 300 connections that say nothing: over the cap ones are closed at once, the
+        # rest by the handshake time-out (20 s).
+        mute = []
+        for i in range(300):
+            s = socket.socket()
+            s.settimeout(5)
+            s.bind(("127.0.0.11", 0))
+            s.connect(("127.0.0.1", port))
+            mute.append(s)
+        t.eq(btd.call("session.get")["torrents"], 1,
+             "%s: btd answers with 300 silent connections open" % label)
+        peak = fd_count(pid)
+        t.diag("%s: btd fds before %d, with 300 silent connections %d" % (label, fds_before, peak))
+        t.ok(peak <= fds_before + 64, "%s: silent connections beyond the cap are not kept" % label,
+             peak)
+        wait_until(lambda: fd_count(pid) <= fds_before + FD_SLACK, 40,
+                   "the silent connections to time out")
+        t.ok(True, "%s: the silent connections were closed (handshake time-out)" % label)
+        for s in mute:
+            s.close()
+        # One address dialling in again and again must not crowd out everybody else.
+        flood = 2100  # BTD_BOOK_MAX is 2000
+        for i in range(flood):
+            s = socket.socket()
+            s.settimeout(5)
+            s.bind(("127.0.0.12", 0))
+            s.connect(("127.0.0.1", port))
+            s.sendall(handshake(ih))
+            try:
+                s.recv(68)
+            except OSError:
+                pass
+            s.close()
+        t.eq(btd.call("session.get")["torrents"], 1,
+             "%s: btd answers after %d handshakes from one address" % (label, flood))
+        honest = LtPeer(torrent, seed_dir, "127.0.0.13", peers=["127.0.0.1:%d" % port])
+        try:
+            st = btd.wait_done(tid, timeout=60)
+        except TimeoutError:
+            st = btd.status(tid)
+            lines = [ln for ln in btd.log_text().splitlines() if "127.0.0.13" in ln]
+            t.diag("%s: btd's lines about the honest peer:\n%s" % (label, "\n".join(lines[-10:])))
+        t.eq(st["state"], "seeding",
+             "%s: an honest peer that dials in after the flood is served" % label)
+        if st["state"] == "seeding":
+            t.eq(sha256_file(os.path.join(btd.downloads, NAME)), sha,
+                 "%s: the downloaded file has the original sha256" % label)
+        t.ok(btd.alive(), "%s: btd is alive" % label)
+    finally:
+        if honest:
+            honest.stop()
+        t.eq(btd.stop(), 0, "%s: btd exits 0 on SIGTERM" % label)
+        check_sanitizers(t, btd, label)
+
+
 def main():
     t = btdtest.Tap()
-    for fn in (test_corrupt_seeder, test_hostile_peers):
+    for fn in (test_corrupt_seeder, test_half_corrupt_seeder, test_hostile_peers,
+               test_incoming_hostile):
         t.run(fn)
     return t.done()
 

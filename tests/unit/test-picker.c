@@ -121,7 +121,7 @@ static void test_complete_piece_goes_to_verifying_then_have(void)
     CHECK(next(&p, &a, &piece, &begin, &len) == 1 && piece == 1 && len == 100);
     CHECK(btd_picker_block(&p, 7, 1, 0, block, 99, &job, &dup) == -EBADMSG);
     CHECK(btd_picker_block(&p, 7, 1, 0, block, 100, &job, &dup) == 1 && job);
-    CHECK(p.state[1] == BTD_PIECE_VERIFYING && job->sources[0] == 7 && job->nsources == 1);
+    CHECK(p.state[1] == BTD_PIECE_VERIFYING && job->src[0] == 7);
     buf = btd_picker_take_buffer(job);
     CHECK(buf != NULL && job->buf == NULL);
     free(buf);
