@@ -70,6 +70,7 @@ def main():
     s = settings(args.ip)
     if args.upload_limit:
         s["upload_rate_limit"] = args.upload_limit
+        s["ignore_limits_on_local_network"] = False  # 127.0.0.0/8 is "local"
     ses = lt.session(s)
     atp = lt.add_torrent_params()
     atp.ti = lt.torrent_info(args.torrent)
