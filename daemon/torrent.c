@@ -15,8 +15,9 @@
 #include "tracker.h"
 #include "work.h"
 
-#define RETRY_BASE_MS 1000 /* reconnect delay: 2 s after one failure, doubling */
-#define MAX_FAILS 6        /* an address failing this often is forgotten for the run */
+#define RETRY_BASE_MS 1000         /* reconnect delay: 2 s after one failure, doubling */
+#define MAX_FAILS 6                /* an address failing this often is forgotten for the run */
+#define STARVING_ANNOUNCE_MS 60000 /* with no peer connected, ask trackers this often */
 #define INFLIGHT_BYTES ((uint64_t)16 << 20) /* piece buffers per torrent, at most */
 
 const char *btd_torrent_state_name(enum btd_torrent_state s)
@@ -114,6 +115,7 @@ int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id
     t->meta = m;
     t->paused = paused;
     t->added_at = (int64_t)time(NULL);
+    t->starving_since = uv_now(s->loop);
     bt_hex_encode(t->hex, m->info_hash, 20);
     t->dir = strdup(dir);
     t->book = calloc(BTD_BOOK_MAX, sizeof(*t->book));
@@ -419,4 +421,10 @@ void btd_torrent_tick(struct btd_torrent *t)
         btd_peer_tick(p, now);
     }
     connect_more(t);
+    /* Nobody to talk to: ask the trackers again rather than wait out their interval. */
+    if (t->tracker && t->npeers == 0 && t->state == BTD_TORRENT_DOWNLOADING &&
+        now - t->starving_since >= STARVING_ANNOUNCE_MS) {
+        t->starving_since = now;
+        btd_tracker_reannounce(t->tracker);
+    }
 }

@@ -78,8 +78,9 @@ struct btd_torrent {
     struct btd_suspect *suspects; /* owned: failed shared pieces (ban.h) */
     uint32_t nsuspects;
     struct btd_rate down, up;
-    int64_t added_at;    /* seconds since the epoch */
-    bool completed_sent; /* `completed` went to the trackers */
+    int64_t added_at;        /* seconds since the epoch */
+    bool completed_sent;     /* `completed` went to the trackers */
+    uint64_t starving_since; /* ms: last announce asked for because no peer is connected */
 };
 
 int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id,

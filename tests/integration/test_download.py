@@ -172,12 +172,45 @@ def test_incoming_seeder_and_unknown_hash(t):
         t.eq(btd.stop(), 0, "incoming: btd exits 0")
 
 
+def test_starving_torrent_announces_again(t):
+    """With nobody to talk to, btd asks again as early as the tracker allows.
+
+    opentracker gives an interval of about 30 minutes and a min interval of
+    half that: within a minute of finding no peer, btd's next announce
+    moves from the interval to the min interval.
+    """
+    seed_dir = btdtest.tempdir("seed-")
+    make_payload(seed_dir, SINGLE)
+    torrent = os.path.join(btdtest.tempdir("torrent-"), "t.torrent")
+    port = free_port()
+    http, _ = Opentracker.urls(port)
+    ih = create_torrent(BTCTL, os.path.join(seed_dir, "single.bin"), torrent, [http],
+                        piece_length=32768)
+    tracker = Opentracker([ih], port)
+    btd = Btd(BTD)
+    try:
+        tid = btd.add(torrent)["id"]
+        first = wait_until(lambda: btd.status(tid)["trackers"][0]["last_announce"], 30,
+                           "btd's first announce")
+        interval = btd.status(tid)["trackers"][0]["next_announce"] - first
+        t.ok(interval > 1200, "starving: the tracker's interval is long", interval)
+        sooner = wait_until(
+            lambda: (lambda n: n if n - first < interval - 300 else None)(
+                btd.status(tid)["trackers"][0]["next_announce"]), 90, "an earlier announce")
+        # opentracker's min interval is half its (randomised) interval.
+        t.ok(sooner - first >= interval // 2 - 5,
+             "starving: the tracker's min interval is respected", (sooner - first, interval))
+    finally:
+        t.eq(btd.stop(), 0, "starving: btd exits 0")
+        tracker.stop()
+
+
 def main():
     t = btdtest.Tap()
     for fn in (test_single_file_over_http_tracker, test_multi_file_over_udp_tracker,
                test_aria2_seeder, test_dead_first_tier_falls_through,
                test_direct_peers_without_tracker, test_jobs_pause_resume_remove,
-               test_incoming_seeder_and_unknown_hash):
+               test_incoming_seeder_and_unknown_hash, test_starving_torrent_announces_again):
         t.run(fn)
     return t.done()
 
