@@ -16,16 +16,7 @@
 #include "bencode.h"
 #include "buf.h"
 #include "error.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_ASSERT(cond)                                                                          \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond);           \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "fuzz.h"
 
 /* Visits n and its subtree; returns the number of nodes seen. */
 static uint32_t walk(const struct bt_bdoc *doc, const struct bt_bnode *n, int depth)

@@ -14,18 +14,9 @@
 #include <string.h>
 
 #include "error.h"
+#include "fuzz.h"
 #include "metainfo.h"
 #include "sha1.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_ASSERT(cond)                                                                          \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond);           \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* A relative path of non-empty components, none "." or "..". */
 static void check_path(const char *path)

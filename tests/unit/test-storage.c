@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "tmpdir.h"
 
 /*
  * The layout most tests use: a nested directory, a padding file, an empty
@@ -44,28 +45,6 @@ static struct bt_metainfo layout(struct bt_file *files, size_t n)
     m.piece_count = (uint32_t)((off + 1023) / 1024);
     m.multi_file = true;
     return m;
-}
-
-static void make_tmp(char *buf, size_t n)
-{
-    snprintf(buf, n, "/tmp/btd-test-storage-XXXXXX");
-    if (!mkdtemp(buf)) {
-        perror("mkdtemp");
-        exit(1);
-    }
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void fill(uint8_t *p, size_t n, unsigned seed)
@@ -127,7 +106,7 @@ static void test_writes_across_file_boundaries_read_back(void)
     char dir[64];
     size_t off;
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "storage");
     fill(data, sizeof(data), 1);
     memcpy(want, data, sizeof(want));
     memset(want + 1500, 0, 548);
@@ -151,7 +130,7 @@ static void test_writes_across_file_boundaries_read_back(void)
     CHECK(file_size(dir, "t/empty") == 0);
     CHECK(file_size(dir, "t/.pad") == -1);
     btd_storage_unref(s);
-    rm_rf(dir);
+    tmpdir_remove(dir);
 }
 
 static void test_rejects_span_past_the_end(void)
@@ -161,13 +140,13 @@ static void test_rejects_span_past_the_end(void)
     uint8_t buf[16] = {0};
     char dir[64];
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "storage");
     CHECK(btd_storage_new(&s, dir, &m) == 0);
     CHECK(btd_storage_write(s, TOTAL - 8, buf, 16) == -EINVAL);
     CHECK(btd_storage_read(s, UINT64_MAX - 4, buf, 16) == -EINVAL);
     CHECK(file_size(dir, "t") == -1);
     btd_storage_unref(s);
-    rm_rf(dir);
+    tmpdir_remove(dir);
 }
 
 static void test_creates_missing_download_dir_with_parents(void)
@@ -176,13 +155,13 @@ static void test_creates_missing_download_dir_with_parents(void)
     struct btd_storage *s = NULL;
     char dir[64], deep[128];
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "storage");
     snprintf(deep, sizeof(deep), "%s/x/y/z", dir);
     CHECK(btd_storage_new(&s, deep, &m) == 0);
     CHECK(file_size(dir, "x/y/z") >= 0);
     CHECK(file_size(dir, "x/y/z/t") == -1);
     btd_storage_unref(s);
-    rm_rf(dir);
+    tmpdir_remove(dir);
 }
 
 static void check_missing_file_reads_enoent(void)
@@ -192,7 +171,7 @@ static void check_missing_file_reads_enoent(void)
     uint8_t buf[100];
     char dir[64];
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "storage");
     CHECK(btd_storage_new(&s, dir, &m) == 0);
     CHECK(btd_storage_read(s, 0, buf, sizeof(buf)) == -ENOENT);
     CHECK(btd_storage_read(s, 2100, buf, sizeof(buf)) == -ENOENT);
@@ -201,7 +180,7 @@ static void check_missing_file_reads_enoent(void)
     CHECK(btd_storage_write(s, 0, buf, 10) == 0);
     CHECK(btd_storage_read(s, 0, buf, 20) == -ENODATA);
     btd_storage_unref(s);
-    rm_rf(dir);
+    tmpdir_remove(dir);
 }
 
 static void test_reading_missing_file_gives_enoent_and_creates_nothing(void)
@@ -228,8 +207,8 @@ static void check_symlink_blocks(const char *link_rel, const char *mkdirs, bool 
     char dir[64], other[64], path[256], target[256];
     int r;
 
-    make_tmp(dir, sizeof(dir));
-    make_tmp(other, sizeof(other));
+    tmpdir_make(dir, sizeof(dir), "storage");
+    tmpdir_make(other, sizeof(other), "storage");
     if (mkdirs) {
         snprintf(path, sizeof(path), "%s/%s", dir, mkdirs);
         CHECK(mkdir(path, 0755) == 0);
@@ -249,8 +228,8 @@ static void check_symlink_blocks(const char *link_rel, const char *mkdirs, bool 
     CHECK(btd_storage_delete(s) < 0);
     CHECK(file_size(dir, link_rel) >= 0); /* the link itself is left alone */
     btd_storage_unref(s);
-    rm_rf(dir);
-    rm_rf(other);
+    tmpdir_remove(dir);
+    tmpdir_remove(other);
 }
 
 static void check_all_symlinks(void)
@@ -300,7 +279,7 @@ static void test_more_files_than_the_cache_holds(void)
     char dir[64];
     size_t i, round;
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "storage");
     fill(data, sizeof(data), 3);
     CHECK(btd_storage_new(&s, dir, &m) == 0);
     /* Each file in two halves, far apart in time, so entries get evicted. */
@@ -321,7 +300,7 @@ static void test_more_files_than_the_cache_holds(void)
     CHECK(btd_storage_read(s, 0, back, sizeof(back)) == 0);
     CHECK(memcmp(back, data, sizeof(data)) == 0);
     btd_storage_unref(s);
-    rm_rf(dir);
+    tmpdir_remove(dir);
 }
 
 struct writer {
@@ -364,7 +343,7 @@ static void test_concurrent_writes_from_threads(void)
     char dir[64];
     unsigned i;
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "storage");
     fill(data, sizeof(data), 4);
     CHECK(btd_storage_new(&s, dir, &m) == 0);
     for (i = 0; i < THREADS; i++) {
@@ -380,7 +359,7 @@ static void test_concurrent_writes_from_threads(void)
     CHECK(btd_storage_read(s, 0, back, sizeof(back)) == 0);
     CHECK(memcmp(back, data, sizeof(data)) == 0);
     btd_storage_unref(s);
-    rm_rf(dir);
+    tmpdir_remove(dir);
 }
 
 static void test_delete_removes_files_and_empty_dirs(void)
@@ -390,7 +369,7 @@ static void test_delete_removes_files_and_empty_dirs(void)
     uint8_t data[TOTAL];
     char dir[64];
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "storage");
     fill(data, sizeof(data), 5);
     CHECK(btd_storage_new(&s, dir, &m) == 0);
     CHECK(btd_storage_write(s, 0, data, TOTAL) == 0);
@@ -399,7 +378,7 @@ static void test_delete_removes_files_and_empty_dirs(void)
     CHECK(file_size(dir, "t") == -1);
     CHECK(file_size(dir, ".") >= 0);
     btd_storage_unref(s);
-    rm_rf(dir);
+    tmpdir_remove(dir);
 }
 
 static void test_delete_keeps_dirs_holding_foreign_files(void)
@@ -410,7 +389,7 @@ static void test_delete_keeps_dirs_holding_foreign_files(void)
     char dir[64], path[128];
     FILE *f;
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "storage");
     fill(data, sizeof(data), 6);
     CHECK(btd_storage_new(&s, dir, &m) == 0);
     CHECK(btd_storage_write(s, 0, data, TOTAL) == 0);
@@ -425,7 +404,7 @@ static void test_delete_keeps_dirs_holding_foreign_files(void)
     CHECK(file_size(dir, "t/a.bin") == -1);
     CHECK(file_size(dir, "t/empty") == -1);
     btd_storage_unref(s);
-    rm_rf(dir);
+    tmpdir_remove(dir);
 }
 
 static void test_single_file_torrent(void)
@@ -436,7 +415,7 @@ static void test_single_file_torrent(void)
     uint8_t data[4000], back[4000];
     char dir[64];
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "storage");
     fill(data, sizeof(data), 7);
     CHECK(btd_storage_new(&s, dir, &m) == 0);
     CHECK(btd_storage_write(s, 3000, data + 3000, 1000) == 0);
@@ -447,7 +426,7 @@ static void test_single_file_torrent(void)
     CHECK(btd_storage_delete(s) == 0);
     CHECK(file_size(dir, "single.iso") == -1);
     btd_storage_unref(s);
-    rm_rf(dir);
+    tmpdir_remove(dir);
 }
 
 int main(void)

@@ -11,6 +11,7 @@
 
 #include "sha1.h"
 #include "tap.h"
+#include "tmpdir.h"
 
 #define PIECES 20
 #define PLEN 1024
@@ -34,28 +35,6 @@ struct ctx {
 };
 
 static uint8_t data[TOTAL];
-
-static void make_tmp(char *buf, size_t n)
-{
-    snprintf(buf, n, "/tmp/btd-test-work-XXXXXX");
-    if (!mkdtemp(buf)) {
-        perror("mkdtemp");
-        exit(1);
-    }
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static struct btd_storage *new_storage(const char *dir)
 {
@@ -143,7 +122,7 @@ static void teardown(struct ctx *c, uv_loop_t *loop, const char *dir)
     btd_storage_unref(c->storage);
     free(c->read_buf);
     CHECK(uv_loop_close(loop) == 0);
-    rm_rf(dir);
+    tmpdir_remove(dir);
 }
 
 /* Bytes of piece i as they stand in the file (zeros past its end). */
@@ -171,7 +150,7 @@ static void test_verify_write_reports_hash_and_keeps_only_good_pieces(void)
     uint8_t piece[PLEN], zero[PLEN] = {0};
     uint32_t i;
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "work");
     uv_loop_init(&loop);
     setup(&c, &loop, dir);
     submit_all(&c, true);
@@ -199,7 +178,7 @@ static void test_read_returns_written_bytes(void)
     struct ctx c;
     char dir[64];
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "work");
     uv_loop_init(&loop);
     setup(&c, &loop, dir);
     submit_all(&c, false);
@@ -222,7 +201,7 @@ static void test_read_of_missing_file_reports_enoent(void)
     struct ctx c;
     char dir[64];
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "work");
     uv_loop_init(&loop);
     setup(&c, &loop, dir);
     CHECK(btd_work_read(c.pool, TORRENT_ID, c.storage, 2, 2 * PLEN, PLEN, &data[2]) == 0);
@@ -241,7 +220,7 @@ static void test_check_detects_corrupted_piece(void)
     uint32_t i;
     int fd;
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "work");
     uv_loop_init(&loop);
     setup(&c, &loop, dir);
     submit_all(&c, false);
@@ -272,7 +251,7 @@ static void test_check_of_missing_data_is_a_missing_piece(void)
     char dir[64], path[128];
     uint8_t h[20];
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "work");
     uv_loop_init(&loop);
     setup(&c, &loop, dir);
     hash_of(0, h);
@@ -299,7 +278,7 @@ static void test_callback_may_submit_more_jobs(void)
     struct ctx c;
     char dir[64];
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "work");
     uv_loop_init(&loop);
     setup(&c, &loop, dir);
     c.read_back_in_cb = true;
@@ -317,7 +296,7 @@ static void test_free_with_jobs_in_flight_drops_results(void)
     struct ctx c;
     char dir[64];
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "work");
     uv_loop_init(&loop);
     setup(&c, &loop, dir);
     submit_all(&c, false);
@@ -327,7 +306,7 @@ static void test_free_with_jobs_in_flight_drops_results(void)
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(c.calls == 0);
     CHECK(uv_loop_close(&loop) == 0);
-    rm_rf(dir);
+    tmpdir_remove(dir);
 }
 
 static void test_free_from_inside_a_callback(void)
@@ -336,7 +315,7 @@ static void test_free_from_inside_a_callback(void)
     struct ctx c;
     char dir[64];
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "work");
     uv_loop_init(&loop);
     setup(&c, &loop, dir);
     c.free_pool_in_cb = true;
@@ -345,7 +324,7 @@ static void test_free_from_inside_a_callback(void)
     CHECK(c.calls == 1);
     btd_storage_unref(c.storage);
     CHECK(uv_loop_close(&loop) == 0);
-    rm_rf(dir);
+    tmpdir_remove(dir);
 }
 
 static void test_refuses_oversized_jobs(void)
@@ -355,7 +334,7 @@ static void test_refuses_oversized_jobs(void)
     char dir[64];
     uint8_t h[20] = {0};
 
-    make_tmp(dir, sizeof(dir));
+    tmpdir_make(dir, sizeof(dir), "work");
     uv_loop_init(&loop);
     setup(&c, &loop, dir);
     CHECK(btd_work_read(c.pool, TORRENT_ID, c.storage, 0, 0, (size_t)1 << 30, NULL) == -EMSGSIZE);
