@@ -272,7 +272,7 @@ static int on_handshake(struct btd_peer *p)
         return -EPROTO;
     }
     if (memcmp(hs.peer_id, t->session->peer_id, 20) == 0) {
-        t->book[p->book_key].banned = true; /* ourselves: never dial again */
+        t->book[p->book_key].self = true; /* ourselves: never dial again */
         btd_peer_close(p, "connected to ourselves");
         return -EPROTO;
     }

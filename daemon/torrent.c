@@ -177,7 +177,8 @@ static void connect_more(struct btd_torrent *t)
             s->peer_count >= (uint32_t)s->cfg->max_peers_global ||
             s->half_open >= (uint32_t)s->cfg->max_half_open)
             return;
-        if (e->connected || e->banned || e->incoming || e->fails >= MAX_FAILS || e->next_try > now)
+        if (e->connected || e->banned || e->incoming || e->self || e->fails >= MAX_FAILS ||
+            e->next_try > now)
             continue;
         e->connected = true; /* before: a connect that fails at once closes the peer */
         if (btd_peer_connect(t, i, &e->addr, &p) < 0) {

@@ -46,6 +46,7 @@ struct btd_addr_entry {
     bool banned;
     bool connected; /* a live connection uses this address */
     bool incoming;  /* learnt from a connection they made: never dialled */
+    bool self;      /* our own address (a tracker listed us): never dialled, not a ban */
 };
 
 struct btd_rate {

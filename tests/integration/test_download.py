@@ -180,7 +180,7 @@ def test_starving_torrent_announces_again(t):
     moves from the interval to the min interval.
     """
     seed_dir = btdtest.tempdir("seed-")
-    make_payload(seed_dir, SINGLE)
+    sums = make_payload(seed_dir, SINGLE)
     torrent = os.path.join(btdtest.tempdir("torrent-"), "t.torrent")
     port = free_port()
     http, _ = Opentracker.urls(port)
@@ -188,6 +188,7 @@ def test_starving_torrent_announces_again(t):
                         piece_length=32768)
     tracker = Opentracker([ih], port)
     btd = Btd(BTD)
+    seeder = None
     try:
         tid = btd.add(torrent)["id"]
         first = wait_until(lambda: btd.status(tid)["trackers"][0]["last_announce"], 30,
@@ -200,7 +201,16 @@ def test_starving_torrent_announces_again(t):
         # opentracker's min interval is half its (randomised) interval.
         t.ok(sooner - first >= interval // 2 - 5,
              "starving: the tracker's min interval is respected", (sooner - first, interval))
+        # The tracker listed btd itself: it dialled itself once and knows it.
+        wait_until(lambda: "connected to ourselves" in btd.log_text(), 30, "the self-dial")
+        port = btd.call("session.get")["listen_port"]
+        seeder = LtPeer(torrent, seed_dir, "127.0.0.1", peers=["127.0.0.1:%d" % port],
+                        wait_announce=False)
+        btd.wait_done(tid, timeout=60)
+        check_files(t, btd, sums, "a peer on btd's own address after the self-dial")
     finally:
+        if seeder:
+            seeder.stop()
         t.eq(btd.stop(), 0, "starving: btd exits 0")
         tracker.stop()
 
