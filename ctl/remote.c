@@ -43,6 +43,12 @@ int btctl_remote_parse_id(struct btctl *ctl, const struct btctl_command *cmd, in
         if (r >= 0)
             return r;
     }
+    return btctl_remote_take_id(cmd, argc, argv, optional, ret_id);
+}
+
+int btctl_remote_take_id(const struct btctl_command *cmd, int argc, char **argv, bool optional,
+                         const char **ret_id)
+{
     if (optind >= argc) {
         if (!optional)
             return btctl_usage_error(cmd, "missing ID");

@@ -34,6 +34,14 @@ int btctl_remote_option(struct btctl *ctl, const struct btctl_command *cmd, int 
 int btctl_remote_parse_id(struct btctl *ctl, const struct btctl_command *cmd, int argc, char **argv,
                           bool optional, const char **ret_id);
 
+/*
+ * Takes the one ID argument left after the options (argv[optind]): a usage
+ * error when it is missing (unless optional), empty or followed by more.
+ * Returns -1 to go on, else the exit status.
+ */
+int btctl_remote_take_id(const struct btctl_command *cmd, int argc, char **argv, bool optional,
+                         const char **ret_id);
+
 /* New params {"id": id}; the ID goes as a string (number, info-hash or prefix). */
 json_t *btctl_remote_id_params(const char *id);
 

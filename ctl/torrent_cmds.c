@@ -439,6 +439,7 @@ static int run_remove(struct btctl *ctl, int argc, char **argv)
 {
     const struct btctl_command *cmd = &btctl_remove_command;
     bool delete_data = false;
+    const char *id;
     json_t *params;
     int c;
     int r;
@@ -455,11 +456,10 @@ static int run_remove(struct btctl *ctl, int argc, char **argv)
         if (r >= 0)
             return r;
     }
-    if (optind >= argc)
-        return btctl_usage_error(cmd, "missing ID");
-    if (optind + 1 < argc)
-        return btctl_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-    params = btctl_remote_id_params(argv[optind]);
+    r = btctl_remote_take_id(cmd, argc, argv, false, &id);
+    if (r >= 0)
+        return r;
+    params = btctl_remote_id_params(id);
     if (delete_data)
         json_object_set_new(params, "delete_data", json_true());
     return btctl_remote_show(ctl, "torrent.remove", params, show_removed);

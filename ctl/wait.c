@@ -111,12 +111,7 @@ static int parse_args(struct btctl *ctl, struct waiter *w, int argc, char **argv
         if (r >= 0)
             return r;
     }
-    if (optind >= argc)
-        return btctl_usage_error(cmd, "missing ID");
-    if (optind + 1 < argc)
-        return btctl_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-    w->id = argv[optind];
-    return -1;
+    return btctl_remote_take_id(cmd, argc, argv, false, &w->id);
 }
 
 static double monotonic_seconds(void)
