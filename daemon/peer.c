@@ -380,6 +380,7 @@ int btd_peer_connect(struct btd_torrent *t, uint32_t book_key, const struct bt_p
         return r;
     }
     p->session = t->session;
+    p->serial = ++t->session->next_serial;
     bt_buf_init(&p->out, 0);
     p->torrent = t;
     p->book_key = book_key;
@@ -418,6 +419,7 @@ int btd_peer_accept(struct btd_session *s, uv_stream_t *server)
         return r;
     }
     p->session = s;
+    p->serial = ++s->next_serial;
     bt_buf_init(&p->out, 0);
     p->incoming = true;
     p->state = BTD_PEER_HANDSHAKE;

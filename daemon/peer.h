@@ -27,6 +27,7 @@
 #include "bitfield.h"
 #include "buf.h"
 #include "torrent.h"
+#include "upload.h"
 
 #define BTD_PEER_MAX_REQUESTS 250 /* outstanding requests to one peer */
 #define BTD_PEER_MIN_REQUESTS 4
@@ -36,6 +37,14 @@ enum btd_peer_state {
     BTD_PEER_HANDSHAKE,
     BTD_PEER_ACTIVE,
     BTD_PEER_CLOSING,
+};
+
+/* A block they asked us for, read by a worker before it is sent. */
+struct btd_serve {
+    uint32_t piece;
+    uint32_t begin; /* bytes into the piece */
+    uint32_t len;   /* bytes */
+    bool reading;   /* handed to a worker */
 };
 
 struct btd_request {
@@ -52,7 +61,13 @@ struct btd_peer {
     struct btd_session *session; /* borrowed */
     struct btd_torrent *torrent; /* borrowed; NULL until attached (incoming) or once detached */
     bool incoming;               /* they dialled us */
-    uint32_t book_key;           /* index in the torrent's address book */
+    uint64_t serial;             /* unique in the session: worker results find the peer by it */
+    struct btd_serve serves[BTD_UPLOAD_MAX_QUEUE]; /* their requests being read */
+    uint32_t nserves;
+    uint32_t nreading;     /* worker reads in flight for this peer */
+    uint32_t bad_requests; /* requests refused so far */
+    bool optimistic;       /* unchoked by the optimistic slot */
+    uint32_t book_key;     /* index in the torrent's address book */
     struct bt_peer_addr addr;
     char name[64]; /* "127.0.0.2:6881", for logs */
     enum btd_peer_state state;

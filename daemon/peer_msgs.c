@@ -150,6 +150,8 @@ static void on_unchoke(struct btd_peer *p, const struct bt_wire_msg *m)
 static void on_interested(struct btd_peer *p, const struct bt_wire_msg *m)
 {
     p->peer_interested = m->type == BT_WIRE_INTERESTED;
+    if (p->peer_interested)
+        btd_upload_interested(p);
 }
 
 static void on_have(struct btd_peer *p, const struct bt_wire_msg *m)
@@ -232,9 +234,12 @@ static void on_piece(struct btd_peer *p, const struct bt_wire_msg *m)
 
 static void on_request(struct btd_peer *p, const struct bt_wire_msg *m)
 {
-    /* We do not upload yet: every peer stays choked, so a request is ignored. */
-    (void)p;
-    (void)m;
+    btd_upload_request(p, m->index, m->begin, m->length);
+}
+
+static void on_cancel(struct btd_peer *p, const struct bt_wire_msg *m)
+{
+    btd_upload_cancel(p, m->index, m->begin, m->length);
 }
 
 static void on_ignored(struct btd_peer *p, const struct bt_wire_msg *m)
@@ -254,7 +259,7 @@ static const handler_fn handlers[] = {
     [BT_WIRE_BITFIELD] = on_bitfield,
     [BT_WIRE_REQUEST] = on_request,
     [BT_WIRE_PIECE] = on_piece,
-    [BT_WIRE_CANCEL] = on_ignored,
+    [BT_WIRE_CANCEL] = on_cancel,
     [BT_WIRE_PORT] = on_ignored,
 };
 

@@ -41,6 +41,7 @@ struct btd_session {
     struct btd_peer *dirty;        /* borrowed: peers with output to write */
     struct btd_peer *incoming;     /* owned: accepted, handshake not yet matched */
     uint32_t nincoming;
+    uint64_t next_serial; /* for peers */
     uint16_t listen_port; /* the port announced to trackers */
     uint32_t peer_count;  /* connections, all torrents */
     uint32_t half_open;   /* outgoing connects in progress */

@@ -13,6 +13,7 @@
 #include "session.h"
 #include "storage.h"
 #include "tracker.h"
+#include "upload.h"
 #include "work.h"
 
 #define RETRY_BASE_MS 1000         /* reconnect delay: 2 s after one failure, doubling */
@@ -371,6 +372,8 @@ void btd_torrent_work_done(struct btd_torrent *t, struct btd_work_result *res)
 {
     if (res->kind == BTD_WORK_VERIFY_WRITE)
         on_verified(t, res);
+    else if (res->kind == BTD_WORK_READ)
+        btd_upload_read_done(t, res);
 }
 
 void btd_torrent_pause(struct btd_torrent *t)
@@ -422,6 +425,7 @@ void btd_torrent_tick(struct btd_torrent *t)
         btd_peer_tick(p, now);
     }
     connect_more(t);
+    btd_upload_tick(t);
     /* Nobody to talk to: ask the trackers again rather than wait out their interval. */
     if (t->tracker && t->npeers == 0 && t->state == BTD_TORRENT_DOWNLOADING &&
         now - t->starving_since >= STARVING_ANNOUNCE_MS) {

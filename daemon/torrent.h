@@ -82,6 +82,7 @@ struct btd_torrent {
     int64_t added_at;        /* seconds since the epoch */
     bool completed_sent;     /* `completed` went to the trackers */
     uint64_t starving_since; /* ms: last announce asked for because no peer is connected */
+    uint32_t ticks;          /* seconds since added, for periodic work */
 };
 
 int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id,

@@ -1,0 +1,199 @@
+#include "upload.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "peer-internal.h"
+#include "peer.h"
+#include "session.h"
+#include "torrent.h"
+#include "work.h"
+
+static void refuse(struct btd_peer *p, const char *why)
+{
+    p->bad_requests++;
+    btd_debug("ih=%.8s peer=%s request refused: %s", p->torrent->hex, p->name, why);
+    if (p->bad_requests > BTD_UPLOAD_MAX_BAD)
+        btd_peer_close(p, "too many bad requests");
+}
+
+/* Hands waiting requests to workers, oldest first, up to BTD_UPLOAD_MAX_READS. */
+static void pump(struct btd_peer *p)
+{
+    struct btd_torrent *t = p->torrent;
+    uint32_t i;
+
+    for (i = 0; i < p->nserves && p->nreading < BTD_UPLOAD_MAX_READS; i++) {
+        struct btd_serve *sv = &p->serves[i];
+        uint64_t off = (uint64_t)sv->piece * t->meta->piece_length + sv->begin;
+
+        if (sv->reading)
+            continue;
+        if (btd_work_read(t->session->work, t->id, t->storage, sv->piece, off, sv->len,
+                          (void *)(uintptr_t)p->serial) < 0)
+            return;
+        sv->reading = true;
+        p->nreading++;
+    }
+}
+
+void btd_upload_request(struct btd_peer *p, uint32_t piece, uint32_t begin, uint32_t len)
+{
+    struct btd_torrent *t = p->torrent;
+
+    if (p->am_choking) {
+        refuse(p, "sent while choked");
+        return;
+    }
+    if (piece >= t->picker.piece_count || t->picker.state[piece] != BTD_PIECE_HAVE) {
+        refuse(p, "piece not available");
+        return;
+    }
+    if (len == 0 || len > BTD_BLOCK_SIZE ||
+        (uint64_t)begin + len > btd_picker_piece_size(&t->picker, piece)) {
+        refuse(p, "block out of range");
+        return;
+    }
+    if (p->nserves >= BTD_UPLOAD_MAX_QUEUE) {
+        refuse(p, "too many requests queued");
+        return;
+    }
+    p->serves[p->nserves++] = (struct btd_serve){.piece = piece, .begin = begin, .len = len};
+    pump(p);
+}
+
+/* Removes a waiting request; true if it was there. */
+static bool take_serve(struct btd_peer *p, uint32_t piece, uint32_t begin, uint32_t len)
+{
+    uint32_t i;
+
+    for (i = 0; i < p->nserves; i++) {
+        if (p->serves[i].piece == piece && p->serves[i].begin == begin && p->serves[i].len == len) {
+            memmove(&p->serves[i], &p->serves[i + 1], (p->nserves - i - 1) * sizeof(p->serves[0]));
+            p->nserves--;
+            return true;
+        }
+    }
+    return false;
+}
+
+void btd_upload_cancel(struct btd_peer *p, uint32_t piece, uint32_t begin, uint32_t len)
+{
+    take_serve(p, piece, begin, len);
+}
+
+void btd_upload_read_done(struct btd_torrent *t, struct btd_work_result *res)
+{
+    uint64_t serial = (uint64_t)(uintptr_t)res->user;
+    uint32_t begin = (uint32_t)(res->offset - (uint64_t)res->piece * t->meta->piece_length);
+    uint8_t hdr[BT_WIRE_PIECE_HEADER_LEN];
+    struct btd_peer *p;
+
+    for (p = t->peers; p && p->serial != serial; p = p->next)
+        ;
+    if (!p)
+        return; /* gone meanwhile */
+    p->nreading--;
+    if (p->state != BTD_PEER_ACTIVE || !take_serve(p, res->piece, begin, (uint32_t)res->len))
+        return; /* choked or cancelled meanwhile */
+    pump(p);
+    if (res->status < 0 || !res->buf) {
+        btd_warn("ih=%.8s piece=%u cannot read a block to upload: %s", t->hex, res->piece,
+                 strerror(-res->status));
+        return;
+    }
+    bt_wire_piece_header(hdr, res->piece, begin, res->len);
+    btd__peer_send2(p, hdr, sizeof(hdr), res->buf, res->len);
+    p->uploaded += res->len;
+    p->up.bytes_this_second += res->len;
+    t->uploaded += res->len;
+    t->up.bytes_this_second += res->len;
+    t->session->uploaded += res->len;
+}
+
+static void set_choke(struct btd_peer *p, bool choke)
+{
+    if (p->am_choking == choke)
+        return;
+    p->am_choking = choke;
+    if (choke) {
+        p->nserves = 0; /* their waiting requests are dropped, as BEP 3 says */
+        p->optimistic = false;
+    }
+    btd__peer_send_simple(p, choke ? BT_WIRE_CHOKE : BT_WIRE_UNCHOKE, 0, 0, 0);
+}
+
+static uint32_t unchoked(const struct btd_torrent *t)
+{
+    const struct btd_peer *p;
+    uint32_t n = 0;
+
+    for (p = t->peers; p; p = p->next)
+        n += p->state == BTD_PEER_ACTIVE && !p->am_choking;
+    return n;
+}
+
+void btd_upload_interested(struct btd_peer *p)
+{
+    if (p->am_choking && unchoked(p->torrent) < BTD_UPLOAD_SLOTS + 1)
+        set_choke(p, false);
+}
+
+/* What a peer is worth for a regular slot: what it gives us, or takes when we seed. */
+static double worth(const struct btd_torrent *t, const struct btd_peer *p)
+{
+    return t->state == BTD_TORRENT_SEEDING ? p->up.per_second : p->down.per_second;
+}
+
+static bool eligible(const struct btd_peer *p)
+{
+    return p->state == BTD_PEER_ACTIVE && p->peer_interested;
+}
+
+static void choke_round(struct btd_torrent *t, bool rotate)
+{
+    struct btd_peer *p, *best[BTD_UPLOAD_SLOTS] = {0}, *optimistic = NULL;
+    uint32_t i, j, n = 0, candidates = 0;
+
+    for (p = t->peers; p; p = p->next) {
+        if (!eligible(p))
+            continue;
+        for (i = 0; i < n && worth(t, best[i]) >= worth(t, p); i++)
+            ;
+        if (i < BTD_UPLOAD_SLOTS) {
+            for (j = n < BTD_UPLOAD_SLOTS ? n : BTD_UPLOAD_SLOTS - 1; j > i; j--)
+                best[j] = best[j - 1];
+            best[i] = p;
+            n += n < BTD_UPLOAD_SLOTS;
+        }
+    }
+    for (p = t->peers; p; p = p->next) {
+        for (i = 0; i < n && best[i] != p; i++)
+            ;
+        if (i < n || !eligible(p))
+            continue;
+        if (p->optimistic && !rotate)
+            optimistic = p;
+        else if (bt_random_uniform(++candidates) == 0 && (rotate || !optimistic))
+            optimistic = p; /* reservoir sampling: a uniform pick among the rest */
+    }
+    for (p = t->peers; p; p = p->next) {
+        bool keep = p == optimistic;
+
+        for (i = 0; i < n && !keep; i++)
+            keep = best[i] == p;
+        if (p->state == BTD_PEER_ACTIVE)
+            set_choke(p, !keep);
+        p->optimistic = p == optimistic;
+    }
+}
+
+void btd_upload_tick(struct btd_torrent *t)
+{
+    t->ticks++;
+    if (t->ticks % BTD_UPLOAD_ROUND_S == 0)
+        choke_round(t, t->ticks % BTD_UPLOAD_OPTIMISTIC_S == 0);
+}

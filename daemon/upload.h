@@ -1,0 +1,43 @@
+/*
+ * upload: serving blocks to peers and choosing whom to unchoke. Loop thread.
+ *
+ * A request is served only if we unchoked the peer, the piece is verified,
+ * and the block lies inside it and is at most 16 KiB; anything else is
+ * refused, and a peer that keeps at it (BTD_UPLOAD_MAX_BAD) is dropped.
+ * Accepted requests wait in a bounded per-peer queue; at most
+ * BTD_UPLOAD_MAX_READS of them are being read by workers at once (so memory
+ * per peer stays small); the result finds its peer again by serial number and is sent
+ * only if the request is still wanted (not cancelled, peer not choked).
+ *
+ * Choking, every BTD_UPLOAD_ROUND_S seconds: the BTD_UPLOAD_SLOTS interested
+ * peers that give us most (downloading) or take most (seeding) are
+ * unchoked, plus one optimistic unchoke rotated every
+ * BTD_UPLOAD_OPTIMISTIC_S seconds; a newly interested peer gets a free
+ * slot at once.
+ */
+#ifndef BTD_UPLOAD_H
+#define BTD_UPLOAD_H
+
+#include <stdint.h>
+
+#define BTD_UPLOAD_MAX_QUEUE 500 /* requests waiting per peer (libtorrent's reqq) */
+#define BTD_UPLOAD_MAX_READS 8   /* of those, being read by workers at once */
+#define BTD_UPLOAD_MAX_BAD 16    /* refused requests before the peer is dropped */
+#define BTD_UPLOAD_SLOTS 4
+#define BTD_UPLOAD_ROUND_S 10
+#define BTD_UPLOAD_OPTIMISTIC_S 30
+
+struct btd_peer;
+struct btd_torrent;
+struct btd_work_result;
+
+void btd_upload_request(struct btd_peer *p, uint32_t piece, uint32_t begin, uint32_t len);
+void btd_upload_cancel(struct btd_peer *p, uint32_t piece, uint32_t begin, uint32_t len);
+/* They became interested: unchoke at once if a slot is free. */
+void btd_upload_interested(struct btd_peer *p);
+/* A worker read a block for t. */
+void btd_upload_read_done(struct btd_torrent *t, struct btd_work_result *res);
+/* Called once a second; runs a choking round every BTD_UPLOAD_ROUND_S. */
+void btd_upload_tick(struct btd_torrent *t);
+
+#endif

@@ -1,0 +1,56 @@
+#!/usr/bin/python3
+"""btd uploads: once it has a torrent, real leechers download it from btd alone.
+
+A python3-libtorrent seeder gives btd the data and is stopped; then a
+python3-libtorrent leecher dialling only btd downloads it, and its file
+must have the original sha256.
+"""
+
+import os
+import sys
+
+import btdtest
+from swarm import Btd, LtPeer, create_torrent, make_payload, sha256_file
+
+BTD = btdtest.env_path("BTD")
+BTCTL = btdtest.env_path("BTCTL")
+FILES = {"seed.bin": 3 * 1024 * 1024 + 777}
+
+
+def test_btd_seeds_to_real_leechers(t):
+    seed_dir = btdtest.tempdir("seed-")
+    sums = make_payload(seed_dir, FILES)
+    torrent = os.path.join(btdtest.tempdir("torrent-"), "t.torrent")
+    create_torrent(BTCTL, os.path.join(seed_dir, "seed.bin"), torrent, piece_length=32768)
+    btd = Btd(BTD)
+    leecher = None
+    try:
+        seeder = LtPeer(torrent, seed_dir, "127.0.0.2")
+        tid = btd.add(torrent, peers=[seeder.addr])["id"]
+        btd.wait_done(tid, timeout=60)
+        seeder.stop()
+        port = btd.call("session.get")["listen_port"]
+
+        out = btdtest.tempdir("leech-")
+        leecher = LtPeer(torrent, out, "127.0.0.3", seed=False, peers=["127.0.0.1:%d" % port],
+                         wait_announce=False)
+        leecher.wait_line("finished", 60)
+        t.eq(sha256_file(os.path.join(out, "seed.bin")), sums["seed.bin"],
+             "a libtorrent leecher gets the original bytes from btd alone")
+        st = btd.status(tid)
+        t.ok(st["uploaded_bytes"] >= FILES["seed.bin"], "btd counts what it uploaded",
+             st["uploaded_bytes"])
+    finally:
+        if leecher:
+            leecher.stop()
+        t.eq(btd.stop(), 0, "seeding: btd exits 0")
+
+
+def main():
+    t = btdtest.Tap()
+    t.run(test_btd_seeds_to_real_leechers)
+    return t.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
