@@ -103,6 +103,61 @@ static uint32_t max_jobs(const struct btd_session *s, const struct bt_metainfo *
     return n < 2 ? 2 : (uint32_t)n;
 }
 
+static void connect_more(struct btd_torrent *t);
+
+/* Downloading or seeding: announce and dial. */
+static void go_active(struct btd_torrent *t)
+{
+    bool complete = btd_picker_complete(&t->picker);
+
+    set_state(t, complete ? BTD_TORRENT_SEEDING : BTD_TORRENT_DOWNLOADING);
+    if (complete)
+        t->completed_sent = true; /* complete from the start: nothing to report */
+    if (t->tracker)
+        btd_tracker_start(t->tracker);
+    connect_more(t);
+}
+
+/*
+ * Reads every piece back from disk on the worker pool (data already in the
+ * directory: complete data seeds, partial data keeps its valid pieces).
+ */
+static void start_check(struct btd_torrent *t)
+{
+    const struct bt_metainfo *m = t->meta;
+    uint32_t i;
+    int r;
+
+    set_state(t, BTD_TORRENT_CHECKING);
+    for (i = t->check_left = 0; i < m->piece_count; i++) {
+        r = btd_work_check(t->session->work, t->id, t->storage, i, (uint64_t)i * m->piece_length,
+                           bt_metainfo_piece_size(m, i), m->pieces + (size_t)i * 20, NULL);
+        if (r < 0) {
+            btd_err("ih=%.8s cannot check existing data: %s", t->hex, strerror(-r));
+            free(t->error);
+            t->error = strdup("cannot check existing data");
+            set_state(t, BTD_TORRENT_ERROR);
+            return;
+        }
+        t->check_left++;
+    }
+}
+
+static void on_checked(struct btd_torrent *t, struct btd_work_result *res)
+{
+    if (res->hash_ok)
+        btd_picker_set_have(&t->picker, res->piece);
+    if (t->check_left == 0 || --t->check_left > 0)
+        return;
+    t->checked = true;
+    btd_info("ih=%.8s existing data: %u of %u pieces valid", t->hex, t->picker.have,
+             t->picker.piece_count);
+    if (t->paused)
+        set_state(t, BTD_TORRENT_PAUSED);
+    else
+        go_active(t);
+}
+
 int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id,
                     struct bt_metainfo *m, const char *dir, bool paused)
 {
@@ -133,9 +188,9 @@ int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id
         btd_torrent_free(t);
         return r;
     }
-    t->state = paused ? BTD_TORRENT_PAUSED : BTD_TORRENT_DOWNLOADING;
-    if (!paused && t->tracker)
-        btd_tracker_start(t->tracker);
+    t->state = BTD_TORRENT_PAUSED;
+    if (!paused)
+        start_check(t);
     *ret = t;
     return 0;
 }
@@ -263,7 +318,7 @@ int btd_torrent_attach(struct btd_torrent *t, struct btd_peer *p)
     struct btd_session *s = t->session;
     struct btd_addr_entry *e;
 
-    if (t->paused || ip_banned(t, &p->addr))
+    if (t->paused || t->state == BTD_TORRENT_CHECKING || ip_banned(t, &p->addr))
         return -EPERM;
     if (t->npeers >= (uint32_t)s->cfg->max_peers_torrent ||
         s->peer_count >= (uint32_t)s->cfg->max_peers_global)
@@ -374,6 +429,8 @@ void btd_torrent_work_done(struct btd_torrent *t, struct btd_work_result *res)
         on_verified(t, res);
     else if (res->kind == BTD_WORK_READ)
         btd_upload_read_done(t, res);
+    else if (res->kind == BTD_WORK_CHECK)
+        on_checked(t, res);
 }
 
 void btd_torrent_pause(struct btd_torrent *t)
@@ -397,10 +454,12 @@ void btd_torrent_resume(struct btd_torrent *t)
     t->paused = false;
     for (i = 0; i < t->nbook; i++)
         t->book[i].next_try = 0;
-    set_state(t, btd_picker_complete(&t->picker) ? BTD_TORRENT_SEEDING : BTD_TORRENT_DOWNLOADING);
-    if (t->tracker)
-        btd_tracker_start(t->tracker);
-    connect_more(t);
+    if (t->check_left > 0)
+        set_state(t, BTD_TORRENT_CHECKING); /* a check is still running: it goes on */
+    else if (!t->checked)
+        start_check(t);
+    else
+        go_active(t);
 }
 
 static void rate_tick(struct btd_rate *r)

@@ -83,6 +83,8 @@ struct btd_torrent {
     bool completed_sent;     /* `completed` went to the trackers */
     uint64_t starving_since; /* ms: last announce asked for because no peer is connected */
     uint32_t ticks;          /* seconds since added, for periodic work */
+    uint32_t check_left;     /* pieces still being read back (CHECKING) */
+    bool checked;            /* the data on disk was checked once */
 };
 
 int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id,

@@ -167,10 +167,11 @@ def test_paused(t):
     t.eq(res.stdout.count("\nName:") + res.stdout.startswith("Name:"), 2,
          "status without ID shows both torrents")
     res = ctl("resume", Ctx.lonely_id)
-    t.ok(res.returncode == 0 and res.stdout.strip().endswith(": downloading"),
-         "resume: one line, now downloading", res.stdout)
-    t.eq(ctl_json("status", Ctx.lonely_id, "--json")["state"], "downloading",
-         "resume changes the state")
+    t.ok(res.returncode == 0 and res.stdout.strip().endswith((": checking", ": downloading")),
+         "resume: one line, now checking its data (added paused, never checked)", res.stdout)
+    state = wait_until(lambda: (lambda s: s if s != "checking" else None)(
+        ctl_json("status", Ctx.lonely_id, "--json")["state"]), 30, "the check to end")
+    t.eq(state, "downloading", "resume changes the state")
     res = ctl("pause", Ctx.lonely_id)
     t.ok(res.returncode == 0 and res.stdout.strip().endswith(": paused"),
          "pause: one line, now paused", res.stdout)

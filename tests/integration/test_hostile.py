@@ -319,6 +319,8 @@ def test_incoming_hostile(t):
     honest = None
     try:
         tid = btd.add(torrent)["id"]
+        # Peers are accepted once the data on disk has been checked.
+        wait_until(lambda: btd.status(tid)["state"] != "checking", 30, "the check to end")
         port = btd.call("session.get")["listen_port"]
         t.ok(port > 0, "%s: btd reports its peer port" % label, port)
         fds_before = fd_count(pid)

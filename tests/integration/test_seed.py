@@ -7,6 +7,7 @@ must have the original sha256.
 """
 
 import os
+import shutil
 import sys
 
 import btdtest
@@ -46,9 +47,44 @@ def test_btd_seeds_to_real_leechers(t):
         t.eq(btd.stop(), 0, "seeding: btd exits 0")
 
 
+def test_existing_data_is_checked(t):
+    """Data already in --dir: complete seeds at once, corrupted pieces alone are fetched."""
+    piece = 32768
+    seed_dir = btdtest.tempdir("seed-")
+    sums = make_payload(seed_dir, FILES)
+    torrent = os.path.join(btdtest.tempdir("torrent-"), "t.torrent")
+    create_torrent(BTCTL, os.path.join(seed_dir, "seed.bin"), torrent, piece_length=piece)
+    btd = Btd(BTD)
+    seeder = None
+    try:
+        tid = btd.add(torrent, dir=seed_dir)["id"]
+        st = btd.wait_done(tid, timeout=60)
+        t.eq(st["downloaded_bytes"], 0, "complete data: seeding without downloading a byte")
+        t.eq(st["verified_bytes"], FILES["seed.bin"], "complete data: every byte verified")
+        btd.call("torrent.remove", id=str(tid))
+
+        part = btdtest.tempdir("part-")
+        shutil.copy(os.path.join(seed_dir, "seed.bin"), os.path.join(part, "seed.bin"))
+        with open(os.path.join(part, "seed.bin"), "r+b") as f:
+            for index in (3, 40):  # two whole pieces become garbage
+                f.seek(index * piece)
+                f.write(os.urandom(piece))
+        seeder = LtPeer(torrent, seed_dir, "127.0.0.2")
+        tid = btd.add(torrent, dir=part, peers=[seeder.addr])["id"]
+        st = btd.wait_done(tid, timeout=60)
+        t.eq(st["downloaded_bytes"], 2 * piece, "partial data: exactly the two bad pieces fetched")
+        t.eq(sha256_file(os.path.join(part, "seed.bin")), sums["seed.bin"],
+             "partial data: the file is mended")
+    finally:
+        if seeder:
+            seeder.stop()
+        t.eq(btd.stop(), 0, "check: btd exits 0")
+
+
 def main():
     t = btdtest.Tap()
     t.run(test_btd_seeds_to_real_leechers)
+    t.run(test_existing_data_is_checked)
     return t.done()
 
 
