@@ -207,8 +207,7 @@ static int m_torrent_jobs(struct btd_session *s, json_t *params, json_t **ret_re
     }
     unemployed = json_array();
     for (p = t->peers; p; p = p->next) {
-        if (p->state == BTD_PEER_ACTIVE && !p->peer_choking && p->nreqs == 0 &&
-            !btd_picker_has_job(&t->picker, p))
+        if (btd_torrent_peer_unemployed(t, p))
             json_array_append_new(unemployed, json_string(p->name));
     }
     *ret_result =

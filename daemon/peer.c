@@ -61,10 +61,8 @@ void btd_peer_close(struct btd_peer *p, const char *reason)
         unlink_incoming(p);
         btd_debug("peer=%s closed before its handshake matched: %s", p->name, reason);
     }
-    if (p->state == BTD_PEER_CONNECTING && t) {
-        t->half_open--;
+    if (p->state == BTD_PEER_CONNECTING && t)
         t->session->half_open--;
-    }
     p->state = BTD_PEER_CLOSING;
     p->close_reason = reason;
     if (p->dirty) {
@@ -92,7 +90,6 @@ static void on_written(uv_write_t *req, int status)
     struct write_req *w = (struct write_req *)req;
     struct btd_peer *p = w->peer;
 
-    p->write_queue -= (uint32_t)w->len;
     free(w->data);
     free(w);
     if (status < 0 && status != UV_ECANCELED)
@@ -115,9 +112,7 @@ static void flush(struct btd_peer *p)
     w->peer = p;
     w->data = bt_buf_steal(&p->out, &w->len);
     buf = uv_buf_init((char *)w->data, (unsigned)w->len);
-    p->write_queue += (uint32_t)w->len;
     if (uv_write(&w->req, (uv_stream_t *)&p->tcp, &buf, 1, on_written) < 0) {
-        p->write_queue -= (uint32_t)w->len;
         free(w->data);
         free(w);
         btd_peer_close(p, "write failed");
@@ -344,10 +339,8 @@ static void on_connect(uv_connect_t *req, int status)
 
     if (p->state == BTD_PEER_CLOSING)
         return;
-    if (p->torrent) {
-        p->torrent->half_open--;
+    if (p->torrent)
         p->torrent->session->half_open--;
-    }
     if (status < 0) {
         p->state = BTD_PEER_HANDSHAKE; /* not CONNECTING: half_open already counted down */
         btd_peer_close(p, "connect failed");
@@ -394,7 +387,6 @@ int btd_peer_connect(struct btd_torrent *t, uint32_t book_key, const struct bt_p
     t->peers = p;
     t->npeers++;
     t->session->peer_count++;
-    t->half_open++;
     t->session->half_open++;
     uv_tcp_nodelay(&p->tcp, 1);
     btd_addr_to_sockaddr(addr, &ss);

@@ -87,10 +87,8 @@ struct btd_peer {
     uint64_t connected_at; /* ms */
     uint64_t last_recv;    /* ms */
     uint64_t last_send;    /* ms */
-    uint64_t last_block;   /* ms */
     struct btd_rate down, up;
     uint64_t downloaded, uploaded; /* bytes of payload */
-    uint32_t write_queue;          /* bytes handed to uv_write and not yet written */
     struct bt_buf out;             /* owned: corked output, written once per loop turn */
     struct btd_peer *dirty_next;   /* the session's list of peers with output to flush */
     bool dirty;                    /* on that list */

@@ -210,7 +210,6 @@ static void on_piece(struct btd_peer *p, const struct bt_wire_msg *m)
     t->downloaded += m->data_len;
     t->down.bytes_this_second += m->data_len;
     t->session->downloaded += m->data_len;
-    p->last_block = uv_now(p->tcp.loop);
     p->snubbed = false;
     r = btd_picker_block(&t->picker, p->book_key, m->index, m->begin, m->data,
                          (uint32_t)m->data_len, &job, &dup);

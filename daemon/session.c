@@ -105,7 +105,6 @@ int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config
     s->cfg = cfg;
     s->next_id = 1;
     s->listen_port = (uint16_t)cfg->port;
-    s->started_at = uv_now(loop);
     memcpy(s->peer_id, PEER_ID_PREFIX, 8);
     bt_random_bytes(s->peer_id + 8, 12);
     bt_random_bytes(&s->tracker_key, sizeof(s->tracker_key));

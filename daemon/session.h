@@ -47,7 +47,6 @@ struct btd_session {
     uint32_t half_open;   /* outgoing connects in progress */
     uint64_t downloaded;  /* bytes of payload received this run */
     uint64_t uploaded;    /* bytes of payload sent this run */
-    uint64_t started_at;  /* uv_now() at start, ms */
     bool closing;
     void (*request_shutdown)(void *data); /* set by main: session.shutdown calls it */
     void *request_shutdown_data;

@@ -37,16 +37,19 @@ uint64_t btd_torrent_left(const struct btd_torrent *t)
     return t->meta->total_length - btd_picker_have_bytes(&t->picker);
 }
 
+bool btd_torrent_peer_unemployed(const struct btd_torrent *t, const struct btd_peer *p)
+{
+    return p->state == BTD_PEER_ACTIVE && !p->peer_choking && p->nreqs == 0 &&
+           !btd_picker_has_job(&t->picker, p);
+}
+
 uint32_t btd_torrent_unemployed(const struct btd_torrent *t)
 {
     const struct btd_peer *p;
     uint32_t n = 0;
 
-    for (p = t->peers; p; p = p->next) {
-        if (p->state == BTD_PEER_ACTIVE && !p->peer_choking && p->nreqs == 0 &&
-            !btd_picker_has_job(&t->picker, p))
-            n++;
-    }
+    for (p = t->peers; p; p = p->next)
+        n += btd_torrent_peer_unemployed(t, p);
     return n;
 }
 

@@ -69,7 +69,6 @@ struct btd_torrent {
     struct btd_tracker *tracker; /* owned */
     struct btd_peer *peers;      /* owned list */
     uint32_t npeers;
-    uint32_t half_open;          /* connects in progress */
     struct btd_addr_entry *book; /* owned: nbook entries */
     uint32_t nbook;
     uint64_t downloaded; /* bytes of payload received (verified or not) */
@@ -114,7 +113,8 @@ struct btd_addr_entry *btd_torrent_book_entry(struct btd_torrent *t, uint32_t ke
 /* For status. */
 const char *btd_torrent_state_name(enum btd_torrent_state s);
 uint64_t btd_torrent_left(const struct btd_torrent *t);
-/* Unchoked, interested peers with nothing to do. */
+/* An unchoked peer with no request out and no job: the "unemployed" queue. */
+bool btd_torrent_peer_unemployed(const struct btd_torrent *t, const struct btd_peer *p);
 uint32_t btd_torrent_unemployed(const struct btd_torrent *t);
 
 #endif
