@@ -7,6 +7,7 @@
 - ``LtPeer(torrent, dir, ip, seed=True)``: a python3-libtorrent peer in its
   own process (lt_peer.py) on its own loopback address; ``.port``.
 - ``Aria2Seeder(torrent, dir, ip)``: aria2c seeding.
+- ``payload_torrent(btctl, files, root, ...)``: random files and their torrent.
 - ``Btd(btd_path)``: btd on a fresh state dir and socket with ``--port 0``;
   ``.call(method, **params)`` speaks JSON-RPC on the socket and returns the
   result or raises RpcError; ``.add(torrent_path, ...)``, ``.wait_done(id)``.
@@ -240,6 +241,18 @@ def make_payload(root, files):
             f.write(data)
         sums[rel] = hashlib.sha256(data).hexdigest()
     return sums
+
+
+def payload_torrent(btctl, files, root, trackers=(), piece_length=None):
+    """A fresh payload (make_payload) and its torrent (btctl create over root).
+
+    Returns (seed_dir, sums, torrent_path, info_hash).
+    """
+    seed_dir = btdtest.tempdir("seed-")
+    sums = make_payload(seed_dir, files)
+    torrent = os.path.join(btdtest.tempdir("torrent-"), "t.torrent")
+    ih = create_torrent(btctl, os.path.join(seed_dir, root), torrent, trackers, piece_length)
+    return seed_dir, sums, torrent, ih
 
 
 def create_torrent(btctl, path, out, trackers=(), piece_length=None):

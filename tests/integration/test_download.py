@@ -11,8 +11,8 @@ import socket
 import sys
 
 import btdtest
-from swarm import (Aria2Seeder, Btd, LtPeer, Opentracker, RpcError, create_torrent, free_port,
-                   make_payload, sha256_file, wait_until)
+from swarm import (Aria2Seeder, Btd, LtPeer, Opentracker, RpcError, free_port, payload_torrent,
+                   sha256_file, wait_until)
 
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
@@ -36,14 +36,11 @@ def check_files(t, btd, sums, label):
 
 def download(t, label, files, root_name, trackers, seeders, direct=False):
     """Creates the payload and torrent, starts seeders and btd, downloads, checks."""
-    seed_dir = btdtest.tempdir("seed-")
-    sums = make_payload(seed_dir, files)
-    torrent = os.path.join(btdtest.tempdir("torrent-"), "t.torrent")
     port = free_port()
     http, udp = Opentracker.urls(port)
     tracker_urls = trackers(http, udp) if trackers else []
-    ih = create_torrent(BTCTL, os.path.join(seed_dir, root_name), torrent, tracker_urls,
-                        piece_length=32768)
+    seed_dir, sums, torrent, ih = payload_torrent(BTCTL, files, root_name, tracker_urls,
+                                                  piece_length=32768)
     tracker = Opentracker([ih], port) if trackers else None
     peers = [start(torrent, seed_dir, "127.0.0.%d" % (i + 2)) for i, start in enumerate(seeders)]
     btd = Btd(BTD)
@@ -103,11 +100,8 @@ def test_direct_peers_without_tracker(t):
 
 def test_jobs_pause_resume_remove(t):
     """A slow seeder, so the queues can be seen mid-download."""
-    seed_dir = btdtest.tempdir("seed-")
     files = {"slow.bin": 2 * 1024 * 1024}
-    sums = make_payload(seed_dir, files)
-    torrent = os.path.join(btdtest.tempdir("torrent-"), "t.torrent")
-    create_torrent(BTCTL, os.path.join(seed_dir, "slow.bin"), torrent, piece_length=16384)
+    seed_dir, sums, torrent, ih = payload_torrent(BTCTL, files, "slow.bin", piece_length=16384)
     seeder = LtPeer(torrent, seed_dir, "127.0.0.2", upload_limit=400 * 1024)
     btd = Btd(BTD)
     try:
@@ -150,10 +144,7 @@ def test_jobs_pause_resume_remove(t):
 
 def test_incoming_seeder_and_unknown_hash(t):
     """A seeder that dials btd is served; a handshake for another torrent is refused."""
-    seed_dir = btdtest.tempdir("seed-")
-    sums = make_payload(seed_dir, SINGLE)
-    torrent = os.path.join(btdtest.tempdir("torrent-"), "t.torrent")
-    create_torrent(BTCTL, os.path.join(seed_dir, "single.bin"), torrent, piece_length=32768)
+    seed_dir, sums, torrent, ih = payload_torrent(BTCTL, SINGLE, "single.bin", piece_length=32768)
     btd = Btd(BTD)
     seeder = None
     try:
@@ -179,13 +170,10 @@ def test_starving_torrent_announces_again(t):
     half that: within a minute of finding no peer, btd's next announce
     moves from the interval to the min interval.
     """
-    seed_dir = btdtest.tempdir("seed-")
-    sums = make_payload(seed_dir, SINGLE)
-    torrent = os.path.join(btdtest.tempdir("torrent-"), "t.torrent")
     port = free_port()
     http, _ = Opentracker.urls(port)
-    ih = create_torrent(BTCTL, os.path.join(seed_dir, "single.bin"), torrent, [http],
-                        piece_length=32768)
+    seed_dir, sums, torrent, ih = payload_torrent(BTCTL, SINGLE, "single.bin", [http],
+                                                  piece_length=32768)
     tracker = Opentracker([ih], port)
     btd = Btd(BTD)
     seeder = None

@@ -11,7 +11,7 @@ import shutil
 import sys
 
 import btdtest
-from swarm import Btd, LtPeer, create_torrent, make_payload, sha256_file
+from swarm import Btd, LtPeer, payload_torrent, sha256_file
 
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
@@ -19,10 +19,7 @@ FILES = {"seed.bin": 3 * 1024 * 1024 + 777}
 
 
 def test_btd_seeds_to_real_leechers(t):
-    seed_dir = btdtest.tempdir("seed-")
-    sums = make_payload(seed_dir, FILES)
-    torrent = os.path.join(btdtest.tempdir("torrent-"), "t.torrent")
-    create_torrent(BTCTL, os.path.join(seed_dir, "seed.bin"), torrent, piece_length=32768)
+    seed_dir, sums, torrent, _ = payload_torrent(BTCTL, FILES, "seed.bin", piece_length=32768)
     btd = Btd(BTD)
     leecher = None
     try:
@@ -50,10 +47,7 @@ def test_btd_seeds_to_real_leechers(t):
 def test_existing_data_is_checked(t):
     """Data already in --dir: complete seeds at once, corrupted pieces alone are fetched."""
     piece = 32768
-    seed_dir = btdtest.tempdir("seed-")
-    sums = make_payload(seed_dir, FILES)
-    torrent = os.path.join(btdtest.tempdir("torrent-"), "t.torrent")
-    create_torrent(BTCTL, os.path.join(seed_dir, "seed.bin"), torrent, piece_length=piece)
+    seed_dir, sums, torrent, _ = payload_torrent(BTCTL, FILES, "seed.bin", piece_length=piece)
     btd = Btd(BTD)
     seeder = None
     try:
