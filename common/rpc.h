@@ -37,6 +37,7 @@ enum {
     BT_RPC_AMBIGUOUS_ID = -32004,
     BT_RPC_IO_ERROR = -32005,
     BT_RPC_UNSUPPORTED = -32006,
+    BT_RPC_BUSY = -32007, /* the torrent's state does not allow it now */
 };
 
 /* Line framer: feed bytes, take complete lines. */

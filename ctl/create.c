@@ -94,23 +94,10 @@ static int add_tier(struct create_opts *o, const char *arg)
 /* "262144", "256K", "1M": bytes, a power of two in [16 KiB, 16 MiB]. */
 static int parse_piece_length(const char *s, uint64_t *ret)
 {
-    char *end;
-    unsigned long long v;
+    uint64_t v;
 
-    if (*s < '0' || *s > '9')
-        return -EINVAL;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || v > MAX_PIECE_LENGTH)
-        return -EINVAL;
-    if (*end == 'K' || *end == 'k') {
-        v <<= 10;
-        end++;
-    } else if (*end == 'M' || *end == 'm') {
-        v <<= 20;
-        end++;
-    }
-    if (*end != '\0' || v < MIN_PIECE_LENGTH || v > MAX_PIECE_LENGTH || (v & (v - 1)) != 0)
+    if (btctl_parse_size(s, &v) < 0 || v < MIN_PIECE_LENGTH || v > MAX_PIECE_LENGTH ||
+        (v & (v - 1)) != 0)
         return -EINVAL;
     *ret = v;
     return 0;

@@ -35,6 +35,8 @@ struct btctl_command {
 };
 
 extern const struct btctl_command btctl_create_command;
+extern const struct btctl_command btctl_set_command;
+extern const struct btctl_command btctl_verify_command;
 extern const struct btctl_command btctl_info_command;
 /* The daemon's commands: add.c, torrent_cmds.c, inspect.c, wait.c, session_cmds.c. */
 extern const struct btctl_command btctl_add_command;
@@ -66,6 +68,11 @@ int btctl_help(const struct btctl_command *cmd);
 int btctl_usage_error(const struct btctl_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * A byte count: digits with an optional binary unit, "262144", "256K",
+ * "256KiB", "1M", "2G", "1T" (case-insensitive, "B" optional). 0 or -EINVAL.
+ */
+int btctl_parse_size(const char *s, uint64_t *ret);
 /*
  * Reads a whole file into a new buffer (caller frees; NUL-terminated past
  * len). 0, -EMSGSIZE when it is longer than max bytes, or -errno.

@@ -25,8 +25,10 @@ static const struct btctl_command *const commands[] = {
     &btctl_files_command,
     &btctl_pause_command,
     &btctl_resume_command,
+    &btctl_verify_command,
     &btctl_remove_command,
     &btctl_session_command,
+    &btctl_set_command,
     &btctl_shutdown_command,
     /* The commands that work on files alone. */
     &btctl_create_command,

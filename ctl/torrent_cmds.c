@@ -1,6 +1,6 @@
 /*
- * torrent_cmds: `btctl list`, `status [ID]`, `pause ID`, `resume ID` and
- * `remove ID`: the torrents btd holds, as a table or key: value blocks,
+ * torrent_cmds: `btctl list`, `status [ID]`, `pause ID`, `resume ID`,
+ * `verify ID` and `remove ID`: the torrents btd holds, as a table or key: value blocks,
  * and the changes of state.
  */
 #include <errno.h>
@@ -409,6 +409,29 @@ const struct btctl_command btctl_resume_command = {
     .usage = "ID [--json]",
     .summary = "start a paused torrent again",
     .help = pause_help,
+};
+
+/* verify */
+
+static const char verify_help[] =
+    "      --json   print btd's reply: the torrent's status object\n"
+    "  -h, --help   show this help\n"
+    "\n"
+    "btd reads every piece back from disk and keeps only those that pass their\n"
+    "hash; the rest are downloaded again. Peers are dropped while it checks\n"
+    "(state `checking`); `btctl wait ID` follows it.\n";
+
+static int run_verify(struct btctl *ctl, int argc, char **argv)
+{
+    return run_state_change(ctl, &btctl_verify_command, "torrent.verify", argc, argv);
+}
+
+const struct btctl_command btctl_verify_command = {
+    .name = "verify",
+    .run = run_verify,
+    .usage = "ID [--json]",
+    .summary = "check a torrent's data on disk again",
+    .help = verify_help,
 };
 
 /* remove */

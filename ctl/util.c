@@ -1,6 +1,7 @@
 /*
  * util: messages, usage and whole-file I/O shared by btctl's commands.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -181,4 +182,32 @@ int btctl_write_file_atomic(const char *path, const void *data, size_t len, bool
         unlink(tmp);
     free(tmp);
     return r;
+}
+
+int btctl_parse_size(const char *s, uint64_t *ret)
+{
+    static const char units[] = "kmgt";
+    const char *u;
+    unsigned long long v;
+    unsigned shift = 0;
+    char *end;
+
+    if (*s < '0' || *s > '9')
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return -EINVAL;
+    if (*end && (u = strchr(units, tolower((unsigned char)*end)))) {
+        shift = 10 * (unsigned)(u - units + 1);
+        end++;
+        if (*end == 'i' || *end == 'I')
+            end++;
+    }
+    if (*end == 'b' || *end == 'B')
+        end++;
+    if (*end != '\0' || v > (UINT64_MAX >> shift))
+        return -EINVAL;
+    *ret = (uint64_t)v << shift;
+    return 0;
 }

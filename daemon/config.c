@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
+
 enum key_type {
     KEY_STRING,
     KEY_INT
@@ -19,10 +21,25 @@ struct key {
     enum key_type type;
     size_t offset; /* into struct btd_config */
     int64_t min, max;
+    bool live;                               /* may change while btd runs (session.set, reload) */
+    const char *(*check)(const char *value); /* strings: NULL if fine, else why not */
 };
 
-#define STR(field) #field, KEY_STRING, offsetof(struct btd_config, field), 0, 0
-#define INT(field, lo, hi) #field, KEY_INT, offsetof(struct btd_config, field), lo, hi
+static const char *check_log_level(const char *value)
+{
+    enum btd_log_level level;
+
+    return btd_log_parse_level(value, &level) == 0
+               ? NULL
+               : "must be one of error, warning, notice, info, debug";
+}
+
+#define STR(field) .name = #field, .type = KEY_STRING, .offset = offsetof(struct btd_config, field)
+#define INT(field, lo, hi)                                                                         \
+    .name = #field, .type = KEY_INT, .offset = offsetof(struct btd_config, field), .min = lo,      \
+    .max = hi
+#define LIVE .live = true
+#define MAX_RATE ((int64_t)1 << 40) /* bytes/s: a terabyte a second is no limit */
 
 static const struct key keys[] = {
     {STR(download_dir)},
@@ -30,12 +47,15 @@ static const struct key keys[] = {
     {STR(socket_path)},
     {STR(listen_address)},
     {INT(port, 0, 65535)},
-    {STR(log_level)},
-    {INT(max_peers_torrent, 1, 10000)},
-    {INT(max_peers_global, 1, 100000)},
-    {INT(max_half_open, 1, 1000)},
-    {INT(download_limit, 0, INT64_MAX)},
-    {INT(upload_limit, 0, INT64_MAX)},
+    {STR(log_level), LIVE, .check = check_log_level},
+    {INT(max_peers_torrent, 1, 10000), LIVE},
+    {INT(max_peers_global, 1, 100000), LIVE},
+    {INT(max_half_open, 1, 1000), LIVE},
+    {INT(download_limit, 0, MAX_RATE), LIVE},
+    {INT(upload_limit, 0, MAX_RATE), LIVE},
+    {INT(torrent_download_limit, 0, MAX_RATE), LIVE},
+    {INT(torrent_upload_limit, 0, MAX_RATE), LIVE},
+    {INT(max_peers_per_ip, 1, 1000), LIVE},
     {INT(pieces_in_flight, 1, 1024)},
 };
 
@@ -113,6 +133,7 @@ int btd_config_init(struct btd_config *c)
     c->max_peers_torrent = 50;
     c->max_peers_global = 400;
     c->max_half_open = 32;
+    c->max_peers_per_ip = 4;
     c->pieces_in_flight = 64;
     if (!c->download_dir || !c->state_dir || !c->socket_path || !c->listen_address ||
         !c->log_level) {
@@ -165,6 +186,8 @@ static int apply_json(struct btd_config *c, const struct key *k, json_t *v, stru
     if (k->type == KEY_STRING) {
         if (!json_is_string(v))
             return bt_error_set(err, -EINVAL, "%s: must be a string", k->name);
+        if (k->check && k->check(json_string_value(v)))
+            return bt_error_set(err, -EINVAL, "%s: %s", k->name, k->check(json_string_value(v)));
         s = strdup(json_string_value(v));
         if (!s)
             return -ENOMEM;
@@ -181,13 +204,43 @@ static int apply_json(struct btd_config *c, const struct key *k, json_t *v, stru
     return 0;
 }
 
-int btd_config_load(struct btd_config *c, const char *path, struct bt_error *err)
+int btd_config_update(struct btd_config *c, json_t *obj, bool live_only, struct bt_error *err)
 {
     struct btd_config tmp;
-    json_error_t jerr;
     const char *name;
-    json_t *root, *v;
-    int r = 0;
+    json_t *v;
+    int r;
+
+    if (!json_is_object(obj))
+        return bt_error_set(err, -EINVAL, "must be a JSON object");
+    r = config_copy(&tmp, c);
+    json_object_foreach(obj, name, v)
+    {
+        const struct key *k = find_key(name);
+
+        if (r < 0)
+            break;
+        if (!k)
+            r = bt_error_set(err, -ENOENT, "unknown key \"%s\"", name);
+        else if (live_only && !k->live)
+            r = bt_error_set(err, -EPERM, "%s: cannot change while btd runs", name);
+        else
+            r = apply_json(&tmp, k, v, err);
+    }
+    if (r < 0) {
+        btd_config_deinit(&tmp); /* safe after a failed copy: its strings are NULL */
+        return r;
+    }
+    btd_config_deinit(c);
+    *c = tmp;
+    return 0;
+}
+
+int btd_config_load(struct btd_config *c, const char *path, struct bt_error *err)
+{
+    json_error_t jerr;
+    json_t *root;
+    int r;
 
     root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
@@ -196,27 +249,11 @@ int btd_config_load(struct btd_config *c, const char *path, struct bt_error *err
         json_decref(root);
         return bt_error_set(err, -EINVAL, "%s: must hold a JSON object", path);
     }
-    r = config_copy(&tmp, c);
-    json_object_foreach(root, name, v)
-    {
-        const struct key *k = find_key(name);
-
-        if (r < 0)
-            break;
-        if (!k)
-            r = bt_error_set(err, -EINVAL, "unknown key \"%s\"", name);
-        else
-            r = apply_json(&tmp, k, v, err);
-    }
+    r = btd_config_update(c, root, false, err);
     json_decref(root);
-    if (r < 0) {
+    if (r < 0)
         bt_error_prefix(err, path);
-        btd_config_deinit(&tmp); /* safe after a failed copy: its strings are NULL */
-        return r;
-    }
-    btd_config_deinit(c);
-    *c = tmp;
-    return 0;
+    return r;
 }
 
 int btd_config_set(struct btd_config *c, const char *key, const char *value, struct bt_error *err)

@@ -12,21 +12,26 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "error.h"
 
 struct btd_config {
-    char *download_dir;        /* owned: where torrents land by default */
-    char *state_dir;           /* owned: metainfo copies and resume records */
-    char *socket_path;         /* owned: the control socket */
-    char *listen_address;      /* owned: address for the peer port, "0.0.0.0" */
-    int64_t port;              /* peer port; 0 picks a free one */
-    char *log_level;           /* owned: error, warning, notice, info, debug */
-    int64_t max_peers_torrent; /* connections per torrent */
-    int64_t max_peers_global;  /* connections in all */
-    int64_t max_half_open;     /* outgoing connects in progress, all torrents */
-    int64_t download_limit;    /* bytes/s, 0 = unlimited */
-    int64_t upload_limit;      /* bytes/s, 0 = unlimited */
-    int64_t pieces_in_flight;  /* pieces assembled at once, per torrent */
+    char *download_dir;             /* owned: where torrents land by default */
+    char *state_dir;                /* owned: metainfo copies and resume records */
+    char *socket_path;              /* owned: the control socket */
+    char *listen_address;           /* owned: address for the peer port, "0.0.0.0" */
+    int64_t port;                   /* peer port; 0 picks a free one */
+    char *log_level;                /* owned: error, warning, notice, info, debug */
+    int64_t max_peers_torrent;      /* connections per torrent */
+    int64_t max_peers_global;       /* connections in all */
+    int64_t max_half_open;          /* outgoing connects in progress, all torrents */
+    int64_t download_limit;         /* bytes/s, 0 = unlimited */
+    int64_t upload_limit;           /* bytes/s, 0 = unlimited */
+    int64_t torrent_download_limit; /* bytes/s per torrent, 0 = unlimited (new torrents) */
+    int64_t torrent_upload_limit;   /* bytes/s per torrent, 0 = unlimited (new torrents) */
+    int64_t max_peers_per_ip;       /* connections from one IP address, per torrent */
+    int64_t pieces_in_flight;       /* pieces assembled at once, per torrent */
 };
 
 /* Fills c with the built-in defaults (XDG-aware paths). 0 or -ENOMEM. */
@@ -37,6 +42,13 @@ void btd_config_deinit(struct btd_config *c);
  * unchanged and err says "PATH: key: must be an integer" (one line).
  */
 int btd_config_load(struct btd_config *c, const char *path, struct bt_error *err);
+/*
+ * Applies a JSON object of keys over c, all or nothing (on error c is
+ * unchanged). live_only: refuses keys that cannot change while btd runs
+ * (-EPERM). -ENOENT for an unknown key, -EINVAL for a bad value, with err
+ * naming the key.
+ */
+int btd_config_update(struct btd_config *c, json_t *obj, bool live_only, struct bt_error *err);
 /*
  * Sets one key from a string (a flag or `btctl set`), typed by the table.
  * 0, -ENOENT (no such key) or -EINVAL (bad value), with err.

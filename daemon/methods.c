@@ -76,6 +76,8 @@ static json_t *torrent_status(const struct btd_torrent *t)
     json_object_set_new(o, "error", t->error ? json_string(t->error) : json_null());
     json_object_set_new(o, "hash_failures", json_integer(t->hash_failures));
     json_object_set_new(o, "jobs", jobs_summary(t));
+    json_object_set_new(o, "download_limit", json_integer((json_int_t)t->bw[BTD_BW_DOWN].rate));
+    json_object_set_new(o, "upload_limit", json_integer((json_int_t)t->bw[BTD_BW_UP].rate));
     return o;
 }
 
@@ -296,6 +298,52 @@ static int m_torrent_resume(struct btd_session *s, json_t *params, json_t **ret_
     return 0;
 }
 
+static int m_torrent_verify(struct btd_session *s, json_t *params, json_t **ret_result,
+                            struct bt_error *err)
+{
+    struct btd_torrent *t;
+    int r = find_torrent(s, params, &t, err);
+
+    if (r)
+        return r;
+    if (btd_torrent_verify(t) < 0)
+        return bt_error_set(err, BT_RPC_BUSY, "torrent %u is already being checked", t->id);
+    *ret_result = torrent_status(t);
+    return 0;
+}
+
+#define MAX_LIMIT ((int64_t)1 << 40) /* bytes/s, as in the config */
+
+static int m_torrent_set(struct btd_session *s, json_t *params, json_t **ret_result,
+                         struct bt_error *err)
+{
+    struct btd_torrent *t;
+    int64_t down, up;
+    const char *key;
+    json_t *v;
+    int r = find_torrent(s, params, &t, err);
+
+    if (r)
+        return r;
+    json_object_foreach(params, key, v)
+    {
+        if (strcmp(key, "id") && strcmp(key, "download_limit") && strcmp(key, "upload_limit"))
+            return bt_error_set(err, BT_RPC_INVALID_PARAMS,
+                                "params.%s: not a torrent setting (download_limit, upload_limit)",
+                                key);
+    }
+    down = (int64_t)t->bw[BTD_BW_DOWN].rate;
+    up = (int64_t)t->bw[BTD_BW_UP].rate;
+    r = bt_rpc_param_int(params, "download_limit", false, 0, MAX_LIMIT, &down, err);
+    if (!r)
+        r = bt_rpc_param_int(params, "upload_limit", false, 0, MAX_LIMIT, &up, err);
+    if (r)
+        return r;
+    btd_torrent_set_limits(t, (uint64_t)down, (uint64_t)up);
+    *ret_result = torrent_status(t);
+    return 0;
+}
+
 static int m_torrent_remove(struct btd_session *s, json_t *params, json_t **ret_result,
                             struct bt_error *err)
 {
@@ -320,7 +368,6 @@ static int m_session_get(struct btd_session *s, json_t *params, json_t **ret_res
     double down = 0, up = 0;
 
     (void)params;
-    (void)err;
     for (t = s->torrents; t; t = t->next) {
         down += t->down.per_second;
         up += t->up.per_second;
@@ -332,7 +379,31 @@ static int m_session_get(struct btd_session *s, json_t *params, json_t **ret_res
         "downloaded_bytes", (json_int_t)s->downloaded, "uploaded_bytes", (json_int_t)s->uploaded,
         "download_dir", s->cfg->download_dir, "socket", s->cfg->socket_path, "download_limit",
         (json_int_t)s->cfg->download_limit, "upload_limit", (json_int_t)s->cfg->upload_limit);
+    if (!*ret_result)
+        return bt_error_set(err, BT_RPC_INTERNAL_ERROR, "out of memory");
+    json_object_update_new(
+        *ret_result,
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "torrent_download_limit",
+                  (json_int_t)s->cfg->torrent_download_limit, "torrent_upload_limit",
+                  (json_int_t)s->cfg->torrent_upload_limit, "max_peers_torrent",
+                  (json_int_t)s->cfg->max_peers_torrent, "max_peers_global",
+                  (json_int_t)s->cfg->max_peers_global, "max_half_open",
+                  (json_int_t)s->cfg->max_half_open, "max_peers_per_ip",
+                  (json_int_t)s->cfg->max_peers_per_ip, "log_level", s->cfg->log_level));
     return 0;
+}
+
+static int m_session_set(struct btd_session *s, json_t *params, json_t **ret_result,
+                         struct bt_error *err)
+{
+    if (!json_is_object(params) || json_object_size(params) == 0)
+        return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params: name at least one setting");
+    if (btd_config_update(s->cfg, params, true, err) < 0) {
+        bt_error_prefix(err, "params");
+        return BT_RPC_INVALID_PARAMS;
+    }
+    btd_session_apply_config(s);
+    return m_session_get(s, NULL, ret_result, err);
 }
 
 static int m_session_shutdown(struct btd_session *s, json_t *params, json_t **ret_result,
@@ -347,10 +418,19 @@ static int m_session_shutdown(struct btd_session *s, json_t *params, json_t **re
 }
 
 const struct btd_method btd_methods[] = {
-    {"torrent.add", m_torrent_add},           {"torrent.list", m_torrent_list},
-    {"torrent.get", m_torrent_get},           {"torrent.jobs", m_torrent_jobs},
-    {"torrent.peers", m_torrent_peers},       {"torrent.files", m_torrent_files},
-    {"torrent.pause", m_torrent_pause},       {"torrent.resume", m_torrent_resume},
-    {"torrent.remove", m_torrent_remove},     {"session.get", m_session_get},
-    {"session.shutdown", m_session_shutdown}, {NULL, NULL},
+    {"torrent.add", m_torrent_add},
+    {"torrent.list", m_torrent_list},
+    {"torrent.get", m_torrent_get},
+    {"torrent.jobs", m_torrent_jobs},
+    {"torrent.peers", m_torrent_peers},
+    {"torrent.files", m_torrent_files},
+    {"torrent.pause", m_torrent_pause},
+    {"torrent.resume", m_torrent_resume},
+    {"torrent.remove", m_torrent_remove},
+    {"torrent.verify", m_torrent_verify},
+    {"torrent.set", m_torrent_set},
+    {"session.get", m_session_get},
+    {"session.set", m_session_set},
+    {"session.shutdown", m_session_shutdown},
+    {NULL, NULL},
 };

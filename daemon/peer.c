@@ -242,7 +242,9 @@ static int match_incoming(struct btd_peer *p)
     if (r == 0)
         r = btd_torrent_attach(t, p);
     if (r < 0) {
-        btd_peer_close(p, r == -EPERM ? "refused: banned or paused" : "refused: too many peers");
+        btd_peer_close(p, r == -EPERM        ? "refused: banned or paused"
+                          : r == -EADDRINUSE ? "refused: too many connections from that address"
+                                             : "refused: too many peers");
         return r;
     }
     btd_debug("ih=%.8s peer=%s incoming connection", t->hex, p->name);
@@ -330,7 +332,38 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     p->rlen += (size_t)nread;
     p->last_recv = uv_now(stream->loop);
+    btd_bandwidth_use(p, BTD_BW_DOWN, (uint64_t)nread);
     process_input(p);
+    if (p->state != BTD_PEER_CLOSING && !btd_bandwidth_allow(p, BTD_BW_DOWN)) {
+        uv_read_stop(stream); /* the sender's window fills: it slows down */
+        p->read_throttled = true;
+        p->throttled_at = uv_now(stream->loop);
+        btd_bandwidth_wait(p->session);
+    }
+}
+
+bool btd_peer_bandwidth_wake(struct btd_peer *p)
+{
+    uint64_t now = uv_now(p->tcp.loop);
+    uint32_t i;
+
+    if (p->state == BTD_PEER_CLOSING)
+        return false;
+    if (p->send_throttled && p->torrent) {
+        p->send_throttled = false;
+        btd_upload_pump(p);
+    }
+    if (p->read_throttled && btd_bandwidth_allow(p, BTD_BW_DOWN)) {
+        /* Time we did not read does not count against their requests. */
+        for (i = 0; i < p->nreqs; i++)
+            p->reqs[i].sent_at += now - p->throttled_at;
+        p->read_throttled = false;
+        if (uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read) < 0) {
+            btd_peer_close(p, "read failed");
+            return false;
+        }
+    }
+    return p->read_throttled || p->send_throttled;
 }
 
 static void on_connect(uv_connect_t *req, int status)
@@ -390,7 +423,11 @@ int btd_peer_connect(struct btd_torrent *t, uint32_t book_key, const struct bt_p
     t->session->half_open++;
     uv_tcp_nodelay(&p->tcp, 1);
     btd_addr_to_sockaddr(addr, &ss);
-    r = uv_tcp_connect(&p->connect_req, &p->tcp, (struct sockaddr *)&ss, on_connect);
+    r = 0;
+    if (t->session->bind_out_set && t->session->bind_out.ss_family == ss.ss_family)
+        r = uv_tcp_bind(&p->tcp, (struct sockaddr *)&t->session->bind_out, 0);
+    if (r == 0)
+        r = uv_tcp_connect(&p->connect_req, &p->tcp, (struct sockaddr *)&ss, on_connect);
     if (r < 0)
         btd_peer_close(p, "connect failed");
     *ret = p;

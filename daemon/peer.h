@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include "announce.h"
+#include "bandwidth.h"
 #include "bitfield.h"
 #include "buf.h"
 #include "torrent.h"
@@ -67,6 +68,9 @@ struct btd_peer {
     uint32_t nreading;     /* worker reads in flight for this peer */
     uint32_t bad_requests; /* requests refused so far */
     bool optimistic;       /* unchoked by the optimistic slot */
+    bool send_throttled;   /* requests wait for upload tokens (bandwidth.h) */
+    bool read_throttled;   /* reading stopped until download tokens come */
+    uint64_t throttled_at; /* ms: when reading stopped */
     uint32_t book_key;     /* index in the torrent's address book */
     struct bt_peer_addr addr;
     char name[64]; /* "127.0.0.2:6881", for logs */
@@ -109,6 +113,11 @@ void btd_peer_close(struct btd_peer *p, const char *reason);
 void btd_peer_flush_all(struct btd_session *s);
 /* Once a second: timeouts, keep-alive, rate, depth. */
 void btd_peer_tick(struct btd_peer *p, uint64_t now);
+/*
+ * The bandwidth timer: reads again and sends queued blocks if the buckets
+ * allow. True while the peer still waits for tokens.
+ */
+bool btd_peer_bandwidth_wake(struct btd_peer *p);
 /* Sends requests up to depth if the peer may be asked. */
 void btd_peer_fill_requests(struct btd_peer *p);
 /* We now have piece: tell the peer (and drop interest if nothing else is wanted). */

@@ -87,11 +87,22 @@ void btd_peer_cancel_block(struct btd_peer *p, uint32_t piece, uint32_t begin)
     }
 }
 
+/* Two seeds have nothing to give each other: the connection goes. True if closed. */
+static bool close_if_both_seeding(struct btd_peer *p)
+{
+    if (!btd_picker_complete(&p->torrent->picker) || bt_bitfield_count(&p->have) < p->have.npieces)
+        return false;
+    btd_peer_close(p, "both seeding");
+    return true;
+}
+
 void btd_peer_have(struct btd_peer *p, uint32_t piece)
 {
     if (p->state != BTD_PEER_ACTIVE)
         return;
     btd__peer_send_simple(p, BT_WIRE_HAVE, piece, 0, 0);
+    if (close_if_both_seeding(p))
+        return;
     if (bt_bitfield_test(&p->have, piece) && p->interesting > 0) {
         p->interesting--;
         update_interest(p);
@@ -164,6 +175,8 @@ static void on_have(struct btd_peer *p, const struct bt_wire_msg *m)
         return;
     bt_bitfield_set(&p->have, m->index);
     learn_piece(p, m->index);
+    if (close_if_both_seeding(p))
+        return;
     update_interest(p);
     btd_peer_fill_requests(p);
 }
@@ -184,6 +197,8 @@ static void on_bitfield(struct btd_peer *p, const struct bt_wire_msg *m)
         if (bt_bitfield_test(&p->have, i))
             learn_piece(p, i);
     }
+    if (close_if_both_seeding(p))
+        return;
     update_interest(p);
     btd_peer_fill_requests(p);
 }

@@ -62,10 +62,10 @@ uint32_t btd_picker_piece_size(const struct btd_picker *p, uint32_t piece)
 
 void btd_picker_set_have(struct btd_picker *p, uint32_t piece)
 {
-    if (piece >= p->piece_count || p->state[piece] == BTD_PIECE_HAVE)
+    /* A piece with a job is left to the job: its own verdict comes. */
+    if (piece >= p->piece_count || p->state[piece] != BTD_PIECE_UNCLAIMED)
         return;
-    if (p->state[piece] == BTD_PIECE_UNCLAIMED)
-        p->unclaimed--;
+    p->unclaimed--;
     p->state[piece] = BTD_PIECE_HAVE;
     p->have++;
 }
@@ -328,6 +328,32 @@ uint8_t *btd_picker_take_buffer(struct btd_job *job)
 
     job->buf = NULL;
     return buf;
+}
+
+void btd_picker_forget(struct btd_picker *p)
+{
+    struct btd_job **pp = &p->jobs, *j;
+    uint32_t i;
+
+    while ((j = *pp)) {
+        if (p->state[j->index] != BTD_PIECE_PENDING) {
+            pp = &j->next;
+            continue;
+        }
+        *pp = j->next;
+        p->njobs--;
+        p->state[j->index] = BTD_PIECE_UNCLAIMED;
+        p->unclaimed++;
+        btd_picker_recycle(p, btd_picker_take_buffer(j));
+        job_free(j);
+    }
+    for (i = 0; i < p->piece_count; i++) {
+        if (p->state[i] == BTD_PIECE_HAVE) {
+            p->state[i] = BTD_PIECE_UNCLAIMED;
+            p->unclaimed++;
+        }
+    }
+    p->have = 0;
 }
 
 void btd_picker_verified(struct btd_picker *p, uint32_t piece, bool ok)

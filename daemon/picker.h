@@ -80,7 +80,10 @@ int btd_picker_init(struct btd_picker *p, uint32_t piece_count, uint64_t piece_l
 void btd_picker_deinit(struct btd_picker *p);
 
 uint32_t btd_picker_piece_size(const struct btd_picker *p, uint32_t piece);
-/* Marks a piece as verified on disk (resume, recheck). */
+/*
+ * Marks an unclaimed piece as verified on disk (resume, recheck); a piece
+ * with a job in flight is left alone.
+ */
 void btd_picker_set_have(struct btd_picker *p, uint32_t piece);
 
 /* Availability: call as peers announce and leave. */
@@ -121,6 +124,12 @@ uint8_t *btd_picker_take_buffer(struct btd_job *job);
 void btd_picker_recycle(struct btd_picker *p, uint8_t *buf);
 /* Forgets every block a banned sender gave to pending pieces (fetched again). */
 void btd_picker_drop_source(struct btd_picker *p, uint32_t source_key);
+/*
+ * Before a recheck: every verified piece and every pending job (with the
+ * blocks it holds) goes back to unclaimed. Pieces being verified keep their
+ * jobs: their verdict still comes. Call with no requests outstanding.
+ */
+void btd_picker_forget(struct btd_picker *p);
 /* The verdict on a VERIFYING piece: have on success, back to unclaimed on failure. */
 void btd_picker_verified(struct btd_picker *p, uint32_t piece, bool ok);
 

@@ -90,6 +90,12 @@ static int listen_open(struct btd_session *s, struct bt_error *err)
         return bt_error_set(err, r, "cannot listen for peers on %s port %d: %s", host, port,
                             uv_strerror(r));
     s->listen_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    /* A specific listen address is also the source of our connections. */
+    if (strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0) {
+        s->bind_out = ss;
+        ((struct sockaddr_in *)&s->bind_out)->sin_port = 0; /* same offset in sockaddr_in6 */
+        s->bind_out_set = true;
+    }
     return 0;
 }
 
@@ -110,6 +116,7 @@ int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config
     bt_random_bytes(&s->tracker_key, sizeof(s->tracker_key));
     uv_timer_init(loop, &s->tick);
     uv_tcp_init(loop, &s->listener);
+    uv_timer_init(loop, &s->bw_timer);
     uv_check_init(loop, &s->flush);
     uv_check_start(&s->flush, on_check);
     r = btd_work_pool_new(&s->work, loop, on_work_done, s);
@@ -130,6 +137,7 @@ int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config
         return r;
     }
     uv_timer_start(&s->tick, on_tick, 1000, 1000);
+    btd_bandwidth_configure(s);
     *ret = s;
     return 0;
 }
@@ -170,8 +178,9 @@ void btd_session_close(struct btd_session *s, void (*cb)(void *data), void *data
     while (s->incoming)
         btd_peer_close(s->incoming, "shutting down");
     uv_timer_stop(&s->tick);
-    s->tick.data = s->listener.data = s->flush.data = s;
-    s->closing_handles = 3;
+    s->tick.data = s->listener.data = s->flush.data = s->bw_timer.data = s;
+    s->closing_handles = 4;
+    uv_close((uv_handle_t *)&s->bw_timer, on_handle_closed);
     uv_close((uv_handle_t *)&s->tick, on_handle_closed);
     uv_close((uv_handle_t *)&s->listener, on_handle_closed);
     uv_close((uv_handle_t *)&s->flush, on_handle_closed);
@@ -281,6 +290,15 @@ int btd_session_add(struct btd_session *s, struct bt_metainfo *m, const char *di
     add_direct_peers(t, peers, npeers);
     *ret = t;
     return 0;
+}
+
+void btd_session_apply_config(struct btd_session *s)
+{
+    enum btd_log_level level;
+
+    if (btd_log_parse_level(s->cfg->log_level, &level) == 0)
+        btd_log_set_level(level);
+    btd_bandwidth_configure(s);
 }
 
 void btd_session_remove(struct btd_session *s, struct btd_torrent *t, bool delete_data)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "bandwidth.h"
 #include "config.h"
 #include "error.h"
 #include "metainfo.h"
@@ -38,15 +39,19 @@ struct btd_session {
     uv_timer_t tick;               /* 1 s housekeeping */
     uv_tcp_t listener;             /* the peer port */
     uv_check_t flush;              /* writes peers' corked output after each poll */
+    uv_timer_t bw_timer;           /* wakes throttled peers (bandwidth.h) */
+    struct btd_bucket bw[2];       /* global limits, by enum btd_bw_dir */
     struct btd_peer *dirty;        /* borrowed: peers with output to write */
     struct btd_peer *incoming;     /* owned: accepted, handshake not yet matched */
     uint32_t nincoming;
-    uint64_t next_serial; /* for peers */
-    uint16_t listen_port; /* the port announced to trackers */
-    uint32_t peer_count;  /* connections, all torrents */
-    uint32_t half_open;   /* outgoing connects in progress */
-    uint64_t downloaded;  /* bytes of payload received this run */
-    uint64_t uploaded;    /* bytes of payload sent this run */
+    uint64_t next_serial;             /* for peers */
+    uint16_t listen_port;             /* the port announced to trackers */
+    struct sockaddr_storage bind_out; /* listen_address, port 0: source of our connects */
+    bool bind_out_set;                /* listen_address is a specific address */
+    uint32_t peer_count;              /* connections, all torrents */
+    uint32_t half_open;               /* outgoing connects in progress */
+    uint64_t downloaded;              /* bytes of payload received this run */
+    uint64_t uploaded;                /* bytes of payload sent this run */
     bool closing;
     void (*request_shutdown)(void *data); /* set by main: session.shutdown calls it */
     void *request_shutdown_data;
@@ -81,6 +86,8 @@ struct btd_torrent *btd_session_find(struct btd_session *s, const char *id, int 
                                      struct bt_error *err);
 struct btd_torrent *btd_session_find_id(struct btd_session *s, uint32_t id);
 struct btd_torrent *btd_session_find_hash(struct btd_session *s, const uint8_t info_hash[20]);
+/* The configuration changed (session.set, reload): log level, limits. */
+void btd_session_apply_config(struct btd_session *s);
 void btd_session_remove(struct btd_session *s, struct btd_torrent *t, bool delete_data);
 
 #endif

@@ -175,6 +175,8 @@ int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id
     t->paused = paused;
     t->added_at = (int64_t)time(NULL);
     t->starving_since = uv_now(s->loop);
+    btd_torrent_set_limits(t, (uint64_t)s->cfg->torrent_download_limit,
+                           (uint64_t)s->cfg->torrent_upload_limit);
     bt_hex_encode(t->hex, m->info_hash, 20);
     t->dir = strdup(dir);
     t->book = calloc(BTD_BOOK_MAX, sizeof(*t->book));
@@ -316,6 +318,18 @@ static struct btd_addr_entry *incoming_entry(struct btd_torrent *t, const struct
     return &t->book[t->nbook++];
 }
 
+/* Connections of this torrent with a's IP address. */
+static uint32_t peers_from_ip(const struct btd_torrent *t, const struct bt_peer_addr *a)
+{
+    size_t len = a->family == 6 ? 16 : 4;
+    const struct btd_peer *p;
+    uint32_t n = 0;
+
+    for (p = t->peers; p; p = p->next)
+        n += p->addr.family == a->family && memcmp(p->addr.ip, a->ip, len) == 0;
+    return n;
+}
+
 int btd_torrent_attach(struct btd_torrent *t, struct btd_peer *p)
 {
     struct btd_session *s = t->session;
@@ -326,6 +340,8 @@ int btd_torrent_attach(struct btd_torrent *t, struct btd_peer *p)
     if (t->npeers >= (uint32_t)s->cfg->max_peers_torrent ||
         s->peer_count >= (uint32_t)s->cfg->max_peers_global)
         return -EMFILE;
+    if (peers_from_ip(t, &p->addr) >= (uint32_t)s->cfg->max_peers_per_ip)
+        return -EADDRINUSE;
     e = incoming_entry(t, &p->addr);
     if (!e)
         return -ENOSPC;
@@ -395,7 +411,7 @@ static void finish_download(struct btd_torrent *t)
 static void on_verified(struct btd_torrent *t, struct btd_work_result *res)
 {
     struct btd_job *job = btd_picker_job(&t->picker, res->piece);
-    struct btd_peer *p;
+    struct btd_peer *p, *next;
 
     if (res->status < 0) {
         btd_err("ih=%.8s piece=%u write failed: %s", t->hex, res->piece, strerror(-res->status));
@@ -420,8 +436,10 @@ static void on_verified(struct btd_torrent *t, struct btd_work_result *res)
     btd_picker_recycle(&t->picker, res->buf);
     res->buf = NULL;
     btd_picker_verified(&t->picker, res->piece, true);
-    for (p = t->peers; p; p = p->next)
+    for (p = t->peers; p; p = next) {
+        next = p->next; /* a peer that is a seed too is closed */
         btd_peer_have(p, res->piece);
+    }
     if (btd_picker_complete(&t->picker))
         finish_download(t);
 }
@@ -434,6 +452,30 @@ void btd_torrent_work_done(struct btd_torrent *t, struct btd_work_result *res)
         btd_upload_read_done(t, res);
     else if (res->kind == BTD_WORK_CHECK)
         on_checked(t, res);
+}
+
+int btd_torrent_verify(struct btd_torrent *t)
+{
+    if (t->check_left > 0)
+        return -EBUSY;
+    btd_notice("ih=%.8s verifying the data on disk", t->hex);
+    while (t->peers)
+        btd_peer_close(t->peers, "torrent verifying its data");
+    btd_picker_forget(&t->picker);
+    free(t->error);
+    t->error = NULL;
+    t->checked = false;
+    start_check(t);
+    return 0;
+}
+
+void btd_torrent_set_limits(struct btd_torrent *t, uint64_t download, uint64_t upload)
+{
+    uint64_t now = uv_now(t->session->loop);
+
+    btd_bucket_set_rate(&t->bw[BTD_BW_DOWN], download, now);
+    btd_bucket_set_rate(&t->bw[BTD_BW_UP], upload, now);
+    btd_bandwidth_wait(t->session);
 }
 
 void btd_torrent_pause(struct btd_torrent *t)

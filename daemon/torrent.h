@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "announce.h"
+#include "bandwidth.h"
 #include "metainfo.h"
 #include "picker.h"
 
@@ -78,6 +79,7 @@ struct btd_torrent {
     struct btd_suspect *suspects; /* owned: failed shared pieces (ban.h) */
     uint32_t nsuspects;
     struct btd_rate down, up;
+    struct btd_bucket bw[2]; /* this torrent's limits, by enum btd_bw_dir */
     int64_t added_at;        /* seconds since the epoch */
     bool completed_sent;     /* `completed` went to the trackers */
     uint64_t starving_since; /* ms: last announce asked for because no peer is connected */
@@ -92,6 +94,13 @@ int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id
 void btd_torrent_free(struct btd_torrent *t);
 
 void btd_torrent_pause(struct btd_torrent *t);
+/*
+ * Reads every piece back from disk and keeps only what passes (btctl
+ * verify): peers are dropped meanwhile. -EBUSY while a check runs.
+ */
+int btd_torrent_verify(struct btd_torrent *t);
+/* Rate limits in bytes/s (0 = unlimited); takes effect at once. */
+void btd_torrent_set_limits(struct btd_torrent *t, uint64_t download, uint64_t upload);
 void btd_torrent_resume(struct btd_torrent *t);
 void btd_torrent_tick(struct btd_torrent *t);
 
@@ -105,7 +114,8 @@ void btd_torrent_piece_complete(struct btd_torrent *t, struct btd_job *job);
 void btd_torrent_peer_closed(struct btd_torrent *t, struct btd_peer *p);
 /*
  * Takes an incoming peer whose handshake named this torrent: 0, or -EPERM
- * (banned address, paused), -EMFILE (over the caps), -ENOSPC (address book full).
+ * (banned address, paused), -EMFILE (over the caps), -EADDRINUSE (too many
+ * from that IP address), -ENOSPC (address book full).
  */
 int btd_torrent_attach(struct btd_torrent *t, struct btd_peer *p);
 struct btd_addr_entry *btd_torrent_book_entry(struct btd_torrent *t, uint32_t key);

@@ -20,8 +20,11 @@ static void refuse(struct btd_peer *p, const char *why)
         btd_peer_close(p, "too many bad requests");
 }
 
-/* Hands waiting requests to workers, oldest first, up to BTD_UPLOAD_MAX_READS. */
-static void pump(struct btd_peer *p)
+/*
+ * Hands waiting requests to workers, oldest first, up to BTD_UPLOAD_MAX_READS
+ * and while the upload buckets hold tokens (charged as the read is issued).
+ */
+void btd_upload_pump(struct btd_peer *p)
 {
     struct btd_torrent *t = p->torrent;
     uint32_t i;
@@ -32,9 +35,15 @@ static void pump(struct btd_peer *p)
 
         if (sv->reading)
             continue;
+        if (!btd_bandwidth_allow(p, BTD_BW_UP)) {
+            p->send_throttled = true;
+            btd_bandwidth_wait(t->session);
+            return;
+        }
         if (btd_work_read(t->session->work, t->id, t->storage, sv->piece, off, sv->len,
                           (void *)(uintptr_t)p->serial) < 0)
             return;
+        btd_bandwidth_use(p, BTD_BW_UP, sv->len);
         sv->reading = true;
         p->nreading++;
     }
@@ -62,7 +71,7 @@ void btd_upload_request(struct btd_peer *p, uint32_t piece, uint32_t begin, uint
         return;
     }
     p->serves[p->nserves++] = (struct btd_serve){.piece = piece, .begin = begin, .len = len};
-    pump(p);
+    btd_upload_pump(p);
 }
 
 /* Removes a waiting request; true if it was there. */
@@ -99,7 +108,7 @@ void btd_upload_read_done(struct btd_torrent *t, struct btd_work_result *res)
     p->nreading--;
     if (p->state != BTD_PEER_ACTIVE || !take_serve(p, res->piece, begin, (uint32_t)res->len))
         return; /* choked or cancelled meanwhile */
-    pump(p);
+    btd_upload_pump(p);
     if (res->status < 0 || !res->buf) {
         btd_warn("ih=%.8s piece=%u cannot read a block to upload: %s", t->hex, res->piece,
                  strerror(-res->status));

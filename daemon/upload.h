@@ -31,6 +31,8 @@ struct btd_peer;
 struct btd_torrent;
 struct btd_work_result;
 
+/* Hands queued requests to workers while the upload buckets allow (bandwidth.h). */
+void btd_upload_pump(struct btd_peer *p);
 void btd_upload_request(struct btd_peer *p, uint32_t piece, uint32_t begin, uint32_t len);
 void btd_upload_cancel(struct btd_peer *p, uint32_t piece, uint32_t begin, uint32_t len);
 /* They became interested: unchoke at once if a slot is free. */

@@ -1,0 +1,116 @@
+/*
+ * set: `btctl set KEY VALUE` changes a setting of the running daemon
+ * (session.set); with --torrent ID, one torrent's own limit (torrent.set).
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "remote.h"
+
+static const char set_help[] =
+    "  -t, --torrent ID  set the limit of one torrent (download_limit, upload_limit)\n"
+    "      --json        print btd's reply: the session (or the torrent's status)\n"
+    "  -h, --help        show this help\n"
+    "\n"
+    "Keys of the daemon (as in the configuration file; the change lasts until\n"
+    "btd restarts or reloads its file):\n"
+    "  download_limit, upload_limit                  bytes/s for all torrents\n"
+    "  torrent_download_limit, torrent_upload_limit  bytes/s, for torrents added next\n"
+    "  max_peers_torrent, max_peers_global, max_half_open, max_peers_per_ip\n"
+    "  log_level                                     error, warning, notice, info, debug\n"
+    "\n"
+    "Limits are bytes/s with optional binary units (500K, 2M, 1G); 0 or\n"
+    "`unlimited` removes a limit.\n";
+
+static const struct option set_options[] = {
+    {"torrent", required_argument, NULL, 't'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* The JSON for VALUE: a byte count for limits, an integer, else a string. */
+static json_t *value_json(const char *key, const char *value)
+{
+    uint64_t n;
+
+    if (ends_with(key, "_limit")) {
+        if (strcmp(value, "unlimited") == 0)
+            return json_integer(0);
+        if (btctl_parse_size(value, &n) < 0 || n > (uint64_t)INT64_MAX)
+            return NULL;
+        return json_integer((json_int_t)n);
+    }
+    if (btctl_parse_size(value, &n) == 0 && strspn(value, "0123456789") == strlen(value))
+        return json_integer((json_int_t)n);
+    return json_string(value);
+}
+
+static int show_session_set(const json_t *result)
+{
+    (void)result;
+    puts("ok");
+    return BTCTL_EXIT_OK;
+}
+
+static int show_torrent_set(const json_t *st)
+{
+    btctl_remote_print_torrent(stdout, st);
+    printf(": download limit %lld B/s, upload limit %lld B/s (0 = unlimited)\n",
+           (long long)btctl_remote_int(st, "download_limit", 0),
+           (long long)btctl_remote_int(st, "upload_limit", 0));
+    return BTCTL_EXIT_OK;
+}
+
+static int run_set(struct btctl *ctl, int argc, char **argv)
+{
+    const struct btctl_command *cmd = &btctl_set_command;
+    const char *torrent = NULL, *key, *value;
+    json_t *params, *v;
+    int c, r;
+
+    for (;;) {
+        c = getopt_long(argc, argv, "ht:", set_options, NULL);
+        if (c == -1)
+            break;
+        if (c == 't') {
+            torrent = optarg;
+            continue;
+        }
+        r = btctl_remote_option(ctl, cmd, c);
+        if (r >= 0)
+            return r;
+    }
+    if (argc - optind != 2)
+        return btctl_usage_error(cmd, "give a KEY and a VALUE");
+    key = argv[optind];
+    value = argv[optind + 1];
+    if (torrent && !*torrent)
+        return btctl_usage_error(cmd, "--torrent: an empty ID");
+    v = value_json(key, value);
+    if (!v)
+        return btctl_usage_error(cmd, "%s: \"%s\" is not a size (like 500K or 2M)", key, value);
+    params = torrent ? btctl_remote_id_params(torrent) : json_object();
+    json_object_set_new(params, key, v);
+    if (torrent)
+        return btctl_remote_show(ctl, "torrent.set", params, show_torrent_set);
+    return btctl_remote_show(ctl, "session.set", params, show_session_set);
+}
+
+const struct btctl_command btctl_set_command = {
+    .name = "set",
+    .run = run_set,
+    .usage = "[--torrent ID] KEY VALUE [--json]",
+    .summary = "change a limit or setting of the running daemon (or of one torrent)",
+    .help = set_help,
+};
