@@ -281,3 +281,57 @@ int btd_config_set(struct btd_config *c, const char *key, const char *value, str
     json_decref(v);
     return r;
 }
+
+static bool same_value(const struct btd_config *a, const struct btd_config *b, const struct key *k)
+{
+    const char *sa, *sb;
+
+    if (k->type == KEY_INT)
+        return *int_field((struct btd_config *)a, k) == *int_field((struct btd_config *)b, k);
+    sa = *str_field((struct btd_config *)a, k);
+    sb = *str_field((struct btd_config *)b, k);
+    return sa == sb || (sa && sb && strcmp(sa, sb) == 0);
+}
+
+int btd_config_copy_live(struct btd_config *dst, const struct btd_config *src, char *ret_fixed,
+                         size_t size)
+{
+    struct btd_config tmp;
+    size_t i, used = 0;
+    const char *from;
+    char *s;
+
+    if (config_copy(&tmp, dst) < 0)
+        return -ENOMEM;
+    for (i = 0; i < N_KEYS; i++) {
+        const struct key *k = &keys[i];
+
+        if (!k->live)
+            continue;
+        if (k->type == KEY_INT) {
+            *int_field(&tmp, k) = *int_field((struct btd_config *)src, k);
+            continue;
+        }
+        from = *str_field((struct btd_config *)src, k);
+        s = from ? strdup(from) : NULL;
+        if (from && !s) {
+            btd_config_deinit(&tmp);
+            return -ENOMEM;
+        }
+        free(*str_field(&tmp, k));
+        *str_field(&tmp, k) = s;
+    }
+    if (size > 0)
+        ret_fixed[0] = '\0';
+    for (i = 0; i < N_KEYS && size > 0; i++) {
+        if (keys[i].live || same_value(dst, src, &keys[i]))
+            continue;
+        used +=
+            (size_t)snprintf(ret_fixed + used, size - used, "%s%s", used ? ", " : "", keys[i].name);
+        if (used >= size)
+            break;
+    }
+    btd_config_deinit(dst);
+    *dst = tmp;
+    return 0;
+}

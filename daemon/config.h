@@ -10,6 +10,7 @@
 #define BTD_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -54,5 +55,13 @@ int btd_config_update(struct btd_config *c, json_t *obj, bool live_only, struct 
  * 0, -ENOENT (no such key) or -EINVAL (bad value), with err.
  */
 int btd_config_set(struct btd_config *c, const char *key, const char *value, struct bt_error *err);
+/*
+ * A reload: copies the keys that may change while btd runs from src over
+ * dst, all or nothing (0 or -ENOMEM). The other keys whose values differ
+ * wait for a restart: their names go to ret_fixed, comma-separated ("" if
+ * none, truncated to fit size).
+ */
+int btd_config_copy_live(struct btd_config *dst, const struct btd_config *src, char *ret_fixed,
+                         size_t size);
 
 #endif

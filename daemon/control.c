@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -27,8 +29,17 @@ struct btd_control {
     struct client *clients;
     unsigned nclients;
     char *path; /* owned */
+    dev_t dev;  /* the socket file we bound: unlinked at close only if still ours */
+    ino_t ino;
+    gid_t group;             /* the socket file's group: its members may connect */
+    uint64_t warned_at;      /* ms, loop clock: last refusal logged */
+    unsigned quiet_refusals; /* refusals not logged since then */
+    bool warned;
     bool closing;
 };
+
+/* A peer in more supplementary groups than this is checked on its primary group alone. */
+#define MAX_PEER_GROUPS 4096
 
 struct write_req {
     uv_write_t req;
@@ -198,6 +209,63 @@ static void process_lines(struct client *c)
         client_close(c);
 }
 
+/* Is gid among the peer's supplementary groups (SO_PEERGROUPS, Linux 4.13)? */
+static bool peer_in_group(int fd, gid_t gid)
+{
+    gid_t small[64], *groups = small;
+    socklen_t len = sizeof(small);
+    bool found = false;
+    size_t i;
+    int r;
+
+    r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
+    if (r < 0 && errno == ERANGE && len <= MAX_PEER_GROUPS * sizeof(gid_t)) {
+        groups = malloc(len);
+        r = groups ? getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) : -1;
+    }
+    for (i = 0; r == 0 && i < len / sizeof(gid_t) && !found; i++)
+        found = groups[i] == gid;
+    if (groups != small)
+        free(groups);
+    return found;
+}
+
+/*
+ * May this client speak to btd? Root, btd's own user, and the members of
+ * the socket file's group (primary or supplementary), as the file mode
+ * 0660 says; checked again here in case the mode was widened.
+ */
+static bool client_allowed(struct btd_control *ctl, struct client *c)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    uv_os_fd_t fd;
+    uint64_t now;
+
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        btd_warn("control: refused a client whose credentials cannot be read: %s", strerror(errno));
+        return false;
+    }
+    if (cred.uid == 0 || cred.uid == geteuid() || cred.gid == ctl->group ||
+        peer_in_group(fd, ctl->group))
+        return true;
+    now = uv_now(c->pipe.loop);
+    if (ctl->warned && now - ctl->warned_at < 1000) {
+        ctl->quiet_refusals++; /* one line a second at most */
+        return false;
+    }
+    if (ctl->quiet_refusals)
+        btd_warn("control: refused uid=%u pid=%d (and %u more since the last line)",
+                 (unsigned)cred.uid, (int)cred.pid, ctl->quiet_refusals);
+    else
+        btd_warn("control: refused uid=%u pid=%d", (unsigned)cred.uid, (int)cred.pid);
+    ctl->warned = true;
+    ctl->warned_at = now;
+    ctl->quiet_refusals = 0;
+    return false;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct btd_control *ctl = (struct btd_control *)server;
@@ -212,7 +280,7 @@ static void on_connection(uv_stream_t *server, int status)
     }
     c->control = ctl;
     bt_rpc_framer_init(&c->framer, 0);
-    if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0 ||
+    if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0 || !client_allowed(ctl, c) ||
         ctl->nclients >= BTD_CONTROL_MAX_CLIENTS) {
         if (ctl->nclients >= BTD_CONTROL_MAX_CLIENTS)
             btd_warn("control: too many clients (%u), refusing one", ctl->nclients);
@@ -235,6 +303,49 @@ static void on_server_closed(uv_handle_t *h)
     free(c);
 }
 
+/*
+ * Makes room for our socket at path: nothing there is fine; a socket that
+ * nobody accepts on (left by a btd that was killed) is removed; a socket
+ * that answers is another btd's, and -EADDRINUSE. Anything else: -errno.
+ */
+static int clear_stale(const char *path, struct bt_error *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct stat st;
+    int fd, r;
+
+    if (lstat(path, &st) < 0) {
+        r = -errno;
+        return r == -ENOENT ? 0 : bt_error_set(err, r, "control socket %s: %s", path, strerror(-r));
+    }
+    if (!S_ISSOCK(st.st_mode))
+        return bt_error_set(err, -EEXIST, "control socket %s: the path exists and is not a socket",
+                            path);
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return bt_error_set(err, -ENAMETOOLONG, "control socket %s: path too long", path);
+    memcpy(sa.sun_path, path, strlen(path));
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        r = -errno;
+        return bt_error_set(err, r, "control socket %s: %s", path, strerror(-r));
+    }
+    r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+    close(fd);
+    if (r == 0 || r == -EAGAIN || r == -EINPROGRESS) /* EAGAIN: its backlog is full */
+        return bt_error_set(err, -EADDRINUSE, "another btd is running on %s", path);
+    if (r != -ECONNREFUSED)
+        return bt_error_set(err, r,
+                            "control socket %s: cannot tell whether another btd uses it: %s", path,
+                            strerror(-r));
+    if (unlink(path) < 0 && errno != ENOENT) {
+        r = -errno;
+        return bt_error_set(err, r, "control socket %s: cannot remove the stale socket: %s", path,
+                            strerror(-r));
+    }
+    btd_info("control: removed the stale socket %s", path);
+    return 0;
+}
+
 int btd_control_open(struct btd_control **ret, uv_loop_t *loop, struct btd_session *s,
                      const char *path, struct bt_error *err)
 {
@@ -251,15 +362,27 @@ int btd_control_open(struct btd_control **ret, uv_loop_t *loop, struct btd_sessi
         free(c);
         return -ENOMEM;
     }
-    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-        unlink(path);
-    r = uv_pipe_bind(&c->server, path);
-    if (r == 0)
-        r = chmod(path, 0660) < 0 ? -errno : 0;
-    if (r == 0)
-        r = uv_listen((uv_stream_t *)&c->server, 16, on_connection);
+    r = clear_stale(path, err);
+    if (r == 0) {
+        r = uv_pipe_bind(&c->server, path);
+        if (r < 0)
+            bt_error_set(err, r, "control socket %s: %s", path, uv_strerror(r));
+    }
+    if (r == 0) {
+        r = chmod(path, 0660) < 0 || stat(path, &st) < 0 ? -errno : 0;
+        if (r == 0) {
+            c->dev = st.st_dev;
+            c->ino = st.st_ino;
+            c->group = st.st_gid;
+        }
+        if (r == 0)
+            r = uv_listen((uv_stream_t *)&c->server, 16, on_connection);
+        if (r < 0) {
+            bt_error_set(err, r, "control socket %s: %s", path, uv_strerror(r));
+            unlink(path);
+        }
+    }
     if (r < 0) {
-        bt_error_set(err, r, "control socket %s: %s", path, uv_strerror(r));
         c->closing = true;
         uv_close((uv_handle_t *)&c->server, on_server_closed);
         return r;
@@ -270,11 +393,14 @@ int btd_control_open(struct btd_control **ret, uv_loop_t *loop, struct btd_sessi
 
 void btd_control_close(struct btd_control *c)
 {
+    struct stat st;
+
     if (!c || c->closing)
         return;
     c->closing = true;
     while (c->clients)
         client_close(c->clients);
-    unlink(c->path);
+    if (stat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
+        unlink(c->path); /* not a socket another btd bound there since */
     uv_close((uv_handle_t *)&c->server, on_server_closed);
 }

@@ -8,6 +8,11 @@
  * client that vanishes mid-request costs nothing. Caps: BTD_CONTROL_MAX_CLIENTS
  * connections, BT_RPC_MAX_LINE bytes per request line.
  *
+ * Access is checked twice: by the file mode, and on every connection by
+ * the peer's credentials (SO_PEERCRED, SO_PEERGROUPS): root, btd's own
+ * user and members of the socket file's group are served; anyone else is
+ * disconnected unanswered and logged (at most one line a second).
+ *
  * Owned by the session; clients are owned by the control.
  */
 #ifndef BTD_CONTROL_H
@@ -38,10 +43,17 @@ struct btd_method {
 /* The table, in methods.c; ends with a NULL name. */
 extern const struct btd_method btd_methods[];
 
-/* Binds and listens on path (an existing socket file is replaced). */
+/*
+ * Binds and listens on path. A socket already there that answers belongs
+ * to another btd: -EADDRINUSE, "another btd is running on PATH". A stale
+ * one (connection refused: its btd died) is replaced.
+ */
 int btd_control_open(struct btd_control **ret, uv_loop_t *loop, struct btd_session *s,
                      const char *path, struct bt_error *err);
-/* Stops listening, disconnects clients, unlinks the path; frees when handles close. */
+/*
+ * Stops listening, disconnects clients, unlinks the path (if it is still
+ * the socket this control bound); frees when the handles close.
+ */
 void btd_control_close(struct btd_control *c);
 
 #endif

@@ -90,7 +90,7 @@ static int m_torrent_add(struct btd_session *s, json_t *params, json_t **ret_res
     struct btd_torrent *t;
     bool paused = false;
     uint8_t *raw;
-    size_t i, npeers = 0;
+    size_t i, len, npeers = 0;
     int r;
 
     r = bt_rpc_param_string(params, "metainfo", false, &b64, err);
@@ -130,11 +130,14 @@ static int m_torrent_add(struct btd_session *s, json_t *params, json_t **ret_res
         free(raw);
         return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.metainfo: not valid base64");
     }
-    r = bt_metainfo_parse(&m, raw, (size_t)r, err);
-    free(raw);
-    if (r < 0)
+    len = (size_t)r;
+    r = bt_metainfo_parse(&m, raw, len, err);
+    if (r < 0) {
+        free(raw);
         return BT_RPC_BAD_TORRENT;
-    r = btd_session_add(s, m, dir, paused, peers_c, npeers, &t, err);
+    }
+    r = btd_session_add(s, m, raw, len, dir, paused, peers_c, npeers, &t, err);
+    free(raw);
     if (r)
         return r;
     *ret_result = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)t->id, "info_hash", t->hex, "name",

@@ -181,22 +181,29 @@ static void on_have(struct btd_peer *p, const struct bt_wire_msg *m)
     btd_peer_fill_requests(p);
 }
 
+/*
+ * A bitfield may come again later (aria2c sends one instead of haves when it
+ * is as short): what it adds is learnt, and a piece it no longer lists is
+ * kept (a peer never loses a piece).
+ */
 static void on_bitfield(struct btd_peer *p, const struct bt_wire_msg *m)
 {
+    struct bt_bitfield bf = {0};
     uint32_t i;
 
-    if (bt_bitfield_count(&p->have) > 0) {
-        btd_peer_close(p, "bitfield after have");
-        return;
-    }
-    if (bt_bitfield_from_wire(&p->have, m->data, m->data_len) < 0) {
+    if (bt_bitfield_init(&bf, p->have.npieces) < 0 ||
+        bt_bitfield_from_wire(&bf, m->data, m->data_len) < 0) {
+        bt_bitfield_deinit(&bf);
         btd_peer_close(p, "malformed bitfield");
         return;
     }
-    for (i = 0; i < p->have.npieces; i++) {
-        if (bt_bitfield_test(&p->have, i))
+    for (i = 0; i < bf.npieces; i++) {
+        if (bt_bitfield_test(&bf, i) && !bt_bitfield_test(&p->have, i)) {
+            bt_bitfield_set(&p->have, i);
             learn_piece(p, i);
+        }
     }
+    bt_bitfield_deinit(&bf);
     if (close_if_both_seeding(p))
         return;
     update_interest(p);

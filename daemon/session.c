@@ -1,9 +1,11 @@
 #include "session.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "codec.h"
@@ -12,6 +14,7 @@
 #include "log.h"
 #include "macro.h"
 #include "peer.h"
+#include "resume.h"
 #include "rpc.h"
 #include "torrent.h"
 #include "tracker_http.h"
@@ -19,12 +22,235 @@
 #include "work.h"
 
 #define PEER_ID_PREFIX "-BT0001-"
+#define SAVE_EVERY_S 30 /* a changed torrent's record is written at least this often */
+
+static void save_next(struct btd_session *s);
+static int add_torrent(struct btd_session *s, struct bt_metainfo *m, uint32_t id, const char *dir,
+                       bool paused, const struct btd_resume *rec, struct btd_torrent **ret,
+                       struct bt_error *err);
+
+/* A resume record was written (or not). */
+static void on_saved(struct btd_session *s, struct btd_work_result *res)
+{
+    struct btd_resume_job *job = res->user;
+    struct btd_torrent *t = btd_session_find_id(s, res->torrent_id);
+
+    s->saving = false;
+    if (!t || strcmp(t->hex, job->hex) != 0) {
+        btd_resume_forget(s->cfg->state_dir, job->hex); /* removed while it was written */
+    } else if (res->status < 0) {
+        if (t->ticks - t->last_save >= 60 || t->last_save == 0)
+            btd_warn("ih=%.8s cannot write its resume record %s: %s", t->hex, job->record_path,
+                     strerror(-res->status));
+        t->resume_dirty = true;
+    } else if (job->meta) {
+        free(t->meta_raw); /* the copy is in the state directory now */
+        t->meta_raw = NULL;
+        t->meta_raw_len = 0;
+    }
+    save_next(s);
+}
+
+/* Writes the record of one torrent that needs it, on a worker; one at a time. */
+static void save_next(struct btd_session *s)
+{
+    struct btd_torrent *t, *pick = NULL;
+    struct btd_resume_job *job;
+
+    if (s->saving || s->closing)
+        return;
+    for (t = s->torrents; t && !pick; t = t->next) {
+        if (t->resume_soon)
+            pick = t;
+    }
+    for (t = s->torrents; t && !pick; t = t->next) {
+        if (t->resume_dirty && t->ticks - t->last_save >= SAVE_EVERY_S)
+            pick = t;
+    }
+    if (!pick)
+        return;
+    pick->resume_dirty = pick->resume_soon = false;
+    pick->last_save = pick->ticks;
+    job = btd_torrent_resume_job(pick);
+    if (!job) {
+        pick->resume_dirty = true;
+        return;
+    }
+    if (btd_work_call(s->work, pick->id, pick->storage, btd_resume_save, job,
+                      btd_resume_job_free) == 0)
+        s->saving = true;
+    else
+        pick->resume_dirty = true;
+}
+
+/* What the state directory holds for one torrent. */
+struct found {
+    struct bt_metainfo *m; /* owned */
+    struct btd_resume rec; /* owned when has_rec */
+    bool has_rec;
+};
+
+static int found_cmp(const void *a, const void *b)
+{
+    const struct found *x = a, *y = b;
+    uint32_t ix = x->has_rec ? x->rec.id : UINT32_MAX, iy = y->has_rec ? y->rec.id : UINT32_MAX;
+
+    return ix < iy ? -1 : ix > iy;
+}
+
+/* Reads and decodes the record at path for f's torrent. */
+static int read_record(const char *path, struct found *f, struct bt_error *err)
+{
+    uint8_t *buf;
+    size_t len;
+    int r = btd_resume_read(path, &buf, &len);
+
+    if (r < 0)
+        return bt_error_set(err, r, "%s", strerror(-r));
+    r = btd_resume_decode((const char *)buf, len, f->m->piece_count, (uint32_t)f->m->file_count,
+                          &f->rec, err);
+    free(buf);
+    return r;
+}
+
+/* Reads STATE/torrents/NAME (a .torrent) and its record into f. 0, or < 0 to skip it. */
+static int read_found(struct btd_session *s, const char *dir, const char *name, struct found *f)
+{
+    struct bt_error err = {{0}};
+    char *path = NULL, hex[41];
+    uint8_t *buf;
+    size_t len;
+    int r;
+
+    (void)s;
+    r = asprintf(&path, "%s/%s", dir, name) < 0 ? -ENOMEM : btd_resume_read(path, &buf, &len);
+    if (r == 0) {
+        r = bt_metainfo_parse(&f->m, buf, len, &err);
+        free(buf);
+    } else {
+        bt_error_set(&err, r, "%s", strerror(-r));
+    }
+    if (r == 0) {
+        bt_hex_encode(hex, f->m->info_hash, 20);
+        if (strncmp(hex, name, 40) != 0) {
+            bt_error_set(&err, -EINVAL, "its info-hash is %s", hex);
+            bt_metainfo_free(f->m);
+            f->m = NULL;
+            r = -EINVAL;
+        }
+    }
+    if (r < 0) {
+        btd_err("state: ignoring %s/%s: %s", dir, name, err.msg);
+        free(path);
+        return r;
+    }
+    free(path);
+    path = NULL;
+    r = asprintf(&path, "%s/%.40s.resume", dir, name) < 0 ? -ENOMEM : read_record(path, f, &err);
+    if (r < 0) {
+        struct bt_error err2 = {{0}};
+        char *bak = NULL;
+
+        /* The record before it still knows the dir, id and state; its pieces are checked. */
+        if (asprintf(&bak, "%s.bak", path ? path : "") >= 0 && read_record(bak, f, &err2) == 0)
+            f->rec.recheck = true;
+        if (path && f->rec.recheck)
+            unlink(path); /* or the next save would keep the damaged one as the .bak */
+        btd_warn("ih=%.8s resume record %s: %s; %s and checking its data again", name,
+                 path ? path : "?", err.msg,
+                 f->rec.recheck ? "using the record before it" : "no earlier record");
+        free(bak);
+    }
+    f->has_rec = r == 0 || f->rec.recheck;
+    free(path);
+    return 0;
+}
+
+/* Every torrent of the state directory comes back, in id order, under its id. */
+static void restore_all(struct btd_session *s)
+{
+    struct found *list = NULL, *grown;
+    size_t n = 0, cap = 0, i;
+    struct btd_torrent *t;
+    struct bt_error err;
+    struct dirent *e;
+    char *dir;
+    DIR *d;
+
+    if (asprintf(&dir, "%s/torrents", s->cfg->state_dir) < 0)
+        return;
+    d = opendir(dir);
+    if (!d) {
+        free(dir);
+        return;
+    }
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+
+        if (strstr(e->d_name, ".tmp")) {
+            unlinkat(dirfd(d), e->d_name, 0); /* a write cut short */
+            continue;
+        }
+        if (len != 48 || strcmp(e->d_name + 40, ".torrent") != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            grown = realloc(list, cap * sizeof(*list));
+            if (!grown)
+                break;
+            list = grown;
+        }
+        memset(&list[n], 0, sizeof(list[n]));
+        if (read_found(s, dir, e->d_name, &list[n]) == 0)
+            n++;
+    }
+    closedir(d);
+    free(dir);
+    if (n > 1)
+        qsort(list, n, sizeof(*list), found_cmp);
+    for (i = 0; i < n; i++) {
+        struct found *f = &list[i];
+        uint32_t id = f->has_rec && !btd_session_find_id(s, f->rec.id) ? f->rec.id : s->next_id;
+
+        memset(&err, 0, sizeof(err));
+        if (add_torrent(s, f->m, id, NULL, false, f->has_rec ? &f->rec : NULL, &t, &err) == 0) {
+            btd_notice("ih=%.8s restored \"%s\" id=%u", t->hex, t->meta->name, t->id);
+            t->resume_dirty = true;
+            t->resume_soon = !f->has_rec;
+        } else {
+            btd_err("state: cannot restore %s: %s", f->m ? "a torrent" : "?", err.msg);
+        }
+        btd_resume_deinit(&f->rec);
+    }
+    free(list);
+}
+
+/* Shutting down: every record written now, on this thread. */
+static void save_all_now(struct btd_session *s)
+{
+    struct btd_resume_job *job;
+    struct btd_torrent *t;
+    int r;
+
+    for (t = s->torrents; t; t = t->next) {
+        job = btd_torrent_resume_job(t);
+        r = job ? btd_resume_save(job, t->storage) : -ENOMEM;
+        if (r < 0)
+            btd_warn("ih=%.8s cannot write its resume record: %s", t->hex, strerror(-r));
+        btd_resume_job_free(job);
+    }
+}
 
 static void on_work_done(void *data, struct btd_work_result *res)
 {
     struct btd_session *s = data;
-    struct btd_torrent *t = btd_session_find_id(s, res->torrent_id);
+    struct btd_torrent *t;
 
+    if (res->kind == BTD_WORK_CALL) {
+        on_saved(s, res);
+        return;
+    }
+    t = btd_session_find_id(s, res->torrent_id);
     if (t)
         btd_torrent_work_done(t, res);
 }
@@ -42,6 +268,7 @@ static void on_tick(uv_timer_t *timer)
     }
     for (t = s->torrents; t; t = t->next)
         btd_torrent_tick(t);
+    save_next(s);
 }
 
 static void on_check(uv_check_t *h)
@@ -109,6 +336,7 @@ int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config
         return -ENOMEM;
     s->loop = loop;
     s->cfg = cfg;
+    s->state_lock = -1;
     s->next_id = 1;
     s->listen_port = (uint16_t)cfg->port;
     memcpy(s->peer_id, PEER_ID_PREFIX, 8);
@@ -129,13 +357,16 @@ int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config
         btd_session_close(s, NULL, NULL);
         return r;
     }
-    r = listen_open(s, err);
+    r = btd_resume_lock(cfg->state_dir, &s->state_lock, err);
+    if (r == 0)
+        r = listen_open(s, err);
     if (r == 0)
         r = btd_control_open(&s->control, loop, s, cfg->socket_path, err);
     if (r < 0) {
         btd_session_close(s, NULL, NULL);
         return r;
     }
+    restore_all(s);
     uv_timer_start(&s->tick, on_tick, 1000, 1000);
     btd_bandwidth_configure(s);
     *ret = s;
@@ -165,6 +396,8 @@ void btd_session_close(struct btd_session *s, void (*cb)(void *data), void *data
     s->closing = true;
     s->on_closed = cb;
     s->on_closed_data = data;
+    if (s->state_lock >= 0)
+        save_all_now(s);
     while (s->torrents) {
         t = s->torrents;
         s->torrents = t->next;
@@ -184,6 +417,9 @@ void btd_session_close(struct btd_session *s, void (*cb)(void *data), void *data
     uv_close((uv_handle_t *)&s->tick, on_handle_closed);
     uv_close((uv_handle_t *)&s->listener, on_handle_closed);
     uv_close((uv_handle_t *)&s->flush, on_handle_closed);
+    if (s->state_lock >= 0)
+        close(s->state_lock); /* releases the lock */
+    s->state_lock = -1;
 }
 
 struct btd_torrent *btd_session_find_hash(struct btd_session *s, const uint8_t info_hash[20])
@@ -260,9 +496,10 @@ static void add_direct_peers(struct btd_torrent *t, const char *const *peers, si
     }
 }
 
-int btd_session_add(struct btd_session *s, struct bt_metainfo *m, const char *dir, bool paused,
-                    const char *const *peers, size_t npeers, struct btd_torrent **ret,
-                    struct bt_error *err)
+/* Adds m (stolen) under id, keeping the list in id order. */
+static int add_torrent(struct btd_session *s, struct bt_metainfo *m, uint32_t id, const char *dir,
+                       bool paused, const struct btd_resume *rec, struct btd_torrent **ret,
+                       struct bt_error *err)
 {
     struct btd_torrent *t, **tail;
     char hex[41];
@@ -276,17 +513,39 @@ int btd_session_add(struct btd_session *s, struct bt_metainfo *m, const char *di
                                 "torrent %s is already added (id %u)", hex, t->id);
         }
     }
-    r = btd_torrent_new(&t, s, s->next_id, m, dir ? dir : s->cfg->download_dir, paused);
+    r = btd_torrent_new(&t, s, id, m, dir ? dir : s->cfg->download_dir, paused, rec);
     if (r < 0) {
         bt_metainfo_free(m);
         return bt_error_set(err, BT_RPC_IO_ERROR, "cannot add %s: %s", hex, strerror(-r));
     }
-    s->next_id++;
-    for (tail = &s->torrents; *tail; tail = &(*tail)->next)
+    if (id >= s->next_id)
+        s->next_id = id + 1;
+    for (tail = &s->torrents; *tail && (*tail)->id < id; tail = &(*tail)->next)
         ;
+    t->next = *tail;
     *tail = t;
     s->torrent_count++;
-    btd_notice("ih=%.8s added \"%s\" id=%u dir=%s", t->hex, m->name, t->id, t->dir);
+    *ret = t;
+    return 0;
+}
+
+int btd_session_add(struct btd_session *s, struct bt_metainfo *m, const uint8_t *raw,
+                    size_t raw_len, const char *dir, bool paused, const char *const *peers,
+                    size_t npeers, struct btd_torrent **ret, struct bt_error *err)
+{
+    struct btd_torrent *t;
+    int r = add_torrent(s, m, s->next_id, dir, paused, NULL, &t, err);
+
+    if (r)
+        return r;
+    btd_notice("ih=%.8s added \"%s\" id=%u dir=%s", t->hex, t->meta->name, t->id, t->dir);
+    t->meta_raw = malloc(raw_len ? raw_len : 1);
+    if (t->meta_raw) {
+        memcpy(t->meta_raw, raw, raw_len);
+        t->meta_raw_len = raw_len;
+    }
+    t->resume_dirty = t->resume_soon = true;
+    save_next(s);
     add_direct_peers(t, peers, npeers);
     *ret = t;
     return 0;
@@ -313,6 +572,7 @@ void btd_session_remove(struct btd_session *s, struct btd_torrent *t, bool delet
         }
     }
     btd_notice("ih=%.8s removed%s", t->hex, delete_data ? " with its data" : "");
+    btd_resume_forget(s->cfg->state_dir, t->hex);
     if (delete_data && btd_work_delete(s->work, t->id, t->storage) < 0)
         btd_warn("ih=%.8s cannot queue the deletion of its data", t->hex);
     btd_torrent_free(t);

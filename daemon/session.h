@@ -58,6 +58,8 @@ struct btd_session {
     void (*on_closed)(void *data); /* called once everything has closed */
     void *on_closed_data;
     uint32_t closing_handles; /* handles still closing */
+    int state_lock;           /* owned: flock()ed STATE/lock, -1 if none */
+    bool saving;              /* a resume record is being written (one at a time) */
 };
 
 int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config *cfg,
@@ -70,14 +72,15 @@ int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config
 void btd_session_close(struct btd_session *s, void (*cb)(void *data), void *data);
 
 /*
- * Adds a torrent; m is stolen (freed on failure too). dir NULL means the
+ * Adds a torrent; m is stolen (freed on failure too). raw is the .torrent
+ * as given (copied into the state directory). dir NULL means the
  * configured download directory. peers: "host:port" strings to dial at
  * once (may be NULL). Fails with BT_RPC_DUPLICATE_TORRENT if the info-hash
  * is already present.
  */
-int btd_session_add(struct btd_session *s, struct bt_metainfo *m, const char *dir, bool paused,
-                    const char *const *peers, size_t npeers, struct btd_torrent **ret,
-                    struct bt_error *err);
+int btd_session_add(struct btd_session *s, struct bt_metainfo *m, const uint8_t *raw,
+                    size_t raw_len, const char *dir, bool paused, const char *const *peers,
+                    size_t npeers, struct btd_torrent **ret, struct bt_error *err);
 /*
  * Finds a torrent by small id, 40-hex info-hash or a unique hex prefix of
  * at least 6 digits. Returns NULL with a BT_RPC_* code in err otherwise.

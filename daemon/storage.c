@@ -565,6 +565,31 @@ int btd_storage_sync(struct btd_storage *s)
     return first;
 }
 
+int btd_storage_stat(struct btd_storage *s, uint32_t i, uint64_t *ret_size, int64_t *ret_mtime_ns)
+{
+    struct stat st;
+    int fd, r = 0;
+
+    if (i >= s->file_count)
+        return -EINVAL;
+    if (s->files[i].pad) {
+        *ret_size = 0;
+        *ret_mtime_ns = 0;
+        return 0;
+    }
+    fd = open_file(s, &s->files[i], false);
+    if (fd < 0)
+        return fd;
+    if (fstat(fd, &st) < 0)
+        r = -errno;
+    close(fd);
+    if (r < 0)
+        return r;
+    *ret_size = (uint64_t)st.st_size;
+    *ret_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    return 0;
+}
+
 /* Removes f if it is a regular file; a symlink or anything else is left alone. */
 static int delete_file(const struct btd_storage *s, const struct sfile *f)
 {

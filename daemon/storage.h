@@ -42,6 +42,12 @@ int btd_storage_write(struct btd_storage *s, uint64_t off, const uint8_t *data, 
 int btd_storage_read(struct btd_storage *s, uint64_t off, uint8_t *out, size_t len);
 /* fdatasync every file written since the last sync. Worker thread. */
 int btd_storage_sync(struct btd_storage *s);
+/*
+ * Size and modification time (ns since the epoch) of file i, in metainfo
+ * order. A padding file reads as 0, 0. 0, -ENOENT when the file does not
+ * exist, or -errno. Any thread.
+ */
+int btd_storage_stat(struct btd_storage *s, uint32_t i, uint64_t *ret_size, int64_t *ret_mtime_ns);
 /* Closes cached descriptors (e.g. before a recheck or on pause). Any thread. */
 void btd_storage_close_files(struct btd_storage *s);
 /* Deletes the torrent's files and the directories it created if empty. Worker thread. */

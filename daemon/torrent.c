@@ -7,9 +7,11 @@
 
 #include "addr.h"
 #include "ban.h"
+#include "bitfield.h"
 #include "codec.h"
 #include "log.h"
 #include "peer.h"
+#include "resume.h"
 #include "session.h"
 #include "storage.h"
 #include "tracker.h"
@@ -77,6 +79,7 @@ static void set_state(struct btd_torrent *t, enum btd_torrent_state s)
 {
     if (t->state == s)
         return;
+    t->resume_dirty = t->resume_soon = true;
     btd_info("ih=%.8s state %s -> %s", t->hex, btd_torrent_state_name(t->state),
              btd_torrent_state_name(s));
     t->state = s;
@@ -125,7 +128,7 @@ static void go_active(struct btd_torrent *t)
  * Reads every piece back from disk on the worker pool (data already in the
  * directory: complete data seeds, partial data keeps its valid pieces).
  */
-static void start_check(struct btd_torrent *t)
+static void start_check(struct btd_torrent *t, const bool *only)
 {
     const struct bt_metainfo *m = t->meta;
     uint32_t i;
@@ -133,6 +136,8 @@ static void start_check(struct btd_torrent *t)
 
     set_state(t, BTD_TORRENT_CHECKING);
     for (i = t->check_left = 0; i < m->piece_count; i++) {
+        if (only && !only[i])
+            continue;
         r = btd_work_check(t->session->work, t->id, t->storage, i, (uint64_t)i * m->piece_length,
                            bt_metainfo_piece_size(m, i), m->pieces + (size_t)i * 20, NULL);
         if (r < 0) {
@@ -153,6 +158,7 @@ static void on_checked(struct btd_torrent *t, struct btd_work_result *res)
     if (t->check_left == 0 || --t->check_left > 0)
         return;
     t->checked = true;
+    t->resume_dirty = t->resume_soon = true;
     btd_info("ih=%.8s existing data: %u of %u pieces valid", t->hex, t->picker.have,
              t->picker.piece_count);
     if (t->paused)
@@ -161,8 +167,64 @@ static void on_checked(struct btd_torrent *t, struct btd_work_result *res)
         go_active(t);
 }
 
+/*
+ * Applies a resume record: the pieces it lists in files whose size and
+ * mtime are as it says are had; the pieces touching any other file are
+ * checked. Then the torrent starts (or stays paused).
+ */
+static int restore(struct btd_torrent *t, const struct btd_resume *rec)
+{
+    const struct bt_metainfo *m = t->meta;
+    bool *check = calloc(m->piece_count ? m->piece_count : 1, sizeof(*check));
+    uint32_t i, nchanged = 0, ncheck = 0;
+
+    if (!check)
+        return -ENOMEM;
+    t->uploaded = rec->uploaded;
+    t->downloaded = rec->downloaded;
+    t->added_at = rec->added_at;
+    t->completed_sent = rec->completed_sent;
+    btd_torrent_set_limits(t, rec->download_limit, rec->upload_limit);
+    for (i = 0; i < m->file_count; i++) {
+        const struct btd_resume_file *f = &rec->files[i];
+        uint64_t size = 0, first, last, p;
+        int64_t mtime = 0;
+        bool exists = btd_storage_stat(t->storage, i, &size, &mtime) == 0;
+
+        if (!rec->recheck && exists == f->exists &&
+            (!exists || (size == f->size && mtime == f->mtime_ns)))
+            continue;
+        nchanged++;
+        if (m->files[i].length == 0)
+            continue;
+        first = m->files[i].offset / m->piece_length;
+        last = (m->files[i].offset + m->files[i].length - 1) / m->piece_length;
+        for (p = first; p <= last && p < m->piece_count; p++)
+            check[p] = true;
+    }
+    for (i = 0; i < m->piece_count; i++) {
+        if (check[i])
+            ncheck++;
+        else if (rec->have[i / 8] & (0x80u >> (i % 8)))
+            btd_picker_set_have(&t->picker, i);
+    }
+    btd_info("ih=%.8s resumed: %u of %u pieces verified, %u file(s) changed since, %u piece(s) "
+             "to check",
+             t->hex, t->picker.have, m->piece_count, nchanged, ncheck);
+    if (ncheck > 0) {
+        start_check(t, check);
+    } else {
+        t->checked = true;
+        if (!t->paused)
+            go_active(t);
+    }
+    free(check);
+    return 0;
+}
+
 int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id,
-                    struct bt_metainfo *m, const char *dir, bool paused)
+                    struct bt_metainfo *m, const char *dir, bool paused,
+                    const struct btd_resume *rec)
 {
     struct btd_torrent *t = calloc(1, sizeof(*t));
     int r;
@@ -178,6 +240,10 @@ int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id
     btd_torrent_set_limits(t, (uint64_t)s->cfg->torrent_download_limit,
                            (uint64_t)s->cfg->torrent_upload_limit);
     bt_hex_encode(t->hex, m->info_hash, 20);
+    if (rec) {
+        dir = rec->dir;
+        paused = t->paused = rec->paused;
+    }
     t->dir = strdup(dir);
     t->book = calloc(BTD_BOOK_MAX, sizeof(*t->book));
     r = !t->dir || !t->book ? -ENOMEM : 0;
@@ -194,8 +260,16 @@ int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id
         return r;
     }
     t->state = BTD_TORRENT_PAUSED;
-    if (!paused)
-        start_check(t);
+    if (rec) {
+        r = restore(t, rec);
+        if (r < 0) {
+            t->meta = NULL;
+            btd_torrent_free(t);
+            return r;
+        }
+    } else if (!paused) {
+        start_check(t, NULL);
+    }
     *ret = t;
     return 0;
 }
@@ -216,6 +290,7 @@ void btd_torrent_free(struct btd_torrent *t)
     btd_picker_deinit(&t->picker);
     bt_metainfo_free(t->meta);
     free(t->book);
+    free(t->meta_raw);
     free(t->dir);
     free(t->error);
     free(t);
@@ -436,6 +511,7 @@ static void on_verified(struct btd_torrent *t, struct btd_work_result *res)
     btd_picker_recycle(&t->picker, res->buf);
     res->buf = NULL;
     btd_picker_verified(&t->picker, res->piece, true);
+    t->resume_dirty = true;
     for (p = t->peers; p; p = next) {
         next = p->next; /* a peer that is a seed too is closed */
         btd_peer_have(p, res->piece);
@@ -465,7 +541,7 @@ int btd_torrent_verify(struct btd_torrent *t)
     free(t->error);
     t->error = NULL;
     t->checked = false;
-    start_check(t);
+    start_check(t, NULL);
     return 0;
 }
 
@@ -476,6 +552,50 @@ void btd_torrent_set_limits(struct btd_torrent *t, uint64_t download, uint64_t u
     btd_bucket_set_rate(&t->bw[BTD_BW_DOWN], download, now);
     btd_bucket_set_rate(&t->bw[BTD_BW_UP], upload, now);
     btd_bandwidth_wait(t->session);
+}
+
+struct btd_resume_job *btd_torrent_resume_job(struct btd_torrent *t)
+{
+    const struct bt_metainfo *m = t->meta;
+    struct btd_resume_job *job = calloc(1, sizeof(*job));
+    struct btd_resume *rec;
+    uint32_t i;
+
+    if (!job)
+        return NULL;
+    rec = &job->rec;
+    memcpy(job->hex, t->hex, sizeof(job->hex));
+    job->record_path = btd_resume_path(t->session->cfg->state_dir, t->hex, "resume");
+    if (t->meta_raw) {
+        job->metainfo_path = btd_resume_path(t->session->cfg->state_dir, t->hex, "torrent");
+        job->meta = malloc(t->meta_raw_len);
+        if (job->meta)
+            memcpy(job->meta, t->meta_raw, t->meta_raw_len);
+        job->meta_len = t->meta_raw_len;
+    }
+    rec->dir = strdup(t->dir);
+    rec->have = calloc(1, bt_bitfield_bytes(m->piece_count) + 1);
+    rec->files = calloc(m->file_count, sizeof(*rec->files));
+    if (!job->record_path || !rec->dir || !rec->have || !rec->files ||
+        (t->meta_raw && (!job->metainfo_path || !job->meta))) {
+        btd_resume_job_free(job);
+        return NULL;
+    }
+    rec->id = t->id;
+    rec->paused = t->paused;
+    rec->completed_sent = t->completed_sent;
+    rec->added_at = t->added_at;
+    rec->uploaded = t->uploaded;
+    rec->downloaded = t->downloaded;
+    rec->download_limit = t->bw[BTD_BW_DOWN].rate;
+    rec->upload_limit = t->bw[BTD_BW_UP].rate;
+    rec->piece_count = m->piece_count;
+    rec->file_count = (uint32_t)m->file_count;
+    for (i = 0; i < m->piece_count; i++) {
+        if (t->picker.state[i] == BTD_PIECE_HAVE)
+            rec->have[i / 8] |= (uint8_t)(0x80u >> (i % 8));
+    }
+    return job;
 }
 
 void btd_torrent_pause(struct btd_torrent *t)
@@ -502,7 +622,7 @@ void btd_torrent_resume(struct btd_torrent *t)
     if (t->check_left > 0)
         set_state(t, BTD_TORRENT_CHECKING); /* a check is still running: it goes on */
     else if (!t->checked)
-        start_check(t);
+        start_check(t, NULL);
     else
         go_active(t);
 }
@@ -530,6 +650,8 @@ void btd_torrent_tick(struct btd_torrent *t)
     }
     connect_more(t);
     btd_upload_tick(t);
+    if (t->up.per_second > 0 || t->down.per_second > 0)
+        t->resume_dirty = true; /* the totals moved */
     /* Nobody to talk to: ask the trackers again rather than wait out their interval. */
     if (t->tracker && t->npeers == 0 && t->state == BTD_TORRENT_DOWNLOADING &&
         now - t->starving_since >= STARVING_ANNOUNCE_MS) {

@@ -27,6 +27,7 @@ struct btd_storage;
 struct btd_tracker;
 struct btd_work_result;
 struct btd_suspect;
+struct btd_resume;
 
 enum btd_torrent_state {
     BTD_TORRENT_CHECKING,
@@ -86,10 +87,28 @@ struct btd_torrent {
     uint32_t ticks;          /* seconds since added, for periodic work */
     uint32_t check_left;     /* pieces still being read back (CHECKING) */
     bool checked;            /* the data on disk was checked once */
+    uint8_t *meta_raw;       /* owned: the .torrent as added, until its copy is saved */
+    size_t meta_raw_len;     /* bytes */
+    bool resume_dirty;       /* the resume record is out of date */
+    bool resume_soon;        /* ... and should be written at the next chance */
+    uint32_t last_save;      /* ticks when the record was last written */
 };
 
+/*
+ * A new torrent (m stolen on success). rec, if not NULL, is its resume
+ * record from the state directory: pieces it lists in files unchanged since
+ * are trusted, the pieces of changed files are checked; its dir, paused
+ * flag, totals and limits win over the arguments. Without a record the
+ * data on disk is checked (when not paused).
+ */
 int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id,
-                    struct bt_metainfo *m, const char *dir, bool paused);
+                    struct bt_metainfo *m, const char *dir, bool paused,
+                    const struct btd_resume *rec);
+/*
+ * The resume record as it is now, as a worker job to write (resume.h);
+ * NULL on ENOMEM. The .torrent copy goes with it until one save succeeded.
+ */
+struct btd_resume_job *btd_torrent_resume_job(struct btd_torrent *t);
 /* Disconnects, sends `stopped`, drops the storage reference, frees. */
 void btd_torrent_free(struct btd_torrent *t);
 

@@ -22,6 +22,8 @@ struct job {
     bool hash_ok; /* written by the worker */
     int status;   /* written by the worker */
     void *user;
+    int (*fn)(void *arg, struct btd_storage *s); /* CALL */
+    void (*free_user)(void *arg);                /* CALL: frees user with the job */
 };
 
 struct btd_work_pool {
@@ -57,6 +59,8 @@ size_t btd_work_pool_inflight(const struct btd_work_pool *p)
 
 static void job_free(struct job *job)
 {
+    if (job->free_user)
+        job->free_user(job->user);
     free(job->buf);
     btd_storage_unref(job->storage);
     free(job);
@@ -87,6 +91,10 @@ static void on_work(uv_work_t *req)
 
     if (job->kind == BTD_WORK_DELETE) {
         job->status = btd_storage_delete(job->storage);
+        return;
+    }
+    if (job->kind == BTD_WORK_CALL) {
+        job->status = job->fn(job->user, job->storage);
         return;
     }
     if (job->kind != BTD_WORK_VERIFY_WRITE) {
@@ -299,5 +307,29 @@ int btd_work_delete(struct btd_work_pool *p, uint32_t torrent_id, struct btd_sto
     job = job_new(p, BTD_WORK_DELETE, torrent_id, s, 0, 0, 0, NULL);
     if (!job)
         return -ENOMEM;
+    return submit(p, job);
+}
+
+int btd_work_call(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s,
+                  int (*fn)(void *arg, struct btd_storage *s), void *arg,
+                  void (*free_arg)(void *arg))
+{
+    struct job *job;
+    int r = check_args(p, s, 0);
+
+    if (r == 0 && !fn)
+        r = -EINVAL;
+    if (r == 0) {
+        job = job_new(p, BTD_WORK_CALL, torrent_id, s, 0, 0, 0, arg);
+        if (!job)
+            r = -ENOMEM;
+    }
+    if (r < 0) {
+        if (free_arg)
+            free_arg(arg);
+        return r;
+    }
+    job->fn = fn;
+    job->free_user = free_arg;
     return submit(p, job);
 }

@@ -28,6 +28,7 @@ enum btd_work_kind {
     BTD_WORK_READ,         /* read a span (a block to upload) */
     BTD_WORK_CHECK,        /* read a piece back from disk and SHA-1 it (recheck) */
     BTD_WORK_DELETE,       /* delete the torrent's files (torrent.remove delete_data) */
+    BTD_WORK_CALL,         /* a function of another module (a resume save) */
 };
 
 /* What a finished job reports back, on the loop thread. */
@@ -68,6 +69,16 @@ int btd_work_read(struct btd_work_pool *p, uint32_t torrent_id, struct btd_stora
                   uint32_t piece, uint64_t offset, size_t len, void *user);
 int btd_work_check(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s,
                    uint32_t piece, uint64_t offset, size_t len, const uint8_t hash[20], void *user);
+
+/*
+ * Runs fn(arg, s) on a worker; its return is the result's status and arg
+ * its user (valid during the callback). The pool frees arg with free_arg
+ * afterwards, also when the result is dropped. arg is stolen, also when
+ * submission fails.
+ */
+int btd_work_call(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s,
+                  int (*fn)(void *arg, struct btd_storage *s), void *arg,
+                  void (*free_arg)(void *arg));
 
 /* Deletes the torrent's files and empty directories; status in the result. */
 int btd_work_delete(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s);

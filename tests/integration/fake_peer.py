@@ -2,14 +2,16 @@
 """fake_peer: a hostile BitTorrent peer for btd's integration tests.
 
     fake_peer.py --torrent F --ip 127.0.0.x --scenario NAME [--data PATH]
-                 [--corrupt-every N] [--corrupt I,J,...]
+                 [--corrupt-every N] [--corrupt I,J,...] [--dial HOST:PORT]
 
 A TCP server on --ip (port chosen by the kernel) that plays one scenario on
-every connection it accepts, each in its own thread. Python 3 standard
-library only. No real client does these things on purpose, which is why
-this one is a fake (see docs: TESTING.md, "Fakes").
+every connection it accepts, each in its own thread; or, with --dial, a
+leecher that connects from --ip to a seeder (btd) once, plays a leecher
+scenario on that one connection and exits. Python 3 standard library only.
+No real client does these things on purpose, which is why this one is a
+fake (see docs: TESTING.md, "Fakes").
 
-Scenarios:
+Seeder scenarios (a server, btd dials it):
   corrupt      honest handshake (right info-hash), a bitfield of every piece,
                unchoke on interested, and each request answered from --data,
                except the blocks of the corrupted pieces (--corrupt-every N:
@@ -32,10 +34,26 @@ Scenarios:
   flood-haves  handshake, 20000 `have` messages for pieces in range (the same
                few, again and again), then `have` for indexes out of range.
 
+Leecher scenarios (--dial: it dials btd, handshakes with the torrent's
+info-hash, then, every time, waits up to 30 s for btd to close):
+  bad-requests    interested, waits for unchoke (up to 15 s), then 100
+                  requests 20 ms apart, every one out of range: piece index
+                  at or past the piece count, begin past the piece, begin +
+                  length past the piece.
+  choked-flood    never interested, so never unchoked: 200 requests for real
+                  blocks in one burst.
+  huge-request    interested, waits for unchoke, then 100 requests 20 ms
+                  apart for blocks of 2 GiB (length 0x80000000) at piece
+                  starts.
+
 It prints, flushed, one line per event for the test to read:
 
     listening PORT
     connection N             (the Nth accepted connection; N from 1)
+    connected N IP:PORT      (--dial: our end of the connection, as btd names us)
+    attack N SCENARIO        (--dial: the first bad request is about to go)
+    got N choke|unchoke      (--dial: what btd said)
+    got N piece INDEX BEGIN  (--dial: btd sent block data)
     handshake N ok           (the dialer's handshake named our torrent)
     handshake N wrong-hash   (it named another one: closed)
     sent N WHAT              (bitfield, unchoke, garbage, prefix, haves ...)
@@ -43,7 +61,7 @@ It prints, flushed, one line per event for the test to read:
     closed by peer N         (EOF or reset from the other side)
     done N                   (our side gave up on the connection)
 
-and runs until SIGTERM.
+and runs until SIGTERM (--dial: until its connection ends).
 """
 
 import argparse
@@ -57,6 +75,9 @@ import threading
 import time
 
 PSTR = b"\x13BitTorrent protocol"
+SEEDER_SCENARIOS = ["corrupt", "half-corrupt", "huge-length", "garbage", "silent", "slow-drip",
+                    "flood-haves"]
+LEECHER_SCENARIOS = ["bad-requests", "choked-flood", "huge-request"]
 _print_lock = threading.Lock()
 
 
@@ -343,16 +364,106 @@ class Conn:
             except socket.timeout:
                 pass
 
+    # -- leecher scenarios (--dial) -------------------------------------------
+
+    def dial_handshake(self):
+        """Our handshake first, as a dialer; False if the answer names another torrent."""
+        self.sock.sendall(PSTR + bytes(8) + self.tor.info_hash + b"-FK0001-" + os.urandom(12))
+        self.sock.settimeout(10)
+        theirs = recv_exact(self.sock, 68)
+        if theirs[:20] != PSTR or theirs[28:48] != self.tor.info_hash:
+            say("handshake %d wrong-hash" % self.n)
+            return False
+        say("handshake %d ok" % self.n)
+        return True
+
+    def poll(self, seconds, until=None):
+        """Reads btd's messages for up to seconds, saying the ones that matter.
+
+        Returns True as soon as a message with id until arrives; EOFError or
+        ConnectionError when btd closes.
+        """
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.sock.settimeout(left)
+            try:
+                msg_id, payload = self.read_message()
+            except socket.timeout:
+                return False
+            if msg_id in (0, 1):
+                say("got %d %s" % (self.n, "unchoke" if msg_id else "choke"))
+            elif msg_id == 7 and len(payload) >= 8:
+                say("got %d piece %d %d" % ((self.n,) + struct.unpack(">II", payload[:8])))
+            if msg_id == until:
+                return True
+
+    def attack(self, requests, interval):
+        """Sends the requests, interval seconds apart, then waits up to 30 s for btd to close."""
+        say("attack %d %s" % (self.n, self.server.scenario))
+        for req in requests:
+            self.sock.sendall(msg(6, struct.pack(">III", *req)))
+            if interval:
+                self.poll(interval)
+        say("sent %d requests %d" % (self.n, len(requests)))
+        self.poll(30)
+
+    def interested_unchoked(self):
+        self.sock.sendall(msg(2))
+        say("sent %d interested" % self.n)
+        if not self.poll(15, until=1):
+            say("never unchoked %d" % self.n)
+
+    def bad_requests(self):
+        if not self.dial_handshake():
+            return
+        self.interested_unchoked()
+        tor = self.tor
+        last = tor.piece_count - 1
+        kinds = [lambda i: (tor.piece_count + i, 0, 16384),
+                 lambda i: (0xFFFFFFFF, 0, 16384),
+                 lambda i: (i % tor.piece_count, tor.piece_length, 16384),
+                 lambda i: (0, tor.piece_length - 8192, 16384),
+                 lambda i: (last, tor.piece_size(last), 1),
+                 lambda i: (last, 0, tor.piece_size(last) + 1) if tor.piece_size(last) < 16384
+                 else (last, tor.piece_size(last) - 1, 2)]
+        self.attack([kinds[i % len(kinds)](i) for i in range(100)], 0.02)
+
+    def choked_flood(self):
+        if not self.dial_handshake():
+            return
+        tor = self.tor
+        blocks = [(i, b) for i in range(tor.piece_count)
+                  for b in range(0, tor.piece_size(i), 16384)]
+        reqs = []
+        for i in range(200):
+            index, begin = blocks[i % len(blocks)]
+            reqs.append((index, begin, min(16384, tor.piece_size(index) - begin)))
+        self.attack(reqs, 0)
+
+    def huge_request(self):
+        if not self.dial_handshake():
+            return
+        self.interested_unchoked()
+        count = self.tor.piece_count
+        self.attack([(i % count, 0, 0x80000000) for i in range(100)], 0.02)
+
     def run(self):
         play = {"corrupt": self.corrupt, "half-corrupt": self.half_corrupt,
                 "huge-length": self.huge_length, "slow-drip": self.slow_drip,
                 "garbage": self.garbage, "silent": self.silent,
-                "flood-haves": self.flood_haves}[self.server.scenario]
+                "flood-haves": self.flood_haves, "bad-requests": self.bad_requests,
+                "choked-flood": self.choked_flood,
+                "huge-request": self.huge_request}[self.server.scenario]
         try:
             play()
             say("done %d" % self.n)
         except (EOFError, ConnectionError):
             say("closed by peer %d" % self.n)
+        except socket.timeout:
+            say("done %d (timed out)" % self.n)
         except OSError as e:
             say("closed by peer %d (%s)" % (self.n, e))
         except ValueError as e:
@@ -371,12 +482,13 @@ class Server:
                             if i % args.corrupt_every == 0}
         if args.corrupt:
             self.corrupt |= {int(x) for x in args.corrupt.split(",")}
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((args.ip, 0))
-        self.sock.listen(64)
+        self.ip = args.ip
 
     def serve(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((self.ip, 0))
+        self.sock.listen(64)
         say("listening %d" % self.sock.getsockname()[1])
         n = 0
         while True:
@@ -386,22 +498,37 @@ class Server:
             say("connection %d" % n)
             threading.Thread(target=Conn(self, sock, n).run, daemon=True).start()
 
+    def dial(self, addr):
+        """One connection from our --ip to addr (HOST:PORT), playing the scenario on it."""
+        host, port = addr.rsplit(":", 1)
+        sock = socket.socket()
+        sock.bind((self.ip, 0))
+        sock.settimeout(10)
+        sock.connect((host, int(port)))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        say("connected 1 %s:%d" % sock.getsockname())
+        Conn(self, sock, 1).run()
+
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--torrent", required=True)
     ap.add_argument("--ip", default="127.0.0.1")
-    ap.add_argument("--scenario", required=True,
-                    choices=["corrupt", "half-corrupt", "huge-length", "garbage", "silent",
-                             "slow-drip", "flood-haves"])
+    ap.add_argument("--scenario", required=True, choices=SEEDER_SCENARIOS + LEECHER_SCENARIOS)
     ap.add_argument("--data", help="the payload: the file, or a multi-file torrent's root")
     ap.add_argument("--corrupt-every", type=int, default=0)
     ap.add_argument("--corrupt", default="", help="piece indexes, comma-separated")
+    ap.add_argument("--dial", metavar="HOST:PORT", help="the seeder a leecher scenario dials")
     args = ap.parse_args()
     if args.scenario == "corrupt" and not args.data:
         ap.error("corrupt needs --data")
+    if (args.scenario in LEECHER_SCENARIOS) != bool(args.dial):
+        ap.error("--dial goes with a leecher scenario: " + ", ".join(LEECHER_SCENARIOS))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    Server(args).serve()
+    if args.dial:
+        Server(args).dial(args.dial)
+    else:
+        Server(args).serve()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@
 - ``LtPeer(torrent, dir, ip, seed=True)``: a python3-libtorrent peer in its
   own process (lt_peer.py) on its own loopback address; ``.port``.
 - ``Aria2Seeder(torrent, dir, ip)``: aria2c seeding.
+- ``Aria2Leecher(torrent, dir, ip)``: aria2c downloading through the torrent's
+  tracker, exiting when complete; ``.wait_exit(timeout)``.
 - ``payload_torrent(btctl, files, root, ...)``: random files and their torrent.
 - ``Btd(btd_path)``: btd on a fresh state dir and socket with ``--port 0``;
   ``.call(method, **params)`` speaks JSON-RPC on the socket and returns the
@@ -105,10 +107,13 @@ class _LineProcess:
             return f.read().splitlines()
 
     def wait_line(self, prefix, timeout):
+        """The first line starting with prefix (a string or a tuple of them), waited for."""
         def found():
-            if self.proc.poll() is not None:
+            exited = self.proc.poll() is not None  # before reading: its last line counts
+            line = next((ln for ln in self.lines() if ln.startswith(prefix)), None)
+            if line is None and exited:
                 raise RuntimeError("%s exited: %s" % (self.proc.args[1:3], self.lines()[-5:]))
-            return next((ln for ln in self.lines() if ln.startswith(prefix)), None)
+            return line
         return wait_until(found, timeout, "%r from %s" % (prefix, self.proc.args[:2]))
 
     def stop(self):
@@ -155,6 +160,29 @@ class Aria2Seeder(_LineProcess):
         self.addr = "%s:%d" % (ip, self.port)
 
 
+class Aria2Leecher(_LineProcess):
+    """aria2c downloading into data_dir, finding its peers through the torrent's HTTP tracker.
+
+    It exits once the download is complete and verified (--seed-time=0).
+    """
+
+    def __init__(self, torrent, data_dir, ip):
+        self.port = free_port()
+        cmd = ["aria2c", "--no-conf=true", "--enable-dht=false", "--enable-dht6=false",
+               "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-time=0",
+               "--interface=" + ip, "--listen-port=%d" % self.port, "--dir=" + data_dir,
+               "--file-allocation=none", "--disable-ipv6=true", "--summary-interval=0",
+               "--console-log-level=warn", "--enable-color=false", "--bt-external-ip=" + ip,
+               torrent]
+        super().__init__(cmd, "aria2")
+        self.ip = ip
+
+    def wait_exit(self, timeout):
+        """aria2c's exit status (0: download complete), waited for."""
+        wait_until(lambda: self.proc.poll() is not None, timeout, "aria2c to finish")
+        return self.proc.returncode
+
+
 class RpcError(Exception):
     def __init__(self, code, message):
         super().__init__("%d %s" % (code, message))
@@ -163,15 +191,16 @@ class RpcError(Exception):
 
 
 class Btd:
-    def __init__(self, btd_path, extra=(), env=None):
+    def __init__(self, btd_path, extra=(), env=None, state_dir=None):
+        """state_dir: another btd's (a restart), else a fresh one."""
         self.dir = btdtest.tempdir("btd-")
         self.socket = os.path.join(self.dir, "btd.sock")
         self.downloads = os.path.join(self.dir, "downloads")
+        self.state = state_dir or os.path.join(self.dir, "state")
         self.log = os.path.join(self.dir, "btd.log")
         self._f = open(self.log, "w")
-        cmd = [btd_path, "--port", "0", "--socket", self.socket, "--state-dir",
-               os.path.join(self.dir, "state"), "--download-dir", self.downloads,
-               "--log-level", "debug"] + list(extra)
+        cmd = [btd_path, "--port", "0", "--socket", self.socket, "--state-dir", self.state,
+               "--download-dir", self.downloads, "--log-level", "debug"] + list(extra)
         self.proc = btdtest.start(cmd, stderr=self._f, env=env)
         wait_until(lambda: os.path.exists(self.socket) or self.proc.poll() is not None, 10,
                    "btd's socket")

@@ -3,19 +3,45 @@
 
 A python3-libtorrent seeder gives btd the data and is stopped; then a
 python3-libtorrent leecher dialling only btd downloads it, and its file
-must have the original sha256.
+must have the original sha256. aria2c, finding btd only through an HTTP
+tracker (opentracker), downloads from btd seeding data it checked in place.
+Hostile leechers (fake_peer.py --dial: requests out of range, a flood of
+requests while choked, 2 GiB blocks) are dropped by btd, which keeps serving
+an honest libtorrent leecher.
 """
 
 import os
+import re
 import shutil
 import sys
+import time
 
 import btdtest
-from swarm import Btd, LtPeer, payload_torrent, sha256_file
+from swarm import (Aria2Leecher, Btd, LtPeer, Opentracker, _LineProcess, free_port,
+                   payload_torrent, sha256_file, wait_until)
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
 FILES = {"seed.bin": 3 * 1024 * 1024 + 777}
+MAX_BAD = 16  # BTD_UPLOAD_MAX_BAD (daemon/upload.h): one more refused request drops the peer
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+# scenario: (the reasons btd may log for refusing its requests, unchoked before the attack)
+HOSTILE = {
+    "bad-requests": ({"piece not available", "block out of range"}, True),
+    "choked-flood": ({"sent while choked"}, False),
+    "huge-request": ({"block out of range"}, True),
+}
+
+
+class FakeLeecher(_LineProcess):
+    """fake_peer.py dialling btd from ip and playing one leecher scenario."""
+
+    def __init__(self, torrent, ip, scenario, seeder):
+        cmd = ["/usr/bin/python3", os.path.join(HERE, "fake_peer.py"), "--torrent", torrent,
+               "--ip", ip, "--scenario", scenario, "--dial", seeder]
+        super().__init__(cmd, "fake-" + scenario)
+        self.name = self.wait_line("connected 1 ", 20).split()[2]  # IP:PORT, as btd logs it
 
 
 def test_btd_seeds_to_real_leechers(t):
@@ -75,10 +101,108 @@ def test_existing_data_is_checked(t):
         t.eq(btd.stop(), 0, "check: btd exits 0")
 
 
+def test_btd_seeds_to_aria2(t):
+    """btd checks data in place and seeds it; aria2c finds btd through the tracker alone."""
+    port = free_port()
+    http, _ = Opentracker.urls(port)
+    seed_dir, sums, torrent, ih = payload_torrent(BTCTL, FILES, "seed.bin", [http],
+                                                  piece_length=32768)
+    tracker = Opentracker([ih], port)
+    btd = Btd(BTD)
+    aria = None
+    try:
+        tid = btd.add(torrent, dir=seed_dir)["id"]
+        st = btd.wait_done(tid, timeout=60)
+        t.eq(st["downloaded_bytes"], 0, "aria2: btd seeds the checked data without downloading")
+        wait_until(lambda: btd.status(tid)["trackers"][0]["last_announce"], 30,
+                   "btd's first announce")
+        out = btdtest.tempdir("aria2-leech-")
+        aria = Aria2Leecher(torrent, out, "127.0.0.4")
+        try:
+            rc = aria.wait_exit(30)  # a few seconds when it works
+        except TimeoutError:
+            rc = "still running after 30 s"
+        if not t.eq(rc, 0, "aria2: aria2c exits 0, its download complete"):
+            t.diag("btd about 127.0.0.4:\n" + "\n".join(
+                ln for ln in btd.log_text().splitlines() if "peer=127.0.0.4:" in ln)[-3000:])
+            t.diag("aria2c:\n" + "\n".join(aria.lines()[-10:]))
+        path = os.path.join(out, "seed.bin")
+        t.eq(sha256_file(path) if os.path.exists(path) else None, sums["seed.bin"],
+             "aria2: an aria2c leecher gets the original bytes from btd alone")
+        st = btd.status(tid)
+        t.ok(st["uploaded_bytes"] >= FILES["seed.bin"], "aria2: btd counts what it uploaded",
+             st["uploaded_bytes"])
+    finally:
+        if aria:
+            aria.stop()
+        tracker.stop()
+        t.eq(btd.stop(), 0, "aria2: btd exits 0")
+
+
+def hostile_leecher(t, scenario):
+    """A fake leecher attacks btd's seeding torrent while an honest one downloads it."""
+    reasons, unchoked = HOSTILE[scenario]
+    seed_dir, sums, torrent, _ = payload_torrent(BTCTL, FILES, "seed.bin", piece_length=32768)
+    btd = Btd(BTD)
+    fake = leecher = None
+    try:
+        tid = btd.add(torrent, dir=seed_dir)["id"]
+        btd.wait_done(tid, timeout=60)
+        addr = "127.0.0.1:%d" % btd.call("session.get")["listen_port"]
+        fake = FakeLeecher(torrent, "127.0.0.5", scenario, addr)
+        fake.wait_line("attack 1 ", 20)
+        start = time.monotonic()
+        out = btdtest.tempdir("leech-")
+        leecher = LtPeer(torrent, out, "127.0.0.6", seed=False, peers=[addr],
+                         wait_announce=False)
+        try:
+            end = fake.wait_line(("closed by peer 1", "done 1"), 20)
+        except TimeoutError:
+            end = "still open after 20 s"
+        took = time.monotonic() - start
+        t.ok(end.startswith("closed by peer"),
+             "%s: btd closes the hostile connection (%.1f s)" % (scenario, took),
+             [end] + fake.lines()[-5:])
+        log = btd.log_text()
+        t.ok("peer=%s closed: too many bad requests" % fake.name in log,
+             "%s: btd's log gives the reason: too many bad requests" % scenario,
+             [ln for ln in log.splitlines() if fake.name in ln][-5:])
+        refused = re.findall(r"peer=%s request refused: (.*)" % re.escape(fake.name), log)
+        t.eq(len(refused), MAX_BAD + 1,
+             "%s: dropped at the first refused request over %d" % (scenario, MAX_BAD))
+        t.ok(refused and set(refused) <= reasons,
+             "%s: each request refused as %s" % (scenario, " or ".join(sorted(reasons))),
+             sorted(set(refused)))
+        if unchoked:
+            t.ok("got 1 unchoke" in fake.lines(),
+                 "%s: it was unchoked first, so the range checks refused it" % scenario,
+                 fake.lines())
+        t.eq([ln for ln in fake.lines() if ln.startswith("got 1 piece")], [],
+             "%s: not a block of data for the hostile leecher" % scenario)
+
+        leecher.wait_line("finished", 60)
+        t.eq(sha256_file(os.path.join(out, "seed.bin")), sums["seed.bin"],
+             "%s: an honest libtorrent leecher still gets the original bytes" % scenario)
+        t.eq(btd.status(tid)["state"], "seeding", "%s: btd alive, answering, seeding" % scenario)
+        text = btd.log_text()
+        t.ok(not any(m in text for m in SANITIZER_MARKS),
+             "%s: no sanitizer report in btd's log" % scenario,
+             "\n".join(ln for ln in text.splitlines()
+                       if any(m in ln for m in SANITIZER_MARKS))[:4000])
+    finally:
+        for p in (fake, leecher):
+            if p:
+                p.stop()
+        t.eq(btd.stop(), 0, "%s: btd exits 0" % scenario)
+
+
 def main():
     t = btdtest.Tap()
     t.run(test_btd_seeds_to_real_leechers)
     t.run(test_existing_data_is_checked)
+    t.run(test_btd_seeds_to_aria2)
+    for scenario in HOSTILE:
+        t.run(hostile_leecher, scenario)
     return t.done()
 
 
