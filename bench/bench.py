@@ -1,32 +1,50 @@
 #!/usr/bin/python3
-"""bench: btd, aria2c and python3-libtorrent downloading one payload on loopback.
+"""bench: btd against aria2c and python3-libtorrent on loopback, downloading and uploading.
 
-    bench.py --build DIR [--size MIB] [--runs N] [--seeders N] [--timeout S]
-             [--tmp DIR] [--keep] [--no-warmup]
+    bench.py --build DIR [--mode download|upload|both] [--size MIB] [--runs N]
+             [--seeders N] [--leech-queue N] [--leech-mse] [--timeout S] [--tmp DIR]
+             [--keep] [--no-warmup]
 
-Makes a random payload and a torrent for it, starts opentracker on
-127.0.0.1 and N python3-libtorrent seeders on 127.0.0.2.., then downloads
-the payload with each client in turn (A B C A B C ...), every run into a
-fresh directory, and checks the sha256 of the result. Prints a table of
-medians (ratios to btd) and writes it to bench/results/.
+Makes a random payload and a torrent for it, then:
 
+Download (--mode download or both): starts opentracker on 127.0.0.1 and N
+python3-libtorrent seeders on 127.0.0.2.., then downloads the payload with
+each client in turn (A B C A B C ...), every run into a fresh directory, and
+checks the sha256 of the result.
 Wall time: btd from `btctl add` to `btctl wait` returning (a fresh btd is
 started before, and stopped after, each run); aria2c from its start to its
 "Seeding is over" line (printed when the download is complete, as
 --seed-time=0); libtorrent from its start to its "finished" line.
 CPU time: user + system from os.wait4 (each client is a direct child).
+
+Upload (--mode upload or both, after the download part and its swarm are
+stopped): one seeder on 127.0.0.2 (a fresh btd, or a python3-libtorrent
+lt_peer.py) is given the directory holding the payload, checks it, and once
+it is seeding a python3-libtorrent leecher on 127.0.0.3 (bench/lt_leecher.py:
+lt_peer.py with two settings changed, see there), dialling only that seeder
+(a trackerless torrent of the same payload and piece size), downloads it
+into a fresh directory (sha256 checked). Seeders alternate (btd lt btd
+lt ...). Wall time: from the leecher's start to its "finished" line. CPU
+time: the seeder's user + system over that window (utime + stime of
+/proc/PID/stat, all threads, read before the leecher starts and when it
+finishes); its whole life, check included, from os.wait4 too.
+
 Peak RSS: VmHWM of /proc/PID/status, sampled until it exits (ru_maxrss is
 not used: Linux counts in it the parent's RSS at fork, here ~30 MiB).
+Prints tables of medians (ratios to btd) and writes them to bench/results/.
 Only loopback addresses are used, DHT/LSD/PEX/UPnP/NAT-PMP are off.
 """
 
 import argparse
+import base64
 import datetime
 import hashlib
+import json
 import os
 import platform
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -40,8 +58,12 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import swarm  # noqa: E402  (opentracker and libtorrent seeders, stopped by PID at exit)
 
 LT_PEER = os.path.join(ROOT, "tests", "integration", "lt_peer.py")
+LT_LEECHER = os.path.join(HERE, "lt_leecher.py")  # lt_peer.py, two settings changed
 CLIENTS = ("btd", "aria2c", "libtorrent")
+SEEDERS = ("btd", "libtorrent")  # the upload part
+SEED_IP, LEECH_IP = "127.0.0.2", "127.0.0.3"
 MIB = 1 << 20
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class Child:
@@ -199,6 +221,145 @@ def one_run(a, client, label, torrent, name, digest):
     return res
 
 
+def proc_cpu(pid):
+    """User + system seconds of a live process, all its threads (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # fields[0] is field 3, state
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rpc(sock, method, **params):
+    """One JSON-RPC call on btd's control socket; the result, or raises."""
+    req = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}) + "\n"
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(sock)
+        s.sendall(req.encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    reply = json.loads(buf)
+    if "error" in reply:
+        raise RuntimeError("%s: %s" % (method, reply["error"].get("message")))
+    return reply["result"]
+
+
+def start_btd_seeder(a, log):
+    """A fresh btd on SEED_IP seeding the payload in place; (child, address)."""
+    state = tempfile.mkdtemp(prefix="btd-state-", dir=a.work)
+    sock = os.path.join(state, "btd.sock")
+    conf = os.path.join(state, "btd.conf")
+    with open(conf, "w") as f:
+        json.dump({"listen_address": SEED_IP}, f)
+    child = Child([a.btd, "--config", conf, "--port", "0", "--socket", sock, "--state-dir", state,
+                   "--download-dir", a.seed_dir, "--log-level", "warning"], log)
+    try:
+        swarm.wait_until(lambda: os.path.exists(sock) or child.exited(), 10, "btd's socket")
+        if child.exited():
+            raise RuntimeError("btd exited at start")
+        with open(a.utorrent, "rb") as f:
+            meta = base64.b64encode(f.read()).decode()
+        tid = str(rpc(sock, "torrent.add", metainfo=meta, dir=a.seed_dir)["id"])
+
+        def seeding():
+            if child.exited():
+                raise RuntimeError("btd exited while checking")
+            st = rpc(sock, "torrent.get", id=tid)
+            if st["state"] == "error":
+                raise RuntimeError("torrent error: %s" % st.get("error"))
+            return st["state"] == "seeding"
+        swarm.wait_until(seeding, a.timeout, "btd to seed")
+        return child, "%s:%d" % (SEED_IP, rpc(sock, "session.get")["listen_port"])
+    except BaseException:
+        child.stop()
+        raise
+
+
+def start_lt_seeder(a, log):
+    """lt_peer.py on SEED_IP given the payload: it checks it all, then seeds; (child, address).
+
+    Not --seed (libtorrent's seed mode would hash each piece when first asked
+    for it, in the timed window): a full check first, as btd does."""
+    child = Child(["/usr/bin/python3", LT_PEER, "--torrent", a.utorrent, "--dir", a.seed_dir,
+                   "--ip", SEED_IP], log)
+    try:
+        swarm.wait_until(lambda: child.exited() or child.seen("finished"), a.timeout,
+                         "libtorrent to seed")
+        if child.exited():
+            raise RuntimeError("lt_peer.py exited %d" % child.proc.returncode)
+        port = next(int(ln.split()[1]) for _, ln in list(child.lines)
+                    if ln.startswith("listening "))
+        if port == 0:
+            raise RuntimeError("lt_peer.py is not listening")
+        return child, "%s:%d" % (SEED_IP, port)
+    except BaseException:
+        child.stop()
+        raise
+
+
+UPLOADERS = {"btd": start_btd_seeder, "libtorrent": start_lt_seeder}
+
+
+def upload_run(a, seeder_name, label, name, digest):
+    """One seeder, one leecher; the result dict (the seeder's figures, the leecher's wall)."""
+    ddir = os.path.join(a.work, label)
+    os.makedirs(ddir)
+    res = {"client": seeder_name, "label": label, "ok": False, "error": None, "wall": None,
+           "cpu": None, "cpu_total": None, "rss": 0, "leech_cpu": None, "ready": None}
+    seeder = leech = None
+    tail = ""
+    try:
+        t_start = time.monotonic()
+        seeder, addr = UPLOADERS[seeder_name](a, os.path.join(a.work, label + "-seeder.log"))
+        res["ready"] = time.monotonic() - t_start
+        cpu0 = proc_cpu(seeder.proc.pid)
+        leech = Child(["/usr/bin/python3", LT_LEECHER, "--request-queue", str(a.leech_queue)] +
+                      (["--mse"] if a.leech_mse else []) +
+                      ["--torrent", a.utorrent, "--dir", ddir, "--ip", LEECH_IP, "--peer", addr,
+                       "--exit-when-done"], os.path.join(a.work, label + "-leecher.log"))
+        if not leech.wait(a.timeout, until=lambda: leech.seen("finished") or seeder.exited()):
+            raise RuntimeError("timed out")
+        if seeder.exited():
+            raise RuntimeError("the seeder exited %d" % seeder.proc.returncode)
+        cpu1 = proc_cpu(seeder.proc.pid)
+        seeder._sample_hwm()
+        done = leech.seen("finished")
+        if done is None:
+            raise RuntimeError("the leecher exited %d before finishing" % leech.proc.returncode)
+        res.update(wall=done - leech.t0, cpu=cpu1 - cpu0, rss=seeder.hwm_kib / 1024)
+        leech.wait(20)  # let it exit by itself, so its rusage is complete
+    except Exception as e:  # noqa: BLE001 - a run that breaks is a failed run
+        res["error"] = "%s: %s" % (type(e).__name__, e)
+    finally:
+        if leech:
+            usage = leech.stop()
+            res["leech_cpu"] = usage.ru_utime + usage.ru_stime if usage else None
+            tail += "leecher: " + leech.tail(3)
+        if seeder:
+            usage = seeder.stop()
+            res["cpu_total"] = usage.ru_utime + usage.ru_stime if usage else None
+            tail += " seeder: " + seeder.tail(3)
+    if res["error"] is None:
+        path = os.path.join(ddir, name)
+        if not os.path.exists(path) or swarm.sha256_file(path) != digest:
+            res["error"] = "sha256 mismatch"
+    if res["error"]:
+        res["error"] += " (log tail: %s)" % tail
+    res["ok"] = res["error"] is None
+    shutil.rmtree(ddir, ignore_errors=True)
+    os.sync()
+    print("  %-16s %s" % (label, "ready %s s  wall %s s  seeder cpu %s s (%s with its check)  "
+                                 "rss %s MiB  leecher cpu %s s" % (
+                                     num("%.2f", res["ready"]), num("%.2f", res["wall"]),
+                                     num("%.2f", res["cpu"]), num("%.2f", res["cpu_total"]),
+                                     num("%.0f", res["rss"]), num("%.2f", res["leech_cpu"]))
+                                 if res["ok"] else "FAILED: " + res["error"]), flush=True)
+    return res
+
+
 def make_payload(path, size_mib):
     h = hashlib.sha256()
     with open(path, "wb") as f:
@@ -212,10 +373,10 @@ def make_payload(path, size_mib):
     return h.hexdigest()
 
 
-def summarize(results, size_mib):
+def summarize(results, size_mib, clients):
     """Rows of (client, ok/total, metrics dict) with medians of the successful runs."""
     rows = []
-    for c in CLIENTS:
+    for c in clients:
         runs = [r for r in results if r["client"] == c]
         ok = [r for r in runs if r["ok"]]
         m = None
@@ -230,16 +391,19 @@ def summarize(results, size_mib):
 
 COLUMNS = (("wall", "wall s", "%.2f"), ("mibs", "MiB/s", "%.1f"), ("cpu", "CPU s", "%.2f"),
            ("cpu_gib", "CPU s/GiB", "%.2f"), ("rss", "peak RSS MiB", "%.1f"))
+UPLOAD_COLUMNS = (("wall", "wall s", "%.2f"), ("mibs", "MiB/s", "%.1f"),
+                  ("cpu", "seeder CPU s", "%.2f"), ("cpu_gib", "seeder CPU s/GiB", "%.2f"),
+                  ("rss", "seeder peak RSS MiB", "%.1f"))
 
 
-def table(rows):
+def table(rows, columns=COLUMNS, what="client"):
     """Markdown table; each cell is 'value (ratio to btd)'."""
     base = rows[0][2]
-    out = ["| client | runs ok | " + " | ".join(h for _, h, _ in COLUMNS) + " |",
-           "|---|---|" + "---:|" * len(COLUMNS)]
+    out = ["| %s | runs ok | " % what + " | ".join(h for _, h, _ in columns) + " |",
+           "|---|---|" + "---:|" * len(columns)]
     for client, ok, m in rows:
         cells = []
-        for key, _, fmt in COLUMNS:
+        for key, _, fmt in columns:
             if m is None:
                 cells.append("-")
             elif base and base[key]:
@@ -279,26 +443,69 @@ def machine(a):
     ]
 
 
-def report(a, results, started):
-    rows = summarize(results, a.size)
-    params = [("payload", "%d MiB, one file" % a.size), ("runs per client", str(a.runs)),
-              ("seeders", "%d python3-libtorrent on 127.0.0.2.." % a.seeders),
-              ("warm-up", "one untimed libtorrent download" if a.warmup else "none"),
-              ("started", started.strftime("%Y-%m-%d %H:%M"))]
+def num(fmt, v):
+    return "-" if v is None else fmt % v
+
+
+def report(a, down, up, started):
+    """Prints the tables and writes the results file; down or up is None when not run."""
+    params = [("mode", a.mode), ("payload", "%d MiB, one file, %d KiB pieces" % (
+        a.size, a.piece_length // 1024)), ("runs per client", str(a.runs))]
+    if down is not None:
+        params += [("download: seeders", "%d python3-libtorrent on 127.0.0.2.., opentracker on "
+                    "127.0.0.1" % a.seeders),
+                   ("download: warm-up", "one untimed libtorrent download" if a.warmup else "none")]
+    if up is not None:
+        params += [("upload", "one seeder on %s (btd: a fresh one per run; libtorrent: lt_peer.py "
+                    "checking the data, not seed mode), one python3-libtorrent leecher on %s "
+                    "dialling it, no tracker" % (SEED_IP, LEECH_IP)),
+                   ("upload: leecher", "bench/lt_leecher.py, max_out_request_queue %s, %s" % (
+                       a.leech_queue or "1500 (lt_peer.py's)",
+                       "MSE handshake first (--leech-mse)" if a.leech_mse
+                       else "plaintext handshake"))]
+    params.append(("started", started.strftime("%Y-%m-%d %H:%M")))
     lines = ["# btd benchmark, %s" % started.strftime("%Y-%m-%d %H:%M"), "",
-             "Medians of the successful runs; in brackets the ratio to btd (btd = 1.00).", "",
-             table(rows), "", "## Machine", ""]
+             "Medians of the successful runs; in brackets the ratio to btd (btd = 1.00).", ""]
+    printed = []
+    if down is not None:
+        t = table(summarize(down, a.size, CLIENTS))
+        printed += ["Download (each client leeching from %d libtorrent seeders):" % a.seeders, t]
+        lines += ["## Download", "",
+                  "Each client downloads from %d python3-libtorrent seeders; its wall time to a "
+                  "complete download, its CPU and peak RSS." % a.seeders, "", t, ""]
+    if up is not None:
+        t = table(summarize(up, a.size, SEEDERS), UPLOAD_COLUMNS, "seeder")
+        printed += ["Upload (one python3-libtorrent leecher downloading from the seeder alone):", t]
+        lines += ["## Upload", "",
+                  "One python3-libtorrent leecher downloads from the seeder alone; wall time from "
+                  "the leecher's start to its \"finished\", the seeder's CPU (user + system) over "
+                  "that time, the seeder's peak RSS over its life (its check included).", "", t, ""]
+    lines += ["## Machine", ""]
     lines += ["- %s: %s" % kv for kv in machine(a)]
     lines += ["", "## Parameters", ""] + ["- %s: %s" % kv for kv in params]
-    lines += ["", "## Runs", "", "| run | wall s | CPU s | peak RSS MiB | result |",
-              "|---|---:|---:|---:|---|"]
-    for r in results:
-        if r["ok"]:
-            lines.append("| %s | %.2f | %.2f | %.1f | ok |" % (r["label"], r["wall"], r["cpu"], r["rss"]))
-        else:
-            lines.append("| %s | - | - | - | %s |" % (r["label"], r["error"].replace("|", "/")))
+    if down is not None:
+        lines += ["", "## Download runs", "", "| run | wall s | CPU s | peak RSS MiB | result |",
+                  "|---|---:|---:|---:|---|"]
+        for r in down:
+            if r["ok"]:
+                lines.append("| %s | %.2f | %.2f | %.1f | ok |" % (r["label"], r["wall"], r["cpu"],
+                                                                    r["rss"]))
+            else:
+                lines.append("| %s | - | - | - | %s |" % (r["label"], r["error"].replace("|", "/")))
+    if up is not None:
+        lines += ["", "## Upload runs", "",
+                  "ready s: from the seeder's start to it seeding (its check); seeder CPU s with "
+                  "check: its whole life (os.wait4).", "",
+                  "| run | ready s | wall s | seeder CPU s | seeder CPU s with check "
+                  "| seeder peak RSS MiB | leecher CPU s | result |",
+                  "|---|---:|---:|---:|---:|---:|---:|---|"]
+        for r in up:
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                r["label"], num("%.2f", r["ready"]), num("%.2f", r["wall"]), num("%.2f", r["cpu"]),
+                num("%.2f", r["cpu_total"]), num("%.1f", r["rss"] or None),
+                num("%.2f", r["leech_cpu"]), "ok" if r["ok"] else r["error"].replace("|", "/")))
     text = "\n".join(lines) + "\n"
-    print("\n" + table(rows), flush=True)
+    print("\n" + "\n\n".join(printed), flush=True)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     out = os.path.join(HERE, "results", started.strftime("%Y-%m-%d-%H%M") + ".md")
     n = 1
@@ -310,12 +517,60 @@ def report(a, results, started):
     print("\nwritten to " + os.path.relpath(out, ROOT))
 
 
+def download_part(a, name, digest):
+    """opentracker, the seeders, then A B C A B C ...; the results. The swarm is stopped after."""
+    tracker, seeders = None, []
+    try:
+        torrent = os.path.join(a.work, "payload.torrent")
+        port = swarm.free_port()
+        ih = swarm.create_torrent(a.btctl, os.path.join(a.seed_dir, name), torrent,
+                                  trackers=[swarm.Opentracker.urls(port)[0]])
+        if ih != a.info_hash:
+            raise RuntimeError("the tracker's torrent has another info-hash")
+        tracker = swarm.Opentracker([ih], port=port)
+        for i in range(a.seeders):
+            seeders.append(swarm.LtPeer(torrent, a.seed_dir, "127.0.0.%d" % (2 + i)))
+        print("download: tracker %s, %d seeders announced" % (tracker.http, len(seeders)),
+              flush=True)
+        if a.warmup:
+            one_run(a, "libtorrent", "warmup", torrent, name, digest)
+        results = []
+        for run in range(1, a.runs + 1):
+            for client in CLIENTS:
+                results.append(one_run(a, client, "%s-%d" % (client, run), torrent, name, digest))
+        return results
+    finally:
+        for s in seeders:
+            s.stop()
+        if tracker:
+            tracker.stop()
+
+
+def upload_part(a, name, digest):
+    """btd lt btd lt ... seeding to one libtorrent leecher; the results."""
+    print("upload: seeders on %s, leecher on %s" % (SEED_IP, LEECH_IP), flush=True)
+    results = []
+    for run in range(1, a.runs + 1):
+        for seeder in SEEDERS:
+            results.append(upload_run(a, seeder, "up-%s-%d" % (seeder, run), name, digest))
+    return results
+
+
 def main():
     ap = argparse.ArgumentParser(description="btd vs aria2c vs python3-libtorrent on loopback")
     ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"), help="meson build dir")
+    ap.add_argument("--mode", choices=("download", "upload", "both"), default="both",
+                    help="which part runs (default both)")
     ap.add_argument("--size", type=int, default=1024, help="payload MiB (default 1024)")
     ap.add_argument("--runs", type=int, default=3, help="runs per client (default 3)")
-    ap.add_argument("--seeders", type=int, default=2, help="libtorrent seeders (default 2)")
+    ap.add_argument("--seeders", type=int, default=2,
+                    help="libtorrent seeders of the download part (default 2)")
+    ap.add_argument("--leech-queue", type=int, default=500, metavar="N",
+                    help="upload: the leecher's max_out_request_queue (default 500, libtorrent's "
+                    "default; 0 = lt_peer.py's 1500, more than btd queues)")
+    ap.add_argument("--leech-mse", action="store_true",
+                    help="upload: the leecher tries an encrypted handshake first (libtorrent's "
+                    "default; btd answers plaintext only, ~1 s to redial)")
     ap.add_argument("--timeout", type=int, default=600, help="seconds per run (default 600)")
     ap.add_argument("--tmp", help="where the payload and downloads go (default: $TMPDIR or /tmp)")
     ap.add_argument("--keep", action="store_true", help="keep the payload and torrent")
@@ -328,34 +583,27 @@ def main():
     a.btctl = os.path.join(a.build, "ctl", "btctl")
     started = datetime.datetime.now()
     a.work = tempfile.mkdtemp(prefix="btd-bench-", dir=a.tmp)
-    tracker, seeders = None, []
     try:
         print("payload: %d MiB in %s" % (a.size, a.work), flush=True)
-        seed_dir = os.path.join(a.work, "seed")
-        os.makedirs(seed_dir)
+        a.seed_dir = os.path.join(a.work, "seed")
+        os.makedirs(a.seed_dir)
         name = "payload.bin"
-        digest = make_payload(os.path.join(seed_dir, name), a.size)
-        torrent = os.path.join(a.work, "payload.torrent")
-        port = swarm.free_port()
-        ih = swarm.create_torrent(a.btctl, os.path.join(seed_dir, name), torrent,
-                                  trackers=[swarm.Opentracker.urls(port)[0]])
-        tracker = swarm.Opentracker([ih], port=port)
-        for i in range(a.seeders):
-            seeders.append(swarm.LtPeer(torrent, seed_dir, "127.0.0.%d" % (2 + i)))
-        print("tracker %s, %d seeders announced" % (tracker.http, len(seeders)), flush=True)
-        if a.warmup:
-            one_run(a, "libtorrent", "warmup", torrent, name, digest)
-        results = []
-        for run in range(1, a.runs + 1):
-            for client in CLIENTS:
-                results.append(one_run(a, client, "%s-%d" % (client, run), torrent, name, digest))
-        report(a, results, started)
-        return 0 if all(r["ok"] for r in results) else 1
+        digest = make_payload(os.path.join(a.seed_dir, name), a.size)
+        # Trackerless: the upload part's torrent. The download part's torrent differs only
+        # by its announce URL (outside the info dictionary), so both have one info-hash.
+        a.utorrent = os.path.join(a.work, "payload-notracker.torrent")
+        a.info_hash = swarm.create_torrent(a.btctl, os.path.join(a.seed_dir, name), a.utorrent)
+        with open(a.utorrent, "rb") as f:
+            raw = f.read()
+        a.piece_length = int(raw.split(b"12:piece lengthi", 1)[1].split(b"e", 1)[0])
+        down = up = None
+        if a.mode in ("download", "both"):
+            down = download_part(a, name, digest)
+        if a.mode in ("upload", "both"):
+            up = upload_part(a, name, digest)
+        report(a, down, up, started)
+        return 0 if all(r["ok"] for r in (down or []) + (up or [])) else 1
     finally:
-        for s in seeders:
-            s.stop()
-        if tracker:
-            tracker.stop()
         if a.keep:
             print("kept " + a.work)
         else:

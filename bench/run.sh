@@ -1,7 +1,9 @@
 #!/bin/sh
-# The btd benchmark in one command: sudo ./bench/run.sh [--size MIB] [--runs N] [--seeders N]
+# The btd benchmark in one command:
+#   sudo ./bench/run.sh [--mode download|upload|both] [--size MIB] [--runs N] [--seeders N] ...
 # Installs the Debian packages btd needs (scripts/deps.sh), builds btd in
-# release mode in build-bench/, then runs bench/bench.py (see bench/README.md).
+# release mode in build-bench/, then runs bench/bench.py with every flag
+# given here (see bench/README.md, or --help).
 set -eu
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/deps.sh

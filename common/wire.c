@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "sha1.h"
+
 #define VARIABLE (-1)
 #define NIDS 21 /* ids 0..20 have entries; the rest are unknown */
 
@@ -430,4 +432,35 @@ int bt_wire_append(struct bt_buf *b, const struct bt_wire_msg *msg)
     bt_buf_append(b, head, (size_t)n);
     bt_buf_append(b, msg->data, msg->data_len);
     return 0;
+}
+
+uint32_t bt_wire_allowed_fast(const uint8_t ip[4], const uint8_t info_hash[20], uint32_t npieces,
+                              uint32_t k, uint32_t *out)
+{
+    uint8_t seed[24], x[BT_SHA1_LEN], prev[BT_SHA1_LEN];
+    uint32_t n = 0, i, j, y, index;
+
+    if (k > npieces)
+        k = npieces;
+    if (k == 0)
+        return 0;
+    memcpy(seed, ip, 3);
+    seed[3] = 0; /* the /24: ip & 0xffffff00 */
+    memcpy(seed + 4, info_hash, 20);
+    bt_sha1(x, seed, sizeof(seed));
+    for (;;) {
+        for (i = 0; i < 5 && n < k; i++) {
+            y = (uint32_t)x[i * 4] << 24 | (uint32_t)x[i * 4 + 1] << 16 |
+                (uint32_t)x[i * 4 + 2] << 8 | x[i * 4 + 3];
+            index = y % npieces;
+            for (j = 0; j < n && out[j] != index; j++)
+                ;
+            if (j == n)
+                out[n++] = index;
+        }
+        if (n >= k)
+            return n;
+        memcpy(prev, x, sizeof(prev));
+        bt_sha1(x, prev, sizeof(prev));
+    }
 }

@@ -194,6 +194,15 @@ int bt_wire_extended_header(uint8_t out[BT_WIRE_EXTENDED_HEADER_LEN], uint8_t ex
  */
 int bt_wire_append(struct bt_buf *b, const struct bt_wire_msg *msg);
 
+/*
+ * BEP 6's allowed-fast set for a peer at IPv4 address ip (network order):
+ * up to k distinct piece indexes (fewer when the torrent has fewer pieces)
+ * into out, by the canonical SHA-1 walk over the /24 and the info-hash.
+ * Returns how many were written.
+ */
+uint32_t bt_wire_allowed_fast(const uint8_t ip[4], const uint8_t info_hash[20], uint32_t npieces,
+                              uint32_t k, uint32_t *out);
+
 /* "choke", "have all", "keep-alive", "unknown", ... for logs. */
 const char *bt_wire_type_name(enum bt_wire_type type);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "crypto.h"
@@ -30,7 +31,9 @@ static const char add_help[] =
     "\n"
     "Prints the info-hash on the first line, then `added ID \"NAME\"`. The ID,\n"
     "the info-hash or a unique prefix of it (6+ hex digits) names the torrent\n"
-    "in the other commands. A magnet URI is passed to btd as it is.\n";
+    "in the other commands. A magnet URI is passed to btd as it is (btd fetches\n"
+    "the metadata from peers: state `metadata`); a bare 40-digit hex info-hash\n"
+    "is taken as the magnet of that hash (peers from --peer or x.pe only).\n";
 
 enum {
     OPT_DIR = 0x100,
@@ -168,8 +171,16 @@ static int set_metainfo(json_t *params, const char *path)
 }
 
 /* The params of torrent.add, in *ret_params (new). Returns the exit status. */
+/* A bare info-hash that is not also a file's name: 40 hex digits. */
+static bool is_bare_hash(const char *s)
+{
+    return strlen(s) == 40 && strspn(s, "0123456789abcdefABCDEF") == 40 && access(s, F_OK) != 0;
+}
+
 static int build_params(const struct add_opts *o, json_t **ret_params)
 {
+    char uri[64];
+
     json_t *params = json_object();
     char *dir;
     int r = BTCTL_EXIT_OK;
@@ -178,9 +189,12 @@ static int build_params(const struct add_opts *o, json_t **ret_params)
         btctl_errorf("add: %s", strerror(ENOMEM));
         return BTCTL_EXIT_FAIL;
     }
-    if (strncmp(o->source, "magnet:", 7) == 0)
+    if (strncmp(o->source, "magnet:", 7) == 0) {
         json_object_set_new(params, "magnet", json_string(o->source));
-    else
+    } else if (is_bare_hash(o->source)) {
+        snprintf(uri, sizeof(uri), "magnet:?xt=urn:btih:%s", o->source);
+        json_object_set_new(params, "magnet", json_string(uri));
+    } else
         r = set_metainfo(params, o->source);
     if (r == BTCTL_EXIT_OK && o->dir) {
         dir = absolute_dir(o->dir);

@@ -12,9 +12,9 @@
  *
  * A call started with a NULL callback is detached: nobody waits for it or
  * may cancel it (the returned pointer only says it started), the client
- * frees it when it ends, and closing the client gives it up to
- * BTD_ANNOUNCE_CLOSE_GRACE_MS to finish. That is how `stopped` is sent by
- * an announcer that is being freed.
+ * frees it when it ends, and closing the client gives it a grace period
+ * (BTD_ANNOUNCE_CLOSE_GRACE_MS, or what the closer says) to finish. That
+ * is how `stopped` is sent by an announcer that is paused or removed.
  */
 #ifndef BTD_ANNOUNCE_CALL_H
 #define BTD_ANNOUNCE_CALL_H

@@ -25,7 +25,7 @@ static void ban(struct btd_torrent *t, uint32_t key, struct btd_addr_entry *e)
     btd_picker_drop_source(&t->picker, key);
 }
 
-static void blame(struct btd_torrent *t, uint32_t key, unsigned units)
+void btd_ban_blame(struct btd_torrent *t, uint32_t key, unsigned units)
 {
     struct btd_addr_entry *e = btd_torrent_book_entry(t, key);
 
@@ -70,7 +70,7 @@ void btd_ban_piece_failed(struct btd_torrent *t, const struct btd_job *job, cons
     for (b = 1; b < job->nblocks; b++)
         alone = alone && job->src[b] == job->src[0];
     if (alone) {
-        blame(t, job->src[0], 2);
+        btd_ban_blame(t, job->src[0], 2);
         return;
     }
     pp = find(t, job->index);
@@ -115,7 +115,7 @@ void btd_ban_piece_passed(struct btd_torrent *t, uint32_t piece, const uint8_t *
             liars[nliars++] = s->src[b];
     }
     for (i = 0; i < nliars; i++)
-        blame(t, liars[i], 2);
+        btd_ban_blame(t, liars[i], 2);
     suspect_free(s);
 }
 

@@ -36,5 +36,7 @@ void btd_ban_piece_failed(struct btd_torrent *t, const struct btd_job *job, cons
 /* piece passed; data holds its bytes. Settles the piece's suspect record, if any. */
 void btd_ban_piece_passed(struct btd_torrent *t, uint32_t piece, const uint8_t *data, uint32_t len);
 void btd_ban_free_all(struct btd_torrent *t);
+/* Blames address-book entry key; BTD_BAN_BLAME units ban it (its connections close). */
+void btd_ban_blame(struct btd_torrent *t, uint32_t key, unsigned units);
 
 #endif

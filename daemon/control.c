@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fds.h"
 #include "log.h"
 #include "rpc.h"
 
@@ -16,9 +17,16 @@ struct client {
     struct btd_control *control; /* borrowed */
     struct client *next;
     struct bt_rpc_framer framer;
+    uint64_t active_at; /* ms, loop clock: connected or last sent us bytes */
     bool closing;
     bool throttled; /* reading stopped until its replies drain */
 };
+
+/*
+ * Descriptors kept free by closing idle clients: a new client evicts the
+ * longest idle one when fewer are left, so the socket keeps accepting.
+ */
+#define SPARE_FDS 4
 
 /* Bytes of replies queued for one client before btd stops reading its requests. */
 #define MAX_QUEUED ((size_t)16 << 20)
@@ -174,6 +182,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         client_close(c);
         return;
     }
+    c->active_at = uv_now(c->pipe.loop);
     r = bt_rpc_framer_feed(&c->framer, buf->base, (size_t)nread);
     free(buf->base);
     if (r == -EMSGSIZE) {
@@ -266,11 +275,38 @@ static bool client_allowed(struct btd_control *ctl, struct client *c)
     return false;
 }
 
+/*
+ * Few descriptors left (peers are kept out of the last ones; these are
+ * taken by clients): the client idle the longest, with no reply on its
+ * way, is closed to make room. new is not a candidate.
+ */
+static void evict_idle(struct btd_control *ctl, struct client *new)
+{
+    struct client *c, *oldest = NULL;
+
+    for (c = ctl->clients; c; c = c->next) {
+        if (c == new || uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > 0)
+            continue;
+        if (!oldest || c->active_at < oldest->active_at)
+            oldest = c;
+    }
+    if (!oldest)
+        return;
+    btd_fds_warn("closing the longest idle control client to keep the socket answering");
+    client_close(oldest);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct btd_control *ctl = (struct btd_control *)server;
     struct client *c;
 
+    if ((status == UV_EMFILE || status == UV_ENFILE) && !ctl->closing) {
+        /* Closed at once rather than left waiting (and the listener spinning). */
+        btd_fds_shed(server);
+        btd_fds_warn("control connections closed unanswered");
+        return;
+    }
     if (status < 0 || ctl->closing)
         return;
     c = calloc(1, sizeof(*c));
@@ -291,14 +327,18 @@ static void on_connection(uv_stream_t *server, int status)
     c->next = ctl->clients;
     ctl->clients = c;
     ctl->nclients++;
+    c->active_at = uv_now(server->loop);
     if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) < 0)
         client_close(c);
+    else if (btd_fds_left() < SPARE_FDS)
+        evict_idle(ctl, c);
 }
 
 static void on_server_closed(uv_handle_t *h)
 {
     struct btd_control *c = (struct btd_control *)h;
 
+    btd_fds_deinit();
     free(c->path);
     free(c);
 }
@@ -362,6 +402,9 @@ int btd_control_open(struct btd_control **ret, uv_loop_t *loop, struct btd_sessi
         free(c);
         return -ENOMEM;
     }
+    r = btd_fds_init(); /* the reserve descriptor: a warning, not a reason to stop */
+    if (r < 0)
+        btd_warn("control: cannot keep a reserve descriptor: %s", strerror(-r));
     r = clear_stale(path, err);
     if (r == 0) {
         r = uv_pipe_bind(&c->server, path);

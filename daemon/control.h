@@ -13,6 +13,11 @@
  * user and members of the socket file's group are served; anyone else is
  * disconnected unanswered and logged (at most one line a second).
  *
+ * Descriptors: when fewer than a few are left (peers are kept out of the
+ * last ones, fds.h), a new client closes the one idle the longest; when
+ * accept() fails for want of one, the waiting clients are closed at once
+ * through the reserve descriptor rather than left hanging.
+ *
  * Owned by the session; clients are owned by the control.
  */
 #ifndef BTD_CONTROL_H

@@ -11,6 +11,12 @@
  * systemd (Type=notify) hears READY=1 once the control socket listens,
  * STATUS= every STATUS_INTERVAL ms, RELOADING=1 and READY=1 around a
  * reload, STOPPING=1 at shutdown.
+ *
+ * SIGTERM, SIGINT or session.shutdown close the session, which takes up to
+ * BTD_SHUTDOWN_DEADLINE_MS (trackers hear `stopped`, pieces being written
+ * land, records are saved). A process still running EXIT_MARGIN ms after
+ * that (a worker stuck in a write, a name lookup that never returns: libuv
+ * would wait for them) exits 0 at once; the records were written by then.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -31,6 +37,7 @@
 #include "torrent.h"
 
 #define STATUS_INTERVAL 5000 /* ms between STATUS= lines to systemd */
+#define EXIT_MARGIN 3000     /* ms after the shutdown deadline: exit whatever still runs */
 
 /* The flags that set a configuration key: short option, long option, key. */
 static const struct flag_opt {
@@ -59,6 +66,7 @@ struct app {
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t stop_timer;   /* defers a shutdown asked over the socket */
     uv_timer_t status_timer; /* STATUS= to systemd */
+    uv_timer_t exit_timer;   /* unreferenced: the last resort of a shutdown */
     bool stopping;
 };
 
@@ -79,7 +87,7 @@ static const char usage[] =
     "  -V, --version            print the version\n"
     "\n"
     "Flags override the file, the file overrides built-in defaults.\n"
-    "SIGTERM or SIGINT: announce `stopped` to trackers and exit 0.\n"
+    "SIGTERM or SIGINT: announce `stopped` to trackers, save state and exit 0 (within 5 s).\n"
     "SIGHUP: read FILE again; limits, peer caps and log level change at once.\n";
 
 /* Tells systemd (Type=notify) something, if it is listening. */
@@ -231,6 +239,15 @@ static void on_session_closed(void *data)
     uv_close((uv_handle_t *)&app->status_timer, NULL);
 }
 
+static void on_exit_timer(uv_timer_t *h)
+{
+    btd_warn("shutdown: still busy %d ms after the deadline (a stuck write or name lookup); "
+             "exiting now",
+             EXIT_MARGIN);
+    fflush(NULL);
+    _exit(0);
+}
+
 static void stop(void *data)
 {
     struct app *app = data;
@@ -241,6 +258,7 @@ static void stop(void *data)
     btd_notice("shutting down");
     sd_notify_msg("STOPPING=1");
     uv_timer_stop(&app->status_timer);
+    uv_timer_start(&app->exit_timer, on_exit_timer, BTD_SHUTDOWN_DEADLINE_MS + EXIT_MARGIN, 0);
     btd_session_close(app->session, on_session_closed, app);
 }
 
@@ -332,6 +350,8 @@ static int run(struct btd_config *cfg, const struct args *args)
     uv_signal_init(app.loop, &app.sighup);
     uv_timer_init(app.loop, &app.stop_timer);
     uv_timer_init(app.loop, &app.status_timer);
+    uv_timer_init(app.loop, &app.exit_timer);
+    uv_unref((uv_handle_t *)&app.exit_timer); /* never what keeps the loop running */
     app.sigint.data = app.sigterm.data = app.sighup.data = &app;
     app.stop_timer.data = app.status_timer.data = &app;
     uv_signal_start(&app.sigint, on_signal, SIGINT);
@@ -344,6 +364,8 @@ static int run(struct btd_config *cfg, const struct args *args)
     if (getenv("NOTIFY_SOCKET"))
         uv_timer_start(&app.status_timer, on_status_timer, STATUS_INTERVAL, STATUS_INTERVAL);
     uv_run(app.loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&app.exit_timer, NULL);
+    uv_run(app.loop, UV_RUN_NOWAIT); /* its close callback */
     uv_loop_close(app.loop);
     btd_notice("stopped");
     return 0;

@@ -54,23 +54,27 @@ static json_t *jobs_summary(const struct btd_torrent *t)
 
 static json_t *torrent_status(const struct btd_torrent *t)
 {
-    uint64_t have = btd_picker_have_bytes(&t->picker), left = btd_torrent_left(t);
+    uint64_t have = t->meta ? btd_picker_have_bytes(&t->picker) : 0, left = btd_torrent_left(t);
+    uint64_t size = t->meta ? t->meta->total_length : 0;
     double rate = t->down.per_second;
     json_t *o;
 
     o = json_pack("{s:I, s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I}", "id",
-                  (json_int_t)t->id, "info_hash", t->hex, "name", t->meta->name, "state",
+                  (json_int_t)t->id, "info_hash", t->hex, "name", btd_torrent_name(t), "state",
                   btd_torrent_state_name(t->state), "progress",
-                  t->meta->total_length ? (double)have / (double)t->meta->total_length : 1.0,
-                  "size", (json_int_t)t->meta->total_length, "verified_bytes", (json_int_t)have,
-                  "downloaded_bytes", (json_int_t)t->downloaded, "uploaded_bytes",
-                  (json_int_t)t->uploaded, "download_rate", (json_int_t)rate, "upload_rate",
-                  (json_int_t)t->up.per_second, "peers", (json_int_t)t->npeers, "dir", t->dir,
-                  "pieces", (json_int_t)t->meta->piece_count);
+                  !t->meta ? 0.0
+                  : size   ? (double)have / (double)size
+                           : 1.0,
+                  "size", (json_int_t)size, "verified_bytes", (json_int_t)have, "downloaded_bytes",
+                  (json_int_t)t->downloaded, "uploaded_bytes", (json_int_t)t->uploaded,
+                  "download_rate", (json_int_t)rate, "upload_rate", (json_int_t)t->up.per_second,
+                  "peers", (json_int_t)t->npeers, "dir", t->dir, "pieces",
+                  (json_int_t)(t->meta ? t->meta->piece_count : 0));
     if (!o)
         return NULL;
     json_object_set_new(o, "eta",
-                        left == 0     ? json_integer(0)
+                        !t->meta      ? json_null()
+                        : left == 0   ? json_integer(0)
                         : rate >= 1.0 ? json_integer((json_int_t)((double)left / rate))
                                       : json_null());
     json_object_set_new(o, "error", t->error ? json_string(t->error) : json_null());
@@ -84,7 +88,7 @@ static json_t *torrent_status(const struct btd_torrent *t)
 static int m_torrent_add(struct btd_session *s, json_t *params, json_t **ret_result,
                          struct bt_error *err)
 {
-    const char *b64 = NULL, *dir = NULL, *peers_c[MAX_DIRECT_PEERS];
+    const char *b64 = NULL, *magnet = NULL, *dir = NULL, *peers_c[MAX_DIRECT_PEERS];
     json_t *peers = NULL, *item;
     struct bt_metainfo *m = NULL;
     struct btd_torrent *t;
@@ -100,12 +104,13 @@ static int m_torrent_add(struct btd_session *s, json_t *params, json_t **ret_res
         r = bt_rpc_param_bool(params, "paused", false, &paused, err);
     if (!r)
         r = bt_rpc_param_strings(params, "peers", false, &peers, err);
+    if (!r)
+        r = bt_rpc_param_string(params, "magnet", false, &magnet, err);
     if (r)
         return r;
-    if (json_object_get(params, "magnet"))
-        return bt_error_set(err, BT_RPC_UNSUPPORTED, "magnet links are not supported yet");
-    if (!b64)
-        return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.metainfo: missing");
+    if (!b64 == !magnet)
+        return bt_error_set(err, BT_RPC_INVALID_PARAMS,
+                            "params: give exactly one of metainfo and magnet");
     if (dir && dir[0] != '/')
         return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.dir: must be an absolute path");
     json_array_foreach(peers, i, item)
@@ -121,6 +126,14 @@ static int m_torrent_add(struct btd_session *s, json_t *params, json_t **ret_res
         if (btd_addr_parse(peers_c[i], &a) < 0)
             return bt_error_set(err, BT_RPC_INVALID_PARAMS,
                                 "params.peers[%zu]: \"%s\" is not HOST:PORT", i, peers_c[i]);
+    }
+    if (magnet) {
+        r = btd_session_add_magnet(s, magnet, dir, paused, peers_c, npeers, &t, err);
+        if (r)
+            return r;
+        *ret_result = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)t->id, "info_hash", t->hex,
+                                "name", btd_torrent_name(t));
+        return 0;
     }
     raw = malloc(strlen(b64) / 4 * 3 + 3);
     if (!raw)
@@ -141,7 +154,7 @@ static int m_torrent_add(struct btd_session *s, json_t *params, json_t **ret_res
     if (r)
         return r;
     *ret_result = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)t->id, "info_hash", t->hex, "name",
-                            t->meta->name);
+                            btd_torrent_name(t));
     return 0;
 }
 
@@ -262,7 +275,7 @@ static int m_torrent_files(struct btd_session *s, json_t *params, json_t **ret_r
     if (r)
         return r;
     arr = json_array();
-    for (i = 0; i < t->meta->file_count; i++) {
+    for (i = 0; t->meta && i < t->meta->file_count; i++) {
         const struct bt_file *f = &t->meta->files[i];
 
         if (f->pad)
@@ -310,7 +323,10 @@ static int m_torrent_verify(struct btd_session *s, json_t *params, json_t **ret_
     if (r)
         return r;
     if (btd_torrent_verify(t) < 0)
-        return bt_error_set(err, BT_RPC_BUSY, "torrent %u is already being checked", t->id);
+        return bt_error_set(err, BT_RPC_BUSY,
+                            t->meta ? "torrent %u is already being checked"
+                                    : "torrent %u has no metadata yet",
+                            t->id);
     *ret_result = torrent_status(t);
     return 0;
 }

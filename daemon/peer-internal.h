@@ -19,5 +19,13 @@ void btd__peer_dispatch(struct btd_peer *p, const struct bt_wire_msg *msg);
 /* Gives every outstanding request back to the picker and orphans the peer's jobs. */
 void btd__peer_release_requests(struct btd_peer *p);
 void btd__peer_tick_requests(struct btd_peer *p, uint64_t now);
+/* They have piece i (not known before): availability and interest count. */
+void btd__peer_learn_piece(struct btd_peer *p, uint32_t i);
+/* Sends interested / not interested when that changed. */
+void btd__peer_update_interest(struct btd_peer *p);
+/* Two seeds have nothing to give each other: closes p. True if closed. */
+bool btd__peer_close_if_both_seeding(struct btd_peer *p);
+/* Removes outstanding request i (it will not be answered) and gives it back to the picker. */
+void btd__peer_drop_request(struct btd_peer *p, uint32_t i);
 
 #endif

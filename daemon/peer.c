@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "extension.h"
 #include "log.h"
 #include "macro.h"
 #include "peer-internal.h"
@@ -168,35 +169,11 @@ static void send_handshake(struct btd_peer *p)
     uint8_t out[BT_WIRE_HANDSHAKE_LEN];
 
     memset(&hs, 0, sizeof(hs));
-    bt_wire_reserved_set(hs.reserved, 0);
-    memcpy(hs.info_hash, p->torrent->meta->info_hash, 20);
+    bt_wire_reserved_set(hs.reserved, BT_WIRE_FEATURE_EXTENDED | BT_WIRE_FEATURE_FAST);
+    memcpy(hs.info_hash, p->torrent->info_hash, 20);
     memcpy(hs.peer_id, p->torrent->session->peer_id, 20);
     bt_wire_handshake_encode(out, &hs);
     btd__peer_send2(p, out, sizeof(out), NULL, 0);
-}
-
-/* Our bitfield, built from the picker (nothing to send when we have nothing). */
-static void send_bitfield(struct btd_peer *p)
-{
-    const struct btd_picker *pk = &p->torrent->picker;
-    uint8_t hdr[BT_WIRE_BITFIELD_HEADER_LEN], *bits;
-    size_t len = bt_bitfield_bytes(pk->piece_count);
-    uint32_t i;
-
-    if (pk->have == 0)
-        return;
-    bits = calloc(1, len);
-    if (!bits) {
-        btd_peer_close(p, "out of memory");
-        return;
-    }
-    for (i = 0; i < pk->piece_count; i++) {
-        if (pk->state[i] == BTD_PIECE_HAVE)
-            bits[i / 8] |= (uint8_t)(0x80u >> (i % 8));
-    }
-    bt_wire_bitfield_header(hdr, len);
-    btd__peer_send2(p, hdr, sizeof(hdr), bits, len);
-    free(bits);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -238,7 +215,7 @@ static int match_incoming(struct btd_peer *p)
         return -EPROTO;
     }
     unlink_incoming(p);
-    r = bt_bitfield_init(&p->have, t->meta->piece_count);
+    r = bt_bitfield_init(&p->have, t->meta ? t->meta->piece_count : 0);
     if (r == 0)
         r = btd_torrent_attach(t, p);
     if (r < 0) {
@@ -264,7 +241,7 @@ static int on_handshake(struct btd_peer *p)
     r = bt_wire_handshake_parse(p->rbuf, p->rlen, &hs);
     if (r <= 0)
         return r;
-    if (memcmp(hs.info_hash, t->meta->info_hash, 20) != 0) {
+    if (memcmp(hs.info_hash, t->info_hash, 20) != 0) {
         btd_peer_close(p, "handshake for another torrent");
         return -EPROTO;
     }
@@ -277,7 +254,9 @@ static int on_handshake(struct btd_peer *p)
     p->features = bt_wire_reserved_features(hs.reserved);
     p->state = BTD_PEER_ACTIVE;
     t->book[p->book_key].fails = 0;
-    send_bitfield(p);
+    if (p->features & BT_WIRE_FEATURE_EXTENDED)
+        btd_ext_send_handshake(p);
+    btd_fast_send_have_state(p);
     btd_debug("ih=%.8s peer=%s handshake done", t->hex, p->name);
     return r;
 }
@@ -397,7 +376,7 @@ int btd_peer_connect(struct btd_torrent *t, uint32_t book_key, const struct bt_p
 
     if (!p)
         return -ENOMEM;
-    r = bt_bitfield_init(&p->have, t->meta->piece_count);
+    r = bt_bitfield_init(&p->have, t->meta ? t->meta->piece_count : 0);
     if (r == 0)
         r = uv_tcp_init(t->session->loop, &p->tcp);
     if (r < 0) {

@@ -27,6 +27,8 @@
 #include "bandwidth.h"
 #include "bitfield.h"
 #include "buf.h"
+#include "extmsg.h"
+#include "fast.h"
 #include "torrent.h"
 #include "upload.h"
 
@@ -76,7 +78,23 @@ struct btd_peer {
     char name[64]; /* "127.0.0.2:6881", for logs */
     enum btd_peer_state state;
     uint8_t peer_id[20];
-    unsigned features; /* enum bt_wire_feature bits they sent */
+    unsigned features;                            /* enum bt_wire_feature bits they sent */
+    uint8_t ext_metadata;                         /* their id for ut_metadata; 0: not spoken */
+    uint8_t ext_pex;                              /* their id for ut_pex; 0: not spoken */
+    uint32_t ext_md_size;                         /* the metadata_size they announced; 0: none */
+    uint32_t ext_reqq;                            /* requests they queue; 0: not said */
+    uint16_t ext_port;                            /* the port they listen on (`p`); 0: not said */
+    struct bt_peer_addr pex_told[BT_EXT_PEX_MAX]; /* what our last ut_pex message listed (pex.h) */
+    uint32_t npex_told;
+    uint64_t pex_due;                       /* ms: when the next ut_pex message is due */
+    uint32_t pex_taken;                     /* addresses taken from their ut_pex messages */
+    char client[48];                        /* their `v`, printable, for peers lists */
+    bool md_bad;                            /* not asked for metadata again */
+    uint32_t allowed_out[BTD_FAST_ALLOWED]; /* pieces they may ask for while choked (BEP 6) */
+    uint32_t nallowed_out;
+    uint32_t allowed_in[BTD_FAST_ALLOWED_IN]; /* pieces we may ask for while they choke us */
+    uint32_t nallowed_in;
+    uint32_t md_rejects; /* ut_metadata rejects so far */
     bool am_choking, am_interested, peer_choking, peer_interested;
     bool snubbed;            /* a request timed out; no new requests for a while */
     uint64_t snubbed_at;     /* ms */

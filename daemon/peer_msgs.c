@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "extension.h"
+#include "fast.h"
 #include "log.h"
 #include "peer-internal.h"
 #include "session.h"
@@ -10,6 +12,12 @@
 static bool peer_has(const void *key, uint32_t piece)
 {
     return bt_bitfield_test(&((const struct btd_peer *)key)->have, piece);
+}
+
+/* While they choke us: only their allowed-fast pieces (BEP 6). */
+static bool peer_has_allowed(const void *key, uint32_t piece)
+{
+    return peer_has(key, piece) && btd_fast_allowed_in(key, piece);
 }
 
 static bool peer_requested(const void *key, uint32_t piece, uint32_t block)
@@ -24,7 +32,7 @@ static bool peer_requested(const void *key, uint32_t piece, uint32_t block)
     return false;
 }
 
-static void update_interest(struct btd_peer *p)
+void btd__peer_update_interest(struct btd_peer *p)
 {
     bool want = p->interesting > 0;
 
@@ -41,9 +49,14 @@ void btd_peer_fill_requests(struct btd_peer *p)
     uint32_t piece, begin, len;
     int r;
 
-    if (!t || p->state != BTD_PEER_ACTIVE || p->peer_choking || !p->am_interested || p->snubbed ||
-        t->paused)
+    if (!t || p->state != BTD_PEER_ACTIVE || !p->am_interested || p->snubbed || t->paused ||
+        !t->meta)
         return;
+    if (p->peer_choking) {
+        if (p->nallowed_in == 0)
+            return;
+        who.has = peer_has_allowed;
+    }
     while (p->nreqs < p->depth && p->state == BTD_PEER_ACTIVE) {
         r = btd_picker_next(&t->picker, &who, &piece, &begin, &len);
         if (r <= 0)
@@ -73,6 +86,12 @@ static void remove_request(struct btd_peer *p, uint32_t i)
     p->nreqs--;
 }
 
+void btd__peer_drop_request(struct btd_peer *p, uint32_t i)
+{
+    btd_picker_cancel(&p->torrent->picker, p->reqs[i].piece, p->reqs[i].begin);
+    remove_request(p, i);
+}
+
 void btd_peer_cancel_block(struct btd_peer *p, uint32_t piece, uint32_t begin)
 {
     uint32_t i;
@@ -88,7 +107,7 @@ void btd_peer_cancel_block(struct btd_peer *p, uint32_t piece, uint32_t begin)
 }
 
 /* Two seeds have nothing to give each other: the connection goes. True if closed. */
-static bool close_if_both_seeding(struct btd_peer *p)
+bool btd__peer_close_if_both_seeding(struct btd_peer *p)
 {
     if (!btd_picker_complete(&p->torrent->picker) || bt_bitfield_count(&p->have) < p->have.npieces)
         return false;
@@ -101,11 +120,11 @@ void btd_peer_have(struct btd_peer *p, uint32_t piece)
     if (p->state != BTD_PEER_ACTIVE)
         return;
     btd__peer_send_simple(p, BT_WIRE_HAVE, piece, 0, 0);
-    if (close_if_both_seeding(p))
+    if (btd__peer_close_if_both_seeding(p))
         return;
     if (bt_bitfield_test(&p->have, piece) && p->interesting > 0) {
         p->interesting--;
-        update_interest(p);
+        btd__peer_update_interest(p);
     }
 }
 
@@ -131,7 +150,7 @@ void btd__peer_tick_requests(struct btd_peer *p, uint64_t now)
 }
 
 /* They have piece i: availability, interest. */
-static void learn_piece(struct btd_peer *p, uint32_t i)
+void btd__peer_learn_piece(struct btd_peer *p, uint32_t i)
 {
     struct btd_picker *pk = &p->torrent->picker;
 
@@ -144,6 +163,8 @@ static void on_choke(struct btd_peer *p, const struct bt_wire_msg *m)
 {
     (void)m;
     p->peer_choking = true;
+    if (btd_fast_on(p))
+        return; /* BEP 6: each request is answered or rejected, none silently dropped */
     while (p->nreqs > 0) {
         btd_picker_cancel(&p->torrent->picker, p->reqs[0].piece, p->reqs[0].begin);
         remove_request(p, 0);
@@ -174,10 +195,10 @@ static void on_have(struct btd_peer *p, const struct bt_wire_msg *m)
     if (bt_bitfield_test(&p->have, m->index))
         return;
     bt_bitfield_set(&p->have, m->index);
-    learn_piece(p, m->index);
-    if (close_if_both_seeding(p))
+    btd__peer_learn_piece(p, m->index);
+    if (btd__peer_close_if_both_seeding(p))
         return;
-    update_interest(p);
+    btd__peer_update_interest(p);
     btd_peer_fill_requests(p);
 }
 
@@ -200,13 +221,13 @@ static void on_bitfield(struct btd_peer *p, const struct bt_wire_msg *m)
     for (i = 0; i < bf.npieces; i++) {
         if (bt_bitfield_test(&bf, i) && !bt_bitfield_test(&p->have, i)) {
             bt_bitfield_set(&p->have, i);
-            learn_piece(p, i);
+            btd__peer_learn_piece(p, i);
         }
     }
     bt_bitfield_deinit(&bf);
-    if (close_if_both_seeding(p))
+    if (btd__peer_close_if_both_seeding(p))
         return;
-    update_interest(p);
+    btd__peer_update_interest(p);
     btd_peer_fill_requests(p);
 }
 
@@ -282,12 +303,23 @@ static const handler_fn handlers[] = {
     [BT_WIRE_PIECE] = on_piece,
     [BT_WIRE_CANCEL] = on_cancel,
     [BT_WIRE_PORT] = on_ignored,
+    [BT_WIRE_EXTENDED] = btd_ext_on_message,
+    [BT_WIRE_SUGGEST] = btd_fast_on_suggest,
+    [BT_WIRE_HAVE_ALL] = btd_fast_on_have_all,
+    [BT_WIRE_HAVE_NONE] = btd_fast_on_have_none,
+    [BT_WIRE_REJECT] = btd_fast_on_reject,
+    [BT_WIRE_ALLOWED_FAST] = btd_fast_on_allowed_fast,
 };
 
 void btd__peer_dispatch(struct btd_peer *p, const struct bt_wire_msg *msg)
 {
     size_t n = sizeof(handlers) / sizeof(handlers[0]);
 
+    /* Without metadata there are no pieces to talk about: only the rest is heard. */
+    if (!p->torrent->meta && msg->type != BT_WIRE_EXTENDED && msg->type != BT_WIRE_CHOKE &&
+        msg->type != BT_WIRE_UNCHOKE && msg->type != BT_WIRE_INTERESTED &&
+        msg->type != BT_WIRE_NOT_INTERESTED)
+        return;
     if ((size_t)msg->type < n && handlers[msg->type])
         handlers[msg->type](p, msg);
     /* keep-alive, unknown ids and extensions we did not advertise: nothing to do */

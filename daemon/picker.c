@@ -214,6 +214,8 @@ int btd_picker_next(struct btd_picker *p, const struct btd_picker_peer *peer, ui
     int64_t piece;
     int b;
 
+    if (p->halted)
+        return 0;
     /* Its own jobs first, then orphans it can serve. */
     for (j = p->jobs; j; j = j->next) {
         if (j->buf && j->owner == peer->key) {
@@ -330,10 +332,9 @@ uint8_t *btd_picker_take_buffer(struct btd_job *job)
     return buf;
 }
 
-void btd_picker_forget(struct btd_picker *p)
+void btd_picker_drop_jobs(struct btd_picker *p)
 {
     struct btd_job **pp = &p->jobs, *j;
-    uint32_t i;
 
     while ((j = *pp)) {
         if (p->state[j->index] != BTD_PIECE_PENDING) {
@@ -347,6 +348,14 @@ void btd_picker_forget(struct btd_picker *p)
         btd_picker_recycle(p, btd_picker_take_buffer(j));
         job_free(j);
     }
+}
+
+void btd_picker_forget(struct btd_picker *p)
+{
+    uint32_t i;
+
+    btd_picker_drop_jobs(p);
+    p->halted = false;
     for (i = 0; i < p->piece_count; i++) {
         if (p->state[i] == BTD_PIECE_HAVE) {
             p->state[i] = BTD_PIECE_UNCLAIMED;

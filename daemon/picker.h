@@ -61,6 +61,7 @@ struct btd_picker {
     uint32_t have;      /* pieces in BTD_PIECE_HAVE */
     uint8_t **pool;     /* owned: spare piece buffers (piece_length bytes each) */
     uint32_t npool;
+    bool halted; /* no block is handed out (the torrent stopped downloading: a disk fault) */
 };
 
 /* Why a peer may be asked for a block: the peer's pieces as a callback. */
@@ -92,7 +93,7 @@ void btd_picker_peer_lost(struct btd_picker *p, uint32_t piece);
 
 /*
  * Chooses the next block for peer. Returns 1 with the block in ret_*,
- * 0 if there is nothing it can do, -ENOMEM. The block's request count is
+ * 0 if there is nothing it can do (or the picker is halted), -ENOMEM. The block's request count is
  * raised; release it with btd_picker_cancel if it never arrives.
  */
 int btd_picker_next(struct btd_picker *p, const struct btd_picker_peer *peer, uint32_t *ret_piece,
@@ -125,9 +126,15 @@ void btd_picker_recycle(struct btd_picker *p, uint8_t *buf);
 /* Forgets every block a banned sender gave to pending pieces (fetched again). */
 void btd_picker_drop_source(struct btd_picker *p, uint32_t source_key);
 /*
+ * Every pending job (with the blocks it holds) goes back to unclaimed; jobs
+ * being verified keep theirs. Call with no requests outstanding.
+ */
+void btd_picker_drop_jobs(struct btd_picker *p);
+/*
  * Before a recheck: every verified piece and every pending job (with the
- * blocks it holds) goes back to unclaimed. Pieces being verified keep their
- * jobs: their verdict still comes. Call with no requests outstanding.
+ * blocks it holds) goes back to unclaimed, and a halted picker runs again.
+ * Pieces being verified keep their jobs: their verdict still comes. Call
+ * with no requests outstanding.
  */
 void btd_picker_forget(struct btd_picker *p);
 /* The verdict on a VERIFYING piece: have on success, back to unclaimed on failure. */

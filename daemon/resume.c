@@ -315,7 +315,7 @@ int btd_resume_read(const char *path, uint8_t **ret_buf, size_t *ret_len)
 
 void btd_resume_forget(const char *state_dir, const char *hex)
 {
-    static const char *const exts[] = {"resume", "resume.bak", "torrent"};
+    static const char *const exts[] = {"resume", "resume.bak", "torrent", "magnet"};
     size_t i;
 
     for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
@@ -327,6 +327,20 @@ void btd_resume_forget(const char *state_dir, const char *hex)
     }
 }
 
+/* Once the .torrent copy is written, the magnet that stood in for it goes. */
+static void drop_magnet(const char *torrent_path)
+{
+    size_t n = strlen(torrent_path);
+    char *path;
+
+    if (n < 8 || strcmp(torrent_path + n - 8, ".torrent") != 0)
+        return;
+    if (asprintf(&path, "%.*s.magnet", (int)(n - 8), torrent_path) < 0)
+        return;
+    unlink(path);
+    free(path);
+}
+
 int btd_resume_save(void *arg, struct btd_storage *s)
 {
     struct btd_resume_job *job = arg;
@@ -335,10 +349,10 @@ int btd_resume_save(void *arg, struct btd_storage *s)
     int r;
 
     /* The data first: a piece the record lists must be on the disk. */
-    r = btd_storage_sync(s);
+    r = s ? btd_storage_sync(s) : 0;
     if (r < 0)
         return r;
-    for (i = 0; i < job->rec.file_count; i++) {
+    for (i = 0; s && i < job->rec.file_count; i++) {
         struct btd_resume_file *f = &job->rec.files[i];
 
         r = btd_storage_stat(s, i, &f->size, &f->mtime_ns);
@@ -350,6 +364,7 @@ int btd_resume_save(void *arg, struct btd_storage *s)
         r = btd_resume_write_atomic(job->metainfo_path, job->meta, job->meta_len, false);
         if (r < 0)
             return r;
+        drop_magnet(job->metainfo_path);
     }
     text = btd_resume_encode(&job->rec);
     if (!text)

@@ -2,7 +2,8 @@
  * resume: the state directory, so that torrents outlive btd.
  *
  *     STATE/lock                 flock()ed by the running btd
- *     STATE/torrents/HEX.torrent the metainfo as it was added
+ *     STATE/torrents/HEX.torrent the metainfo as it was added (or fetched)
+ *     STATE/torrents/HEX.magnet  a magnet's URI, until its metadata arrives
  *     STATE/torrents/HEX.resume  the resume record (JSON, below)
  *     STATE/torrents/HEX.resume.bak  the record before it
  *

@@ -11,8 +11,10 @@
 #include "codec.h"
 #include "control.h"
 #include "crypto.h"
+#include "fds.h"
 #include "log.h"
 #include "macro.h"
+#include "magnet.h"
 #include "peer.h"
 #include "resume.h"
 #include "rpc.h"
@@ -28,6 +30,9 @@ static void save_next(struct btd_session *s);
 static int add_torrent(struct btd_session *s, struct bt_metainfo *m, uint32_t id, const char *dir,
                        bool paused, const struct btd_resume *rec, struct btd_torrent **ret,
                        struct bt_error *err);
+static int add_magnet(struct btd_session *s, const struct bt_magnet *mg, const char *uri,
+                      uint32_t id, const char *dir, bool paused, const struct btd_resume *rec,
+                      struct btd_torrent **ret, struct bt_error *err);
 
 /* A resume record was written (or not). */
 static void on_saved(struct btd_session *s, struct btd_work_result *res)
@@ -43,7 +48,7 @@ static void on_saved(struct btd_session *s, struct btd_work_result *res)
             btd_warn("ih=%.8s cannot write its resume record %s: %s", t->hex, job->record_path,
                      strerror(-res->status));
         t->resume_dirty = true;
-    } else if (job->meta) {
+    } else if (job->meta && strstr(job->metainfo_path, ".torrent") && t->meta_raw) {
         free(t->meta_raw); /* the copy is in the state directory now */
         t->meta_raw = NULL;
         t->meta_raw_len = 0;
@@ -85,7 +90,9 @@ static void save_next(struct btd_session *s)
 
 /* What the state directory holds for one torrent. */
 struct found {
-    struct bt_metainfo *m; /* owned */
+    struct bt_metainfo *m; /* owned; NULL for a magnet */
+    struct bt_magnet *mg;  /* owned: a magnet still without metadata */
+    char *uri;             /* owned: its URI */
     struct btd_resume rec; /* owned when has_rec */
     bool has_rec;
 };
@@ -107,14 +114,36 @@ static int read_record(const char *path, struct found *f, struct bt_error *err)
 
     if (r < 0)
         return bt_error_set(err, r, "%s", strerror(-r));
-    r = btd_resume_decode((const char *)buf, len, f->m->piece_count, (uint32_t)f->m->file_count,
-                          &f->rec, err);
+    r = btd_resume_decode((const char *)buf, len, f->m ? f->m->piece_count : 0,
+                          f->m ? (uint32_t)f->m->file_count : 0, &f->rec, err);
     free(buf);
     return r;
 }
 
-/* Reads STATE/torrents/NAME (a .torrent) and its record into f. 0, or < 0 to skip it. */
-static int read_found(struct btd_session *s, const char *dir, const char *name, struct found *f)
+/* Parses a .torrent or .magnet file's bytes into f. */
+static int parse_found(const uint8_t *buf, size_t len, bool magnet, struct found *f,
+                       struct bt_error *err)
+{
+    if (!magnet)
+        return bt_metainfo_parse(&f->m, buf, len, err);
+    f->uri = strndup((const char *)buf, len);
+    return f->uri ? bt_magnet_parse(&f->mg, f->uri, err) : -ENOMEM;
+}
+
+static void found_deinit(struct found *f)
+{
+    bt_metainfo_free(f->m);
+    bt_magnet_free(f->mg);
+    free(f->uri);
+    btd_resume_deinit(&f->rec);
+    memset(f, 0, sizeof(*f));
+}
+
+/*
+ * Reads STATE/torrents/NAME (a .torrent, or a .magnet still without its
+ * metadata) and its record into f. 0, or < 0 to skip it.
+ */
+static int read_found(const char *dir, const char *name, bool magnet, struct found *f)
 {
     struct bt_error err = {{0}};
     char *path = NULL, hex[41];
@@ -122,25 +151,21 @@ static int read_found(struct btd_session *s, const char *dir, const char *name, 
     size_t len;
     int r;
 
-    (void)s;
     r = asprintf(&path, "%s/%s", dir, name) < 0 ? -ENOMEM : btd_resume_read(path, &buf, &len);
     if (r == 0) {
-        r = bt_metainfo_parse(&f->m, buf, len, &err);
+        r = parse_found(buf, len, magnet, f, &err);
         free(buf);
     } else {
         bt_error_set(&err, r, "%s", strerror(-r));
     }
     if (r == 0) {
-        bt_hex_encode(hex, f->m->info_hash, 20);
-        if (strncmp(hex, name, 40) != 0) {
-            bt_error_set(&err, -EINVAL, "its info-hash is %s", hex);
-            bt_metainfo_free(f->m);
-            f->m = NULL;
-            r = -EINVAL;
-        }
+        bt_hex_encode(hex, f->m ? f->m->info_hash : f->mg->info_hash, 20);
+        if (strncmp(hex, name, 40) != 0)
+            r = bt_error_set(&err, -EINVAL, "its info-hash is %s", hex);
     }
     if (r < 0) {
         btd_err("state: ignoring %s/%s: %s", dir, name, err.msg);
+        found_deinit(f);
         free(path);
         return r;
     }
@@ -176,6 +201,7 @@ static void restore_all(struct btd_session *s)
     struct dirent *e;
     char *dir;
     DIR *d;
+    int r;
 
     if (asprintf(&dir, "%s/torrents", s->cfg->state_dir) < 0)
         return;
@@ -191,7 +217,9 @@ static void restore_all(struct btd_session *s)
             unlinkat(dirfd(d), e->d_name, 0); /* a write cut short */
             continue;
         }
-        if (len != 48 || strcmp(e->d_name + 40, ".torrent") != 0)
+        bool magnet = len == 47 && strcmp(e->d_name + 40, ".magnet") == 0;
+
+        if (!magnet && (len != 48 || strcmp(e->d_name + 40, ".torrent") != 0))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -201,7 +229,7 @@ static void restore_all(struct btd_session *s)
             list = grown;
         }
         memset(&list[n], 0, sizeof(list[n]));
-        if (read_found(s, dir, e->d_name, &list[n]) == 0)
+        if (read_found(dir, e->d_name, magnet, &list[n]) == 0)
             n++;
     }
     closedir(d);
@@ -212,15 +240,22 @@ static void restore_all(struct btd_session *s)
         struct found *f = &list[i];
         uint32_t id = f->has_rec && !btd_session_find_id(s, f->rec.id) ? f->rec.id : s->next_id;
 
+        const struct btd_resume *rec = f->has_rec ? &f->rec : NULL;
+
         memset(&err, 0, sizeof(err));
-        if (add_torrent(s, f->m, id, NULL, false, f->has_rec ? &f->rec : NULL, &t, &err) == 0) {
-            btd_notice("ih=%.8s restored \"%s\" id=%u", t->hex, t->meta->name, t->id);
+        if (f->m)
+            r = add_torrent(s, f->m, id, NULL, false, rec, &t, &err);
+        else
+            r = add_magnet(s, f->mg, f->uri, id, NULL, false, rec, &t, &err);
+        f->m = NULL; /* add_torrent took it */
+        if (r == 0) {
+            btd_notice("ih=%.8s restored \"%s\" id=%u", t->hex, btd_torrent_name(t), t->id);
             t->resume_dirty = true;
             t->resume_soon = !f->has_rec;
         } else {
-            btd_err("state: cannot restore %s: %s", f->m ? "a torrent" : "?", err.msg);
+            btd_err("state: cannot restore a torrent: %s", err.msg);
         }
-        btd_resume_deinit(&f->rec);
+        found_deinit(f);
     }
     free(list);
 }
@@ -250,6 +285,8 @@ static void on_work_done(void *data, struct btd_work_result *res)
         on_saved(s, res);
         return;
     }
+    if (s->closing && res->kind != BTD_WORK_VERIFY_WRITE)
+        return; /* shutting down: only a written piece still counts */
     t = btd_session_find_id(s, res->torrent_id);
     if (t)
         btd_torrent_work_done(t, res);
@@ -279,15 +316,24 @@ static void on_check(uv_check_t *h)
 static void on_peer_connection(uv_stream_t *server, int status)
 {
     struct btd_session *s = container_of((uv_tcp_t *)server, struct btd_session, listener);
+    bool room;
     uv_tcp_t *tmp;
 
+    if ((status == UV_EMFILE || status == UV_ENFILE) && !s->closing) {
+        btd_fds_shed(server); /* or libuv calls us again at once, and again */
+        btd_fds_warn("peer connections closed unaccepted");
+        return;
+    }
     if (status < 0 || s->closing)
         return;
-    if (s->nincoming < (uint32_t)s->cfg->max_half_open &&
+    room = btd_fds_room(); /* descriptors left for the control socket and the files */
+    if (room && s->nincoming < (uint32_t)s->cfg->max_half_open &&
         s->peer_count < (uint32_t)s->cfg->max_peers_global) {
         btd_peer_accept(s, server);
         return;
     }
+    if (!room)
+        btd_fds_warn("peer connections turned away, to keep some for the control socket");
     /* Over the caps: accept and close at once so the backlog does not fill. */
     tmp = malloc(sizeof(*tmp));
     if (!tmp || uv_tcp_init(s->loop, tmp) < 0) {
@@ -387,6 +433,74 @@ static void on_handle_closed(uv_handle_t *h)
         cb(data);
 }
 
+/*
+ * Shutting down, second step: every `stopped` has ended and the workers are
+ * idle, or the deadline has come. The records are written only now, so
+ * that they list the pieces the workers have just written.
+ */
+static void close_finish(struct btd_session *s)
+{
+    struct btd_tracker_stopping *g = &s->stopping;
+    uint64_t elapsed = uv_now(s->loop) - s->stop_started;
+    struct btd_torrent *t;
+    uint32_t grace;
+
+    if (s->stop_done)
+        return;
+    s->stop_done = true;
+    uv_timer_stop(&s->stop_timer);
+    if (g->sent > 0)
+        btd_notice("stopped: %u of %u trackers answered (%u failed, %u no answer) in %llu ms",
+                   g->answered, g->sent, g->failed, g->sent - g->answered - g->failed,
+                   (unsigned long long)elapsed);
+    btd_tracker_stopping_deinit(g);
+    if (!s->work_idle)
+        btd_warn("shutdown: %zu worker job(s) still running after %d ms; their pieces are not "
+                 "recorded",
+                 btd_work_pool_inflight(s->work), BTD_SHUTDOWN_DEADLINE_MS);
+    if (s->state_lock >= 0)
+        save_all_now(s);
+    while (s->torrents) {
+        t = s->torrents;
+        s->torrents = t->next;
+        btd_torrent_free(t);
+    }
+    if (s->work)
+        btd_work_pool_free(s->work);
+    /* `stopped` sent by a pause or a removal just before: what is left of the deadline. */
+    grace = elapsed < BTD_SHUTDOWN_DEADLINE_MS ? (uint32_t)(BTD_SHUTDOWN_DEADLINE_MS - elapsed) : 0;
+    btd_tracker_http_close(s->http, grace);
+    btd_tracker_udp_close(s->udp, grace);
+    uv_close((uv_handle_t *)&s->stop_timer, on_handle_closed);
+    if (s->state_lock >= 0)
+        close(s->state_lock); /* releases the lock */
+    s->state_lock = -1;
+}
+
+static void maybe_finish(struct btd_session *s)
+{
+    if (s->work_idle && !s->stopping.pending)
+        close_finish(s);
+}
+
+static void on_stopping_change(void *data)
+{
+    maybe_finish(data);
+}
+
+static void on_work_idle(void *data)
+{
+    struct btd_session *s = data;
+
+    s->work_idle = true;
+    maybe_finish(s);
+}
+
+static void on_stop_deadline(uv_timer_t *timer)
+{
+    close_finish(container_of(timer, struct btd_session, stop_timer));
+}
+
 void btd_session_close(struct btd_session *s, void (*cb)(void *data), void *data)
 {
     struct btd_torrent *t;
@@ -396,30 +510,37 @@ void btd_session_close(struct btd_session *s, void (*cb)(void *data), void *data
     s->closing = true;
     s->on_closed = cb;
     s->on_closed_data = data;
-    if (s->state_lock >= 0)
-        save_all_now(s);
-    while (s->torrents) {
-        t = s->torrents;
-        s->torrents = t->next;
-        btd_torrent_free(t);
-    }
+    uv_update_time(s->loop); /* the deadline counts from now, not from the last poll */
+    s->stop_started = uv_now(s->loop);
+    /* No new work: no control client, no peer, no request, no announce but `stopped`. */
     btd_control_close(s->control);
-    btd_tracker_http_close(s->http);
-    btd_tracker_udp_close(s->udp);
-    if (s->work)
-        btd_work_pool_free(s->work);
     while (s->incoming)
         btd_peer_close(s->incoming, "shutting down");
+    s->stopping.on_change = on_stopping_change;
+    s->stopping.data = s;
+    for (t = s->torrents; t; t = t->next) {
+        while (t->peers)
+            btd_peer_close(t->peers, "shutting down");
+        if (t->tracker)
+            btd_tracker_stop_into(t->tracker, &s->stopping);
+    }
     uv_timer_stop(&s->tick);
     s->tick.data = s->listener.data = s->flush.data = s->bw_timer.data = s;
-    s->closing_handles = 4;
+    s->closing_handles = 5; /* these four and stop_timer */
     uv_close((uv_handle_t *)&s->bw_timer, on_handle_closed);
     uv_close((uv_handle_t *)&s->tick, on_handle_closed);
     uv_close((uv_handle_t *)&s->listener, on_handle_closed);
     uv_close((uv_handle_t *)&s->flush, on_handle_closed);
-    if (s->state_lock >= 0)
-        close(s->state_lock); /* releases the lock */
-    s->state_lock = -1;
+    uv_timer_init(s->loop, &s->stop_timer);
+    s->stop_timer.data = s;
+    /* The pieces being hashed and written land (queued reads and checks are dropped). */
+    if (s->work)
+        btd_work_pool_drain(s->work, on_work_idle, s);
+    else
+        s->work_idle = true;
+    maybe_finish(s);
+    if (!s->stop_done)
+        uv_timer_start(&s->stop_timer, on_stop_deadline, BTD_SHUTDOWN_DEADLINE_MS, 0);
 }
 
 struct btd_torrent *btd_session_find_hash(struct btd_session *s, const uint8_t info_hash[20])
@@ -427,7 +548,7 @@ struct btd_torrent *btd_session_find_hash(struct btd_session *s, const uint8_t i
     struct btd_torrent *t;
 
     for (t = s->torrents; t; t = t->next) {
-        if (memcmp(t->meta->info_hash, info_hash, 20) == 0)
+        if (memcmp(t->info_hash, info_hash, 20) == 0)
             return t;
     }
     return NULL;
@@ -496,35 +617,104 @@ static void add_direct_peers(struct btd_torrent *t, const char *const *peers, si
     }
 }
 
-/* Adds m (stolen) under id, keeping the list in id order. */
+/* BT_RPC_DUPLICATE_TORRENT if the info-hash is there already, else 0. */
+static int check_new(struct btd_session *s, const uint8_t info_hash[20], struct bt_error *err)
+{
+    struct btd_torrent *t = btd_session_find_hash(s, info_hash);
+
+    return t ? bt_error_set(err, BT_RPC_DUPLICATE_TORRENT, "torrent %s is already added (id %u)",
+                            t->hex, t->id)
+             : 0;
+}
+
+/* Puts t on the list in id order. */
+static void insert(struct btd_session *s, struct btd_torrent *t)
+{
+    struct btd_torrent **tail;
+
+    if (t->id >= s->next_id)
+        s->next_id = t->id + 1;
+    for (tail = &s->torrents; *tail && (*tail)->id < t->id; tail = &(*tail)->next)
+        ;
+    t->next = *tail;
+    *tail = t;
+    s->torrent_count++;
+}
+
+/* Adds m (stolen) under id. */
 static int add_torrent(struct btd_session *s, struct bt_metainfo *m, uint32_t id, const char *dir,
                        bool paused, const struct btd_resume *rec, struct btd_torrent **ret,
                        struct bt_error *err)
 {
-    struct btd_torrent *t, **tail;
+    struct btd_torrent *t;
     char hex[41];
-    int r;
+    int r = check_new(s, m->info_hash, err);
 
-    bt_hex_encode(hex, m->info_hash, 20);
-    for (t = s->torrents; t; t = t->next) {
-        if (memcmp(t->meta->info_hash, m->info_hash, 20) == 0) {
-            bt_metainfo_free(m);
-            return bt_error_set(err, BT_RPC_DUPLICATE_TORRENT,
-                                "torrent %s is already added (id %u)", hex, t->id);
-        }
+    if (r) {
+        bt_metainfo_free(m);
+        return r;
     }
+    bt_hex_encode(hex, m->info_hash, 20);
     r = btd_torrent_new(&t, s, id, m, dir ? dir : s->cfg->download_dir, paused, rec);
     if (r < 0) {
         bt_metainfo_free(m);
         return bt_error_set(err, BT_RPC_IO_ERROR, "cannot add %s: %s", hex, strerror(-r));
     }
-    if (id >= s->next_id)
-        s->next_id = id + 1;
-    for (tail = &s->torrents; *tail && (*tail)->id < id; tail = &(*tail)->next)
-        ;
-    t->next = *tail;
-    *tail = t;
-    s->torrent_count++;
+    insert(s, t);
+    *ret = t;
+    return 0;
+}
+
+/* Adds a magnet under id; rec (may be NULL) gives its dir and paused flag. */
+static int add_magnet(struct btd_session *s, const struct bt_magnet *mg, const char *uri,
+                      uint32_t id, const char *dir, bool paused, const struct btd_resume *rec,
+                      struct btd_torrent **ret, struct bt_error *err)
+{
+    struct btd_torrent *t;
+    char hex[41];
+    size_t i;
+    int r = check_new(s, mg->info_hash, err);
+
+    if (r)
+        return r;
+    bt_hex_encode(hex, mg->info_hash, 20);
+    if (rec) {
+        dir = rec->dir;
+        paused = rec->paused;
+    }
+    r = btd_torrent_new_magnet(&t, s, id, mg, uri, dir ? dir : s->cfg->download_dir, paused);
+    if (r < 0)
+        return bt_error_set(err, BT_RPC_IO_ERROR, "cannot add %s: %s", hex, strerror(-r));
+    if (rec) {
+        t->added_at = rec->added_at;
+        btd_torrent_set_limits(t, rec->download_limit, rec->upload_limit);
+    }
+    insert(s, t);
+    for (i = 0; i < mg->peer_count; i++)
+        add_direct_peers(t, (const char *const *)&mg->peers[i], 1); /* x.pe */
+    *ret = t;
+    return 0;
+}
+
+int btd_session_add_magnet(struct btd_session *s, const char *uri, const char *dir, bool paused,
+                           const char *const *peers, size_t npeers, struct btd_torrent **ret,
+                           struct bt_error *err)
+{
+    struct bt_magnet *mg = NULL;
+    struct btd_torrent *t;
+    int r = bt_magnet_parse(&mg, uri, err);
+
+    if (r < 0)
+        return BT_RPC_INVALID_PARAMS;
+    r = add_magnet(s, mg, uri, s->next_id, dir, paused, NULL, &t, err);
+    bt_magnet_free(mg);
+    if (r)
+        return r;
+    btd_notice("ih=%.8s added magnet \"%s\" id=%u dir=%s", t->hex, btd_torrent_name(t), t->id,
+               t->dir);
+    t->resume_dirty = t->resume_soon = true;
+    save_next(s);
+    add_direct_peers(t, peers, npeers);
     *ret = t;
     return 0;
 }
@@ -538,7 +728,7 @@ int btd_session_add(struct btd_session *s, struct bt_metainfo *m, const uint8_t 
 
     if (r)
         return r;
-    btd_notice("ih=%.8s added \"%s\" id=%u dir=%s", t->hex, t->meta->name, t->id, t->dir);
+    btd_notice("ih=%.8s added \"%s\" id=%u dir=%s", t->hex, btd_torrent_name(t), t->id, t->dir);
     t->meta_raw = malloc(raw_len ? raw_len : 1);
     if (t->meta_raw) {
         memcpy(t->meta_raw, raw, raw_len);

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "error.h"
 #include "metainfo.h"
+#include "tracker.h"
 
 struct btd_torrent;
 struct btd_control;
@@ -60,14 +61,30 @@ struct btd_session {
     uint32_t closing_handles; /* handles still closing */
     int state_lock;           /* owned: flock()ed STATE/lock, -1 if none */
     bool saving;              /* a resume record is being written (one at a time) */
+    /* Shutting down (btd_session_close): */
+    uv_timer_t stop_timer;                /* BTD_SHUTDOWN_DEADLINE_MS after the close */
+    uint64_t stop_started;                /* uv_now() of the close, ms */
+    struct btd_tracker_stopping stopping; /* the `stopped` announces in flight */
+    bool work_idle;                       /* the workers have finished */
+    bool stop_done;                       /* torrents saved and freed, clients closing */
 };
+
+/*
+ * A shutdown waits this long at most (milliseconds) for the trackers to
+ * acknowledge `stopped` and for the pieces being written to land.
+ */
+#define BTD_SHUTDOWN_DEADLINE_MS 5000
 
 int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config *cfg,
                     struct bt_error *err);
 /*
- * Stops every torrent (trackers get `stopped`), closes the control socket
- * and all handles; cb runs when the last one has closed and the session
- * has been freed.
+ * Shuts down in two steps. At once: the control socket, the peer port and
+ * every peer connection close, and every tracker that may list us is sent
+ * `stopped` (all at once). Then, when every `stopped` has been answered or
+ * has failed and the workers have finished the pieces they were writing,
+ * or after BTD_SHUTDOWN_DEADLINE_MS: the resume records are written, the
+ * torrents freed and the tracker clients closed. cb runs when the last
+ * handle has closed and the session has been freed.
  */
 void btd_session_close(struct btd_session *s, void (*cb)(void *data), void *data);
 
@@ -81,6 +98,14 @@ void btd_session_close(struct btd_session *s, void (*cb)(void *data), void *data
 int btd_session_add(struct btd_session *s, struct bt_metainfo *m, const uint8_t *raw,
                     size_t raw_len, const char *dir, bool paused, const char *const *peers,
                     size_t npeers, struct btd_torrent **ret, struct bt_error *err);
+/*
+ * Adds a magnet link (BEP 9): the torrent fetches its metadata from peers
+ * (state metadata), trackers from tr, peers from x.pe and peers. A bad URI
+ * is BT_RPC_INVALID_PARAMS with err saying why.
+ */
+int btd_session_add_magnet(struct btd_session *s, const char *uri, const char *dir, bool paused,
+                           const char *const *peers, size_t npeers, struct btd_torrent **ret,
+                           struct bt_error *err);
 /*
  * Finds a torrent by small id, 40-hex info-hash or a unique hex prefix of
  * at least 6 digits. Returns NULL with a BT_RPC_* code in err otherwise.

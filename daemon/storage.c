@@ -349,13 +349,46 @@ static int cache_put(struct btd_storage *s, uint32_t file, bool write, int fd)
     return d >= 0 ? d : fd;
 }
 
-/* A descriptor of its own for file index i, which the caller closes. */
+/* Closes the cached descriptors of file i (it was deleted under us). */
+static void cache_drop(struct btd_storage *s, uint32_t file)
+{
+    size_t i;
+
+    pthread_mutex_lock(&s->lock);
+    for (i = 0; i < BTD_STORAGE_MAX_OPEN; i++) {
+        if (s->cache[i].fd >= 0 && s->cache[i].file == file) {
+            close(s->cache[i].fd);
+            s->cache[i].fd = -1;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Is the file behind fd still in a directory? (st_nlink 0: deleted, held open by us alone.) */
+static bool still_linked(int fd)
+{
+    struct stat st;
+
+    return fstat(fd, &st) < 0 || st.st_nlink > 0;
+}
+
+/*
+ * A descriptor of its own for file index i, which the caller closes. A
+ * cached descriptor whose file was deleted meanwhile is dropped and
+ * -ENOENT returned, also for a write: the pieces the file held are gone,
+ * and creating it afresh would hide that.
+ */
 static int file_fd(struct btd_storage *s, uint32_t i, bool write)
 {
     int fd = cache_get(s, i, write);
 
-    if (fd >= 0)
+    if (fd >= 0 && still_linked(fd))
         return fd;
+    if (fd >= 0) {
+        close(fd);
+        cache_drop(s, i);
+        return -ENOENT;
+    }
     fd = open_file(s, &s->files[i], write);
     if (fd == -EMFILE || fd == -ENFILE) {
         btd_storage_close_files(s);
@@ -443,7 +476,7 @@ static int check_span(const struct btd_storage *s, uint64_t off, size_t len)
 
 /* Zero-length files hold no piece, so no write reaches them: create them all
  * with the torrent's first write, so a finished download has every file. */
-static int create_empty_files(struct btd_storage *s)
+static int create_empty_files(struct btd_storage *s, uint32_t *fail_file)
 {
     uint32_t i;
     int fd;
@@ -456,6 +489,8 @@ static int create_empty_files(struct btd_storage *s)
         fd = open_file(s, &s->files[i], true);
         if (fd < 0) {
             atomic_store(&s->empties_done, false);
+            if (fail_file)
+                *fail_file = i;
             return fd;
         }
         close(fd);
@@ -477,14 +512,15 @@ static int write_in_file(struct btd_storage *s, uint32_t i, uint64_t in, const u
     return r;
 }
 
-int btd_storage_write(struct btd_storage *s, uint64_t off, const uint8_t *data, size_t len)
+int btd_storage_write(struct btd_storage *s, uint64_t off, const uint8_t *data, size_t len,
+                      uint32_t *fail_file)
 {
     uint32_t i;
     int r = check_span(s, off, len);
 
     if (r < 0)
         return r;
-    r = create_empty_files(s);
+    r = create_empty_files(s, fail_file);
     for (i = find_file(s, off); r == 0 && len > 0 && i < s->file_count; i++) {
         const struct sfile *f = &s->files[i];
         uint64_t in = off - f->offset;
@@ -496,6 +532,8 @@ int btd_storage_write(struct btd_storage *s, uint64_t off, const uint8_t *data, 
             n = (size_t)(f->length - in);
         if (!f->pad)
             r = write_in_file(s, i, in, data, n);
+        if (r < 0 && fail_file)
+            *fail_file = i;
         off += n;
         data += n;
         len -= n;
@@ -515,7 +553,8 @@ static int read_in_file(struct btd_storage *s, uint32_t i, uint64_t in, uint8_t 
     return r;
 }
 
-int btd_storage_read(struct btd_storage *s, uint64_t off, uint8_t *out, size_t len)
+int btd_storage_read(struct btd_storage *s, uint64_t off, uint8_t *out, size_t len,
+                     uint32_t *fail_file)
 {
     uint32_t i;
     int r = check_span(s, off, len);
@@ -533,6 +572,8 @@ int btd_storage_read(struct btd_storage *s, uint64_t off, uint8_t *out, size_t l
             memset(out, 0, n);
         else
             r = read_in_file(s, i, in, out, n);
+        if (r < 0 && fail_file)
+            *fail_file = i;
         off += n;
         out += n;
         len -= n;

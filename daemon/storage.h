@@ -33,13 +33,24 @@ int btd_storage_new(struct btd_storage **ret, const char *dir, const struct bt_m
 struct btd_storage *btd_storage_ref(struct btd_storage *s);
 void btd_storage_unref(struct btd_storage *s);
 
-/* Writes len bytes at torrent offset off (spanning files). 0 or -errno. Worker thread. */
-int btd_storage_write(struct btd_storage *s, uint64_t off, const uint8_t *data, size_t len);
+/*
+ * Writes len bytes at torrent offset off (spanning files). 0 or -errno
+ * (ENOSPC, EIO, EROFS, EFBIG, ...; -ENOENT when a file this storage had
+ * open was deleted meanwhile: what it held is gone. That is said once: its
+ * descriptor is dropped and the next write creates the file afresh). On a
+ * failure that is one file's, *fail_file (if not NULL) is set to that
+ * file's index in metainfo order, else left alone. Worker thread.
+ */
+int btd_storage_write(struct btd_storage *s, uint64_t off, const uint8_t *data, size_t len,
+                      uint32_t *fail_file);
 /*
  * Reads len bytes at torrent offset off. 0, -ENOENT when a file does not
- * exist yet, -ENODATA when a file is too short, or -errno. Worker thread.
+ * exist (not yet, or deleted, even while this storage had it open),
+ * -ENODATA when a file is too short, or -errno; *fail_file as for a write.
+ * Worker thread.
  */
-int btd_storage_read(struct btd_storage *s, uint64_t off, uint8_t *out, size_t len);
+int btd_storage_read(struct btd_storage *s, uint64_t off, uint8_t *out, size_t len,
+                     uint32_t *fail_file);
 /* fdatasync every file written since the last sync. Worker thread. */
 int btd_storage_sync(struct btd_storage *s);
 /*

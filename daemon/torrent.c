@@ -1,6 +1,7 @@
 #include "torrent.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,8 +10,12 @@
 #include "ban.h"
 #include "bitfield.h"
 #include "codec.h"
+#include "fds.h"
 #include "log.h"
+#include "magnet.h"
+#include "metadata.h"
 #include "peer.h"
+#include "pex.h"
 #include "resume.h"
 #include "session.h"
 #include "storage.h"
@@ -26,9 +31,9 @@
 const char *btd_torrent_state_name(enum btd_torrent_state s)
 {
     static const char *const names[] = {
-        [BTD_TORRENT_CHECKING] = "checking", [BTD_TORRENT_DOWNLOADING] = "downloading",
-        [BTD_TORRENT_SEEDING] = "seeding",   [BTD_TORRENT_PAUSED] = "paused",
-        [BTD_TORRENT_ERROR] = "error",
+        [BTD_TORRENT_METADATA] = "metadata",       [BTD_TORRENT_CHECKING] = "checking",
+        [BTD_TORRENT_DOWNLOADING] = "downloading", [BTD_TORRENT_SEEDING] = "seeding",
+        [BTD_TORRENT_PAUSED] = "paused",           [BTD_TORRENT_ERROR] = "error",
     };
 
     return names[s];
@@ -36,7 +41,12 @@ const char *btd_torrent_state_name(enum btd_torrent_state s)
 
 uint64_t btd_torrent_left(const struct btd_torrent *t)
 {
-    return t->meta->total_length - btd_picker_have_bytes(&t->picker);
+    return t->meta ? t->meta->total_length - btd_picker_have_bytes(&t->picker) : 0;
+}
+
+const char *btd_torrent_name(const struct btd_torrent *t)
+{
+    return t->meta ? t->meta->name : t->name_hint ? t->name_hint : t->hex;
 }
 
 bool btd_torrent_peer_unemployed(const struct btd_torrent *t, const struct btd_peer *p)
@@ -85,17 +95,16 @@ static void set_state(struct btd_torrent *t, enum btd_torrent_state s)
     t->state = s;
 }
 
-static int start_tracker(struct btd_torrent *t)
+static int start_tracker(struct btd_torrent *t, const struct bt_tier *tiers, size_t count)
 {
     struct btd_session *s = t->session;
     struct btd_tracker_callbacks cb = {
         .get_stats = on_tracker_stats, .on_peers = on_tracker_peers, .data = t};
 
-    if (t->meta->tier_count == 0)
+    if (count == 0)
         return 0;
-    return btd_tracker_new(&t->tracker, s->loop, s->http, s->udp, t->meta->tiers,
-                           t->meta->tier_count, t->meta->info_hash, s->peer_id, s->listen_port,
-                           &cb);
+    return btd_tracker_new(&t->tracker, s->loop, s->http, s->udp, tiers, count, t->info_hash,
+                           s->peer_id, s->listen_port, &cb);
 }
 
 /* Pieces assembled at once: the configured count, within a byte budget, at least 2. */
@@ -222,44 +231,71 @@ static int restore(struct btd_torrent *t, const struct btd_resume *rec)
     return 0;
 }
 
-int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id,
-                    struct bt_metainfo *m, const char *dir, bool paused,
-                    const struct btd_resume *rec)
+/* What every torrent starts with; NULL on ENOMEM. */
+static struct btd_torrent *torrent_alloc(struct btd_session *s, uint32_t id,
+                                         const uint8_t info_hash[20], const char *dir, bool paused)
 {
     struct btd_torrent *t = calloc(1, sizeof(*t));
-    int r;
 
     if (!t)
-        return -ENOMEM;
+        return NULL;
     t->session = s;
     t->id = id;
-    t->meta = m;
     t->paused = paused;
     t->added_at = (int64_t)time(NULL);
     t->starving_since = uv_now(s->loop);
     btd_torrent_set_limits(t, (uint64_t)s->cfg->torrent_download_limit,
                            (uint64_t)s->cfg->torrent_upload_limit);
-    bt_hex_encode(t->hex, m->info_hash, 20);
-    if (rec) {
-        dir = rec->dir;
-        paused = t->paused = rec->paused;
-    }
+    memcpy(t->info_hash, info_hash, 20);
+    bt_hex_encode(t->hex, info_hash, 20);
     t->dir = strdup(dir);
     t->book = calloc(BTD_BOOK_MAX, sizeof(*t->book));
-    r = !t->dir || !t->book ? -ENOMEM : 0;
+    t->state = BTD_TORRENT_PAUSED;
+    if (!t->dir || !t->book) {
+        btd_torrent_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* The picker and the storage for m, which becomes t's (on success only). */
+static int attach_meta(struct btd_torrent *t, struct bt_metainfo *m)
+{
+    int r = btd_picker_init(&t->picker, m->piece_count, m->piece_length, m->total_length,
+                            max_jobs(t->session, m));
+
     if (r == 0)
-        r = btd_picker_init(&t->picker, m->piece_count, m->piece_length, m->total_length,
-                            max_jobs(s, m));
+        r = btd_storage_new(&t->storage, t->dir, m);
+    if (r < 0) {
+        btd_picker_deinit(&t->picker);
+        return r;
+    }
+    t->meta = m;
+    return 0;
+}
+
+int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id,
+                    struct bt_metainfo *m, const char *dir, bool paused,
+                    const struct btd_resume *rec)
+{
+    struct btd_torrent *t;
+    int r;
+
+    if (rec) {
+        dir = rec->dir;
+        paused = rec->paused;
+    }
+    t = torrent_alloc(s, id, m->info_hash, dir, paused);
+    if (!t)
+        return -ENOMEM;
+    r = attach_meta(t, m);
     if (r == 0)
-        r = btd_storage_new(&t->storage, dir, m);
-    if (r == 0)
-        r = start_tracker(t);
+        r = start_tracker(t, m->tiers, m->tier_count);
     if (r < 0) {
         t->meta = NULL; /* the caller keeps m on failure */
         btd_torrent_free(t);
         return r;
     }
-    t->state = BTD_TORRENT_PAUSED;
     if (rec) {
         r = restore(t, rec);
         if (r < 0) {
@@ -271,6 +307,81 @@ int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id
         start_check(t, NULL);
     }
     *ret = t;
+    return 0;
+}
+
+/* A magnet without its metadata: announce and dial to find peers that have it. */
+static void start_fetch(struct btd_torrent *t)
+{
+    set_state(t, BTD_TORRENT_METADATA);
+    if (t->tracker)
+        btd_tracker_start(t->tracker);
+    connect_more(t);
+}
+
+int btd_torrent_new_magnet(struct btd_torrent **ret, struct btd_session *s, uint32_t id,
+                           const struct bt_magnet *mg, const char *uri, const char *dir,
+                           bool paused)
+{
+    struct btd_torrent *t = torrent_alloc(s, id, mg->info_hash, dir, paused);
+    struct bt_tier *tiers = NULL;
+    size_t i;
+    int r;
+
+    if (!t)
+        return -ENOMEM;
+    t->magnet = strdup(uri);
+    t->name_hint = mg->name ? strdup(mg->name) : NULL;
+    r = !t->magnet || (mg->name && !t->name_hint) ? -ENOMEM : btd_metadata_new(&t->md);
+    if (r == 0 && mg->tracker_count > 0) {
+        tiers = calloc(mg->tracker_count, sizeof(*tiers));
+        r = tiers ? 0 : -ENOMEM;
+        for (i = 0; tiers && i < mg->tracker_count; i++)
+            tiers[i] = (struct bt_tier){.urls = &mg->trackers[i], .count = 1}; /* one tier each */
+    }
+    if (r == 0)
+        r = start_tracker(t, tiers, mg->tracker_count);
+    free(tiers);
+    if (r < 0) {
+        btd_torrent_free(t);
+        return r;
+    }
+    if (!paused)
+        start_fetch(t);
+    *ret = t;
+    return 0;
+}
+
+int btd_torrent_set_metadata(struct btd_torrent *t, struct bt_metainfo *m, uint8_t *raw,
+                             size_t raw_len)
+{
+    uint32_t i;
+    int r = attach_meta(t, m);
+
+    if (r < 0) {
+        bt_metainfo_free(m);
+        free(raw);
+        return r;
+    }
+    btd_notice("ih=%.8s metadata received: \"%s\", %u pieces of %llu bytes", t->hex, m->name,
+               m->piece_count, (unsigned long long)m->piece_length);
+    btd_metadata_free(t->md);
+    t->md = NULL;
+    free(t->meta_raw);
+    t->meta_raw = raw;
+    t->meta_raw_len = raw_len;
+    /* Their piece lists went unread while we had none: talk to them afresh. */
+    while (t->peers)
+        btd_peer_close(t->peers, "metadata received, reconnecting");
+    for (i = 0; i < t->nbook; i++) {
+        t->book[i].fails = 0;
+        t->book[i].next_try = 0;
+    }
+    t->resume_dirty = t->resume_soon = true;
+    if (t->paused)
+        set_state(t, BTD_TORRENT_PAUSED);
+    else
+        start_check(t, NULL);
     return 0;
 }
 
@@ -289,6 +400,9 @@ void btd_torrent_free(struct btd_torrent *t)
     btd_ban_free_all(t);
     btd_picker_deinit(&t->picker);
     bt_metainfo_free(t->meta);
+    btd_metadata_free(t->md);
+    free(t->magnet);
+    free(t->name_hint);
     free(t->book);
     free(t->meta_raw);
     free(t->dir);
@@ -304,14 +418,14 @@ static void connect_more(struct btd_torrent *t)
     struct btd_peer *p;
     uint32_t i;
 
-    if (t->paused || t->state != BTD_TORRENT_DOWNLOADING)
+    if (t->paused || (t->state != BTD_TORRENT_DOWNLOADING && t->state != BTD_TORRENT_METADATA))
         return;
     for (i = 0; i < t->nbook; i++) {
         struct btd_addr_entry *e = &t->book[i];
 
         if (t->npeers >= (uint32_t)s->cfg->max_peers_torrent ||
             s->peer_count >= (uint32_t)s->cfg->max_peers_global ||
-            s->half_open >= (uint32_t)s->cfg->max_half_open)
+            s->half_open >= (uint32_t)s->cfg->max_half_open || !btd_fds_room())
             return;
         if (e->connected || e->banned || e->incoming || e->self || e->fails >= MAX_FAILS ||
             e->next_try > now)
@@ -447,6 +561,7 @@ void btd_torrent_peer_closed(struct btd_torrent *t, struct btd_peer *p)
             break;
         }
     }
+    btd_metadata_peer_gone(t, p);
     for (i = 0; i < p->have.npieces && bt_bitfield_count(&p->have) > 0; i++) {
         if (bt_bitfield_test(&p->have, i))
             btd_picker_peer_lost(&t->picker, i);
@@ -476,11 +591,83 @@ void btd_torrent_piece_complete(struct btd_torrent *t, struct btd_job *job)
 
 static void finish_download(struct btd_torrent *t)
 {
-    btd_notice("ih=%.8s download complete: %s", t->hex, t->meta->name);
+    btd_notice("ih=%.8s download complete: %s", t->hex, btd_torrent_name(t));
     set_state(t, BTD_TORRENT_SEEDING);
     if (t->tracker && !t->completed_sent)
         btd_tracker_completed(t->tracker);
     t->completed_sent = true;
+}
+
+#define FAULT_LOG_MS 60000 /* a torrent's disk faults: one log line a minute at most */
+
+/*
+ * What a failed worker result says, for a user: "files missing: DIR/PATH",
+ * "No space left on device: DIR/PATH", or without a path when the failure
+ * is no one file's. NULL on ENOMEM.
+ */
+static char *fault_message(const struct btd_torrent *t, const struct btd_work_result *res)
+{
+    const char *what = res->status == -ENOENT    ? "files missing"
+                       : res->status == -ENODATA ? "file shorter than its pieces"
+                                                 : strerror(-res->status);
+    char *msg = NULL;
+    int r;
+
+    if (t->meta && res->file < t->meta->file_count)
+        r = asprintf(&msg, "%s: %s/%s", what, t->dir, t->meta->files[res->file].path);
+    else
+        r = asprintf(&msg, "%s", what);
+    return r < 0 ? NULL : msg;
+}
+
+/*
+ * Logs a disk fault in one line, at most once a minute (counting the ones
+ * in between), and keeps the first message as the torrent's error.
+ */
+static void note_fault(struct btd_torrent *t, const char *op, const struct btd_work_result *res)
+{
+    uint64_t now = uv_now(t->session->loop);
+    char *msg = fault_message(t, res), more[64] = "";
+
+    if (t->fault_logged_at != 0 && now - t->fault_logged_at < FAULT_LOG_MS) {
+        t->faults_quiet++;
+    } else {
+        if (t->faults_quiet > 0)
+            snprintf(more, sizeof(more), " (and %u more disk faults since the last line)",
+                     t->faults_quiet);
+        btd_err("ih=%.8s piece=%u %s: %s; downloading stopped until btctl resume or verify%s",
+                t->hex, res->piece, op, msg ? msg : strerror(-res->status), more);
+        t->fault_logged_at = now;
+        t->faults_quiet = 0;
+    }
+    if (t->error) {
+        free(msg);
+        return;
+    }
+    t->error = msg ? msg : strdup(strerror(-res->status));
+    t->files_missing = res->status == -ENOENT;
+}
+
+/*
+ * State error: no new requests (the picker halts), requests out are
+ * cancelled and pending pieces go back to unclaimed. Peers stay connected
+ * and the verified pieces are still served. A paused torrent stays paused
+ * (resume retries), and a check runs to its end first (work_done).
+ */
+static void enter_error(struct btd_torrent *t)
+{
+    struct btd_peer *p, *next;
+
+    t->picker.halted = true;
+    for (p = t->peers; p; p = next) {
+        next = p->next;
+        while (p->nreqs > 0 && p->state != BTD_PEER_CLOSING)
+            btd_peer_cancel_block(p, p->reqs[0].piece, p->reqs[0].begin);
+        btd_picker_peer_gone(&t->picker, p);
+    }
+    btd_picker_drop_jobs(&t->picker);
+    if (!t->paused && t->state != BTD_TORRENT_CHECKING)
+        set_state(t, BTD_TORRENT_ERROR);
 }
 
 static void on_verified(struct btd_torrent *t, struct btd_work_result *res)
@@ -489,11 +676,9 @@ static void on_verified(struct btd_torrent *t, struct btd_work_result *res)
     struct btd_peer *p, *next;
 
     if (res->status < 0) {
-        btd_err("ih=%.8s piece=%u write failed: %s", t->hex, res->piece, strerror(-res->status));
         btd_picker_verified(&t->picker, res->piece, false);
-        free(t->error);
-        t->error = strdup(strerror(-res->status));
-        set_state(t, BTD_TORRENT_ERROR);
+        note_fault(t, "write failed", res);
+        enter_error(t);
         return;
     }
     if (!res->hash_ok) {
@@ -520,19 +705,41 @@ static void on_verified(struct btd_torrent *t, struct btd_work_result *res)
         finish_download(t);
 }
 
+/*
+ * A read of a verified piece that fails (its file deleted, an I/O error)
+ * puts the torrent in state error: no silent download again. A check that
+ * cannot read a file (other than missing or short: those pieces are just
+ * fetched again) ends in state error too.
+ */
 void btd_torrent_work_done(struct btd_torrent *t, struct btd_work_result *res)
 {
-    if (res->kind == BTD_WORK_VERIFY_WRITE)
+    bool fault = res->status < 0 && res->file != BTD_WORK_NO_FILE;
+
+    if (res->kind == BTD_WORK_VERIFY_WRITE) {
         on_verified(t, res);
-    else if (res->kind == BTD_WORK_READ)
+        if (t->state == BTD_TORRENT_SEEDING && t->error) { /* the last pieces came anyway */
+            free(t->error);
+            t->error = NULL;
+            t->picker.halted = false;
+        }
+    } else if (res->kind == BTD_WORK_READ) {
+        if (fault && t->meta && t->picker.state[res->piece] == BTD_PIECE_HAVE) {
+            note_fault(t, "read failed", res);
+            enter_error(t);
+        }
         btd_upload_read_done(t, res);
-    else if (res->kind == BTD_WORK_CHECK)
+    } else if (res->kind == BTD_WORK_CHECK) {
+        if (fault)
+            note_fault(t, "check failed", res);
         on_checked(t, res);
+        if (t->error && t->check_left == 0 && !t->paused && t->state != BTD_TORRENT_CHECKING)
+            enter_error(t);
+    }
 }
 
 int btd_torrent_verify(struct btd_torrent *t)
 {
-    if (t->check_left > 0)
+    if (t->check_left > 0 || !t->meta)
         return -EBUSY;
     btd_notice("ih=%.8s verifying the data on disk", t->hex);
     while (t->peers)
@@ -557,27 +764,34 @@ void btd_torrent_set_limits(struct btd_torrent *t, uint64_t download, uint64_t u
 struct btd_resume_job *btd_torrent_resume_job(struct btd_torrent *t)
 {
     const struct bt_metainfo *m = t->meta;
+    uint32_t i, npieces = m ? m->piece_count : 0, nfiles = m ? (uint32_t)m->file_count : 0;
     struct btd_resume_job *job = calloc(1, sizeof(*job));
+    const uint8_t *copy = t->meta_raw;
+    size_t copy_len = t->meta_raw_len;
     struct btd_resume *rec;
-    uint32_t i;
 
     if (!job)
         return NULL;
     rec = &job->rec;
     memcpy(job->hex, t->hex, sizeof(job->hex));
     job->record_path = btd_resume_path(t->session->cfg->state_dir, t->hex, "resume");
-    if (t->meta_raw) {
-        job->metainfo_path = btd_resume_path(t->session->cfg->state_dir, t->hex, "torrent");
-        job->meta = malloc(t->meta_raw_len);
+    if (!m && t->magnet) { /* no metadata yet: the magnet stands in for the .torrent */
+        copy = (const uint8_t *)t->magnet;
+        copy_len = strlen(t->magnet);
+    }
+    if (copy) {
+        job->metainfo_path =
+            btd_resume_path(t->session->cfg->state_dir, t->hex, m ? "torrent" : "magnet");
+        job->meta = malloc(copy_len ? copy_len : 1);
         if (job->meta)
-            memcpy(job->meta, t->meta_raw, t->meta_raw_len);
-        job->meta_len = t->meta_raw_len;
+            memcpy(job->meta, copy, copy_len);
+        job->meta_len = copy_len;
     }
     rec->dir = strdup(t->dir);
-    rec->have = calloc(1, bt_bitfield_bytes(m->piece_count) + 1);
-    rec->files = calloc(m->file_count, sizeof(*rec->files));
+    rec->have = calloc(1, bt_bitfield_bytes(npieces) + 1);
+    rec->files = calloc(nfiles ? nfiles : 1, sizeof(*rec->files));
     if (!job->record_path || !rec->dir || !rec->have || !rec->files ||
-        (t->meta_raw && (!job->metainfo_path || !job->meta))) {
+        (copy && (!job->metainfo_path || !job->meta))) {
         btd_resume_job_free(job);
         return NULL;
     }
@@ -589,9 +803,9 @@ struct btd_resume_job *btd_torrent_resume_job(struct btd_torrent *t)
     rec->downloaded = t->downloaded;
     rec->download_limit = t->bw[BTD_BW_DOWN].rate;
     rec->upload_limit = t->bw[BTD_BW_UP].rate;
-    rec->piece_count = m->piece_count;
-    rec->file_count = (uint32_t)m->file_count;
-    for (i = 0; i < m->piece_count; i++) {
+    rec->piece_count = npieces;
+    rec->file_count = nfiles;
+    for (i = 0; i < npieces; i++) {
         if (t->picker.state[i] == BTD_PIECE_HAVE)
             rec->have[i / 8] |= (uint8_t)(0x80u >> (i % 8));
     }
@@ -612,19 +826,38 @@ void btd_torrent_pause(struct btd_torrent *t)
 
 void btd_torrent_resume(struct btd_torrent *t)
 {
+    bool retry = t->state == BTD_TORRENT_ERROR || t->error;
+    struct btd_peer *p, *next;
     uint32_t i;
 
-    if (!t->paused)
+    if (!t->paused && !retry)
         return;
     t->paused = false;
+    if (retry) {
+        btd_notice("ih=%.8s retrying after: %s", t->hex, t->error ? t->error : "an error");
+        free(t->error);
+        t->error = NULL;
+        t->picker.halted = false;
+    }
+    if (retry && t->files_missing && t->meta && t->check_left == 0) {
+        t->files_missing = false;
+        btd_torrent_verify(t); /* what the files held is gone: find out what is left */
+        return;
+    }
     for (i = 0; i < t->nbook; i++)
         t->book[i].next_try = 0;
-    if (t->check_left > 0)
+    if (!t->meta)
+        start_fetch(t);
+    else if (t->check_left > 0)
         set_state(t, BTD_TORRENT_CHECKING); /* a check is still running: it goes on */
     else if (!t->checked)
         start_check(t, NULL);
     else
         go_active(t);
+    for (p = t->peers; p; p = next) {
+        next = p->next; /* peers kept through an error ask for blocks again */
+        btd_peer_fill_requests(p);
+    }
 }
 
 static void rate_tick(struct btd_rate *r)
@@ -650,10 +883,13 @@ void btd_torrent_tick(struct btd_torrent *t)
     }
     connect_more(t);
     btd_upload_tick(t);
+    btd_metadata_tick(t);
+    btd_pex_tick(t);
     if (t->up.per_second > 0 || t->down.per_second > 0)
         t->resume_dirty = true; /* the totals moved */
     /* Nobody to talk to: ask the trackers again rather than wait out their interval. */
-    if (t->tracker && t->npeers == 0 && t->state == BTD_TORRENT_DOWNLOADING &&
+    if (t->tracker && t->npeers == 0 &&
+        (t->state == BTD_TORRENT_DOWNLOADING || t->state == BTD_TORRENT_METADATA) &&
         now - t->starving_since >= STARVING_ANNOUNCE_MS) {
         t->starving_since = now;
         btd_tracker_reannounce(t->tracker);

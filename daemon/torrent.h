@@ -28,8 +28,11 @@ struct btd_tracker;
 struct btd_work_result;
 struct btd_suspect;
 struct btd_resume;
+struct btd_metadata;
+struct bt_magnet;
 
 enum btd_torrent_state {
+    BTD_TORRENT_METADATA, /* a magnet: fetching the info dictionary from peers */
     BTD_TORRENT_CHECKING,
     BTD_TORRENT_DOWNLOADING,
     BTD_TORRENT_SEEDING,
@@ -60,12 +63,19 @@ struct btd_torrent {
     struct btd_torrent *next;    /* the session's list */
     struct btd_session *session; /* borrowed */
     uint32_t id;
+    uint8_t info_hash[20];
     char hex[41];             /* info-hash, lowercase hex */
-    struct bt_metainfo *meta; /* owned */
+    struct bt_metainfo *meta; /* owned; NULL while a magnet's metadata is fetched */
+    struct btd_metadata *md;  /* owned while fetching metadata (metadata.h), else NULL */
+    char *magnet;             /* owned: the magnet URI while meta is NULL (state dir) */
+    char *name_hint;          /* owned or NULL: a magnet's dn, shown until meta comes */
     char *dir;                /* owned: download directory */
     enum btd_torrent_state state;
     bool paused;
-    char *error; /* owned or NULL: why state is ERROR */
+    char *error;              /* owned or NULL: why state is ERROR */
+    bool files_missing;       /* the error: a file holding verified pieces is gone */
+    uint64_t fault_logged_at; /* ms, loop clock: the last disk fault logged */
+    uint32_t faults_quiet;    /* disk faults since then, not logged (one line a minute) */
     struct btd_picker picker;
     struct btd_storage *storage; /* one reference */
     struct btd_tracker *tracker; /* owned */
@@ -105,6 +115,24 @@ int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id
                     struct bt_metainfo *m, const char *dir, bool paused,
                     const struct btd_resume *rec);
 /*
+ * A torrent from a magnet link: no metadata yet (state metadata) until
+ * btd_torrent_set_metadata; trackers from tr, peers from x.pe are the
+ * caller's to add. uri is kept for the state directory.
+ */
+int btd_torrent_new_magnet(struct btd_torrent **ret, struct btd_session *s, uint32_t id,
+                           const struct bt_magnet *mg, const char *uri, const char *dir,
+                           bool paused);
+/*
+ * The metadata arrived and was verified: m (stolen) becomes the torrent's,
+ * raw (stolen) is the .torrent to keep in the state directory. Peers are
+ * dropped and dialled again (their piece lists could not be read before);
+ * then the data on disk is checked and the download starts.
+ */
+int btd_torrent_set_metadata(struct btd_torrent *t, struct bt_metainfo *m, uint8_t *raw,
+                             size_t raw_len);
+/* The name to show: the metadata's, a magnet's dn, or the info-hash. */
+const char *btd_torrent_name(const struct btd_torrent *t);
+/*
  * The resume record as it is now, as a worker job to write (resume.h);
  * NULL on ENOMEM. The .torrent copy goes with it until one save succeeded.
  */
@@ -120,6 +148,11 @@ void btd_torrent_pause(struct btd_torrent *t);
 int btd_torrent_verify(struct btd_torrent *t);
 /* Rate limits in bytes/s (0 = unlimited); takes effect at once. */
 void btd_torrent_set_limits(struct btd_torrent *t, uint64_t download, uint64_t upload);
+/*
+ * Restarts a paused torrent, or retries one in state error: the error is
+ * cleared and downloading goes on (after a check of the data when files
+ * holding verified pieces had gone missing).
+ */
 void btd_torrent_resume(struct btd_torrent *t);
 void btd_torrent_tick(struct btd_torrent *t);
 

@@ -408,28 +408,128 @@ void btd_tracker_completed(struct btd_tracker *t)
         announce_from(t, 0);
 }
 
-void btd_tracker_stop(struct btd_tracker *t)
+/* One `stopped` a stopping group waits for. */
+struct btd_stop_call {
+    struct btd_tracker_stopping *g;    /* borrowed */
+    struct btd_announce_call *call;    /* the client's, in flight while this record lives */
+    char hex[9];                       /* the torrent's info-hash prefix, for logs */
+    char *url;                         /* owned */
+    struct btd_stop_call *prev, *next; /* g's pending calls */
+};
+
+static void stop_call_free(struct btd_stop_call *sc)
+{
+    struct btd_tracker_stopping *g = sc->g;
+
+    if (sc->prev)
+        sc->prev->next = sc->next;
+    else
+        g->pending = sc->next;
+    if (sc->next)
+        sc->next->prev = sc->prev;
+    free(sc->url);
+    free(sc);
+}
+
+static void on_stopped_done(void *data, int status, const struct bt_announce_result *res,
+                            const char *msg)
+{
+    struct btd_stop_call *sc = data;
+    struct btd_tracker_stopping *g = sc->g;
+
+    if (status == 0) {
+        g->answered++;
+        btd_debug("ih=%s tracker=%s acknowledged stopped", sc->hex, sc->url);
+    } else {
+        g->failed++;
+        btd_info("ih=%s tracker=%s announcing stopped failed: %s", sc->hex, sc->url, msg);
+    }
+    stop_call_free(sc);
+    if (g->on_change)
+        g->on_change(g->data);
+}
+
+/* Sends `stopped` to e, followed by g if not NULL (else detached). */
+static void send_stopped(struct btd_tracker *t, const struct entry *e,
+                         struct btd_tracker_stopping *g)
 {
     struct bt_announce_req req;
-    size_t i;
+    struct btd_stop_call *sc = NULL;
+
+    build_req(t, BT_EVENT_STOPPED, &req);
+    if (g) {
+        sc = calloc(1, sizeof(*sc));
+        if (sc)
+            sc->url = strdup(e->url);
+        if (!sc || !sc->url) {
+            free(sc);
+            sc = NULL; /* out of memory: sent detached, not followed */
+        }
+    }
+    if (!sc) {
+        if (!send_to(t, e, &req, NULL, NULL))
+            btd_debug("ih=%.8s tracker=%s cannot send stopped", t->hex, e->url);
+        return;
+    }
+    sc->g = g;
+    memcpy(sc->hex, t->hex, 8);
+    sc->call = send_to(t, e, &req, on_stopped_done, sc);
+    if (!sc->call) {
+        btd_debug("ih=%.8s tracker=%s cannot send stopped", t->hex, e->url);
+        free(sc->url);
+        free(sc);
+        return;
+    }
+    sc->next = g->pending;
+    if (g->pending)
+        g->pending->prev = sc;
+    g->pending = sc;
+    g->sent++;
+}
+
+static void stop(struct btd_tracker *t, struct btd_tracker_stopping *g)
+{
+    size_t i, asked = t->count;
 
     if (!t->running)
         return;
     t->running = false;
+    if (t->call)
+        asked = t->current; /* it may have heard `started` even if its answer never came */
     btd_announce_call_cancel(t->call);
     t->call = NULL;
     unschedule(t);
     for (i = 0; i < t->count; i++) {
         struct entry *e = &t->entries[i];
 
-        if (!e->contacted)
+        if (!e->contacted && i != asked)
             continue;
         e->contacted = false;
-        build_req(t, BT_EVENT_STOPPED, &req);
-        if (!send_to(t, e, &req, NULL, NULL))
-            btd_debug("ih=%.8s tracker=%s cannot send stopped", t->hex, e->url);
+        send_stopped(t, e, g);
     }
     t->started_sent = false;
+}
+
+void btd_tracker_stop(struct btd_tracker *t)
+{
+    stop(t, NULL);
+}
+
+void btd_tracker_stop_into(struct btd_tracker *t, struct btd_tracker_stopping *g)
+{
+    stop(t, g);
+}
+
+void btd_tracker_stopping_deinit(struct btd_tracker_stopping *g)
+{
+    struct btd_stop_call *sc;
+
+    while (g->pending) {
+        sc = g->pending;
+        btd_info("ih=%s tracker=%s no answer to stopped", sc->hex, sc->url);
+        btd_announce_call_cancel(sc->call);
+        stop_call_free(sc);
+    }
 }
 
 void btd_tracker_reannounce(struct btd_tracker *t)

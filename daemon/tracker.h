@@ -94,10 +94,34 @@ void btd_tracker_start(struct btd_tracker *t);
 void btd_tracker_completed(struct btd_tracker *t);
 /*
  * Cancels any announce in flight, stops scheduling and sends `stopped` to
- * each tracker that acknowledged `started` (detached calls: best effort,
- * not waited for, they outlive the announcer).
+ * each tracker that may list us: those that acknowledged `started`, and the
+ * one whose announce was in flight. Detached calls: best effort, not waited
+ * for, they outlive the announcer.
  */
 void btd_tracker_stop(struct btd_tracker *t);
+
+/*
+ * The `stopped` announces of a shutdown, followed together. Each
+ * announcer's btd_tracker_stop_into() adds its calls; on_change runs after
+ * each answer or failure (from the loop, never from inside stop_into), and
+ * the owner gives up on the rest with btd_tracker_stopping_deinit(), which
+ * must come before the clients close. Embedded in its owner (the session);
+ * zero it, then set on_change and data.
+ */
+struct btd_stop_call;
+struct btd_tracker_stopping {
+    uint32_t sent;                 /* `stopped` announces started */
+    uint32_t answered;             /* ... that the tracker acknowledged */
+    uint32_t failed;               /* ... that failed (error, refusal, time-out) */
+    struct btd_stop_call *pending; /* owned: the calls in flight; NULL when all have ended */
+    void (*on_change)(void *data); /* may call btd_tracker_stopping_deinit */
+    void *data;
+};
+
+/* btd_tracker_stop, with each `stopped` followed by g (borrowed; it outlives the announcer). */
+void btd_tracker_stop_into(struct btd_tracker *t, struct btd_tracker_stopping *g);
+/* Cancels the calls still pending (each is logged as unanswered); the counts stay. */
+void btd_tracker_stopping_deinit(struct btd_tracker_stopping *g);
 /*
  * Asks for an announce now (more peers wanted), respecting the tracker's
  * min interval; nothing while a request is in flight or during back-off.

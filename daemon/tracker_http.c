@@ -376,6 +376,11 @@ static CURLcode setup_easy(struct http_call *c, const char *url)
      */
     SET(CURLOPT_FORBID_REUSE, 1L);
 #undef SET
+#if LIBCURL_VERSION_NUM >= 0x075700
+    /* Freeing a transfer whose name is still being resolved must not wait for the resolver. */
+    if (r == CURLE_OK)
+        curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L); /* a curl older at run time: ignored */
+#endif
     return r;
 }
 
@@ -478,7 +483,7 @@ static void on_grace(uv_timer_t *timer)
     finish_close(h);
 }
 
-void btd_tracker_http_close(struct btd_tracker_http *h)
+void btd_tracker_http_close(struct btd_tracker_http *h, uint32_t grace_ms)
 {
     struct http_call *c, *next;
 
@@ -490,8 +495,8 @@ void btd_tracker_http_close(struct btd_tracker_http *h)
         if (c->cb)
             call_destroy(c);
     }
-    if (!h->calls)
+    if (!h->calls || grace_ms == 0)
         finish_close(h);
     else
-        uv_timer_start(&h->grace, on_grace, BTD_ANNOUNCE_CLOSE_GRACE_MS, 0);
+        uv_timer_start(&h->grace, on_grace, grace_ms, 0);
 }

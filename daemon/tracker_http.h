@@ -32,10 +32,12 @@ struct btd_tracker_http;
 /* Creates the client on loop. 0, -ENOMEM or -EIO (curl would not start). */
 int btd_tracker_http_open(struct btd_tracker_http **ret, uv_loop_t *loop);
 /*
- * Cancels every call in flight (no callback runs), stops curl and closes
- * the uv handles; the memory goes when they have closed. NULL is a no-op.
+ * Cancels every call in flight that has a callback (none runs); detached
+ * calls get up to grace_ms (BTD_ANNOUNCE_CLOSE_GRACE_MS usually; 0: none)
+ * to finish. Then stops curl and closes the uv handles; the memory goes
+ * when they have closed. NULL is a no-op.
  */
-void btd_tracker_http_close(struct btd_tracker_http *h);
+void btd_tracker_http_close(struct btd_tracker_http *h, uint32_t grace_ms);
 /* Time-outs for transfers started from now on (milliseconds; tests shrink them). */
 void btd_tracker_http_set_timeouts(struct btd_tracker_http *h, uint32_t connect_ms,
                                    uint32_t total_ms);

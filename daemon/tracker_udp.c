@@ -557,7 +557,7 @@ static void on_grace(uv_timer_t *timer)
     finish_close(u);
 }
 
-void btd_tracker_udp_close(struct btd_tracker_udp *u)
+void btd_tracker_udp_close(struct btd_tracker_udp *u, uint32_t grace_ms)
 {
     struct udp_call *c, *next;
 
@@ -569,8 +569,8 @@ void btd_tracker_udp_close(struct btd_tracker_udp *u)
         if (c->cb)
             call_drop(c);
     }
-    if (!u->calls)
+    if (!u->calls || grace_ms == 0)
         finish_close(u);
     else
-        uv_timer_start(&u->grace, on_grace, BTD_ANNOUNCE_CLOSE_GRACE_MS, 0);
+        uv_timer_start(&u->grace, on_grace, grace_ms, 0);
 }

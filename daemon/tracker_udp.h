@@ -42,11 +42,12 @@ struct btd_tracker_udp;
 /* Creates the client; sockets open on first use. 0 or -ENOMEM. */
 int btd_tracker_udp_open(struct btd_tracker_udp **ret, uv_loop_t *loop);
 /*
- * Cancels every call in flight (no callback runs; detached calls get
- * BTD_ANNOUNCE_CLOSE_GRACE_MS) and closes the sockets; the memory goes
- * when the handles have closed. NULL is a no-op.
+ * Cancels every call in flight that has a callback (none runs); detached
+ * calls get up to grace_ms (BTD_ANNOUNCE_CLOSE_GRACE_MS usually; 0: none)
+ * to finish. Then closes the sockets; the memory goes when the handles
+ * have closed. NULL is a no-op.
  */
-void btd_tracker_udp_close(struct btd_tracker_udp *u);
+void btd_tracker_udp_close(struct btd_tracker_udp *u, uint32_t grace_ms);
 /*
  * Retransmission for calls started from now on (tests shrink it): base in
  * ms, n up to max_n (at most BTD_UDP_MAX_N).

@@ -12,8 +12,11 @@
 #include "torrent.h"
 #include "work.h"
 
-static void refuse(struct btd_peer *p, const char *why)
+/* A request we will not serve: rejected (Fast extension) and held against them. */
+static void refuse(struct btd_peer *p, uint32_t piece, uint32_t begin, uint32_t len,
+                   const char *why)
 {
+    btd_fast_reject(p, piece, begin, len);
     p->bad_requests++;
     btd_debug("ih=%.8s peer=%s request refused: %s", p->torrent->hex, p->name, why);
     if (p->bad_requests > BTD_UPLOAD_MAX_BAD)
@@ -53,21 +56,24 @@ void btd_upload_request(struct btd_peer *p, uint32_t piece, uint32_t begin, uint
 {
     struct btd_torrent *t = p->torrent;
 
-    if (p->am_choking) {
-        refuse(p, "sent while choked");
+    if (p->am_choking && !btd_fast_allowed_out(p, piece)) {
+        refuse(p, piece, begin, len, "sent while choked");
         return;
     }
     if (piece >= t->picker.piece_count || t->picker.state[piece] != BTD_PIECE_HAVE) {
-        refuse(p, "piece not available");
+        refuse(p, piece, begin, len, "piece not available");
         return;
     }
     if (len == 0 || len > BTD_BLOCK_SIZE ||
         (uint64_t)begin + len > btd_picker_piece_size(&t->picker, piece)) {
-        refuse(p, "block out of range");
+        refuse(p, piece, begin, len, "block out of range");
         return;
     }
     if (p->nserves >= BTD_UPLOAD_MAX_QUEUE) {
-        refuse(p, "too many requests queued");
+        /* More than our reqq: dropped, not held against them (they may not read reqq). */
+        btd_debug("ih=%.8s peer=%s request dropped: %u already queued", t->hex, p->name,
+                  p->nserves);
+        btd_fast_reject(p, piece, begin, len);
         return;
     }
     p->serves[p->nserves++] = (struct btd_serve){.piece = piece, .begin = begin, .len = len};
@@ -91,7 +97,9 @@ static bool take_serve(struct btd_peer *p, uint32_t piece, uint32_t begin, uint3
 
 void btd_upload_cancel(struct btd_peer *p, uint32_t piece, uint32_t begin, uint32_t len)
 {
-    take_serve(p, piece, begin, len);
+    /* BEP 6: a cancelled request is answered too, with a reject. */
+    if (take_serve(p, piece, begin, len))
+        btd_fast_reject(p, piece, begin, len);
 }
 
 void btd_upload_read_done(struct btd_torrent *t, struct btd_work_result *res)
@@ -110,8 +118,9 @@ void btd_upload_read_done(struct btd_torrent *t, struct btd_work_result *res)
         return; /* choked or cancelled meanwhile */
     btd_upload_pump(p);
     if (res->status < 0 || !res->buf) {
-        btd_warn("ih=%.8s piece=%u cannot read a block to upload: %s", t->hex, res->piece,
-                 strerror(-res->status));
+        /* A disk fault: the torrent reports it (state error, one log line a minute). */
+        btd_debug("ih=%.8s peer=%s piece=%u cannot read a block to upload: %s", t->hex, p->name,
+                  res->piece, strerror(-res->status));
         return;
     }
     bt_wire_piece_header(hdr, res->piece, begin, res->len);
@@ -123,13 +132,33 @@ void btd_upload_read_done(struct btd_torrent *t, struct btd_work_result *res)
     t->session->uploaded += res->len;
 }
 
+/*
+ * Choked: their waiting requests are dropped, as BEP 3 says; with the Fast
+ * extension each is rejected, and those for allowed-fast pieces stay.
+ */
+static void drop_serves(struct btd_peer *p)
+{
+    uint32_t i, kept = 0;
+
+    for (i = 0; i < p->nserves; i++) {
+        struct btd_serve *sv = &p->serves[i];
+
+        if (btd_fast_on(p) && btd_fast_allowed_out(p, sv->piece)) {
+            p->serves[kept++] = *sv;
+            continue;
+        }
+        btd_fast_reject(p, sv->piece, sv->begin, sv->len);
+    }
+    p->nserves = kept;
+}
+
 static void set_choke(struct btd_peer *p, bool choke)
 {
     if (p->am_choking == choke)
         return;
     p->am_choking = choke;
     if (choke) {
-        p->nserves = 0; /* their waiting requests are dropped, as BEP 3 says */
+        drop_serves(p);
         p->optimistic = false;
     }
     btd__peer_send_simple(p, choke ? BT_WIRE_CHOKE : BT_WIRE_UNCHOKE, 0, 0, 0);

@@ -3,7 +3,9 @@
  *
  * A request is served only if we unchoked the peer, the piece is verified,
  * and the block lies inside it and is at most 16 KiB; anything else is
- * refused, and a peer that keeps at it (BTD_UPLOAD_MAX_BAD) is dropped.
+ * refused, and a peer that keeps at it (BTD_UPLOAD_MAX_BAD) is dropped. A
+ * request over the queue (BTD_UPLOAD_MAX_QUEUE, announced as reqq in the
+ * extension handshake) is dropped without blame.
  * Accepted requests wait in a bounded per-peer queue; at most
  * BTD_UPLOAD_MAX_READS of them are being read by workers at once (so memory
  * per peer stays small); the result finds its peer again by serial number and is sent

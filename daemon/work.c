@@ -19,8 +19,9 @@ struct job {
     uint8_t *buf;    /* owned; NULL until a READ or CHECK allocates it */
     size_t len;      /* bytes */
     uint8_t hash[BT_SHA1_LEN];
-    bool hash_ok; /* written by the worker */
-    int status;   /* written by the worker */
+    bool hash_ok;  /* written by the worker */
+    int status;    /* written by the worker */
+    uint32_t file; /* written by the worker: the file a failure is about, or BTD_WORK_NO_FILE */
     void *user;
     int (*fn)(void *arg, struct btd_storage *s); /* CALL */
     void (*free_user)(void *arg);                /* CALL: frees user with the job */
@@ -33,7 +34,9 @@ struct btd_work_pool {
     size_t inflight;  /* jobs handed to libuv and not completed */
     struct job *head; /* FIFO of jobs waiting for a slot */
     struct job *tail;
-    bool closing; /* btd_work_pool_free was called: drop results, free on the last */
+    bool closing;             /* btd_work_pool_free was called: drop results, free on the last */
+    void (*idle)(void *data); /* set by btd_work_pool_drain until it has run */
+    void *idle_data;
 };
 
 int btd_work_pool_new(struct btd_work_pool **ret, uv_loop_t *loop, btd_work_done_cb cb, void *data)
@@ -103,14 +106,16 @@ static void on_work(uv_work_t *req)
             job->status = -ENOMEM;
             return;
         }
-        job->status = btd_storage_read(job->storage, job->offset, job->buf, job->len);
+        job->status = btd_storage_read(job->storage, job->offset, job->buf, job->len, &job->file);
     }
     if (job->kind != BTD_WORK_VERIFY_WRITE && job->status < 0) {
         free(job->buf);
         job->buf = NULL;
         /* Not on disk yet: for a recheck the piece is missing, not an error. */
-        if (job->kind == BTD_WORK_CHECK && (job->status == -ENOENT || job->status == -ENODATA))
+        if (job->kind == BTD_WORK_CHECK && (job->status == -ENOENT || job->status == -ENODATA)) {
             job->status = 0;
+            job->file = BTD_WORK_NO_FILE;
+        }
         return;
     }
     if (job->kind == BTD_WORK_READ)
@@ -118,10 +123,21 @@ static void on_work(uv_work_t *req)
     bt_sha1(digest, job->buf, job->len);
     job->hash_ok = memcmp(digest, job->hash, BT_SHA1_LEN) == 0;
     if (job->kind == BTD_WORK_VERIFY_WRITE && job->hash_ok)
-        job->status = btd_storage_write(job->storage, job->offset, job->buf, job->len);
+        job->status = btd_storage_write(job->storage, job->offset, job->buf, job->len, &job->file);
 }
 
 static void on_after_work(uv_work_t *req, int status);
+
+/* Draining and nothing left: tells the drainer (who may free the pool). */
+static void check_idle(struct btd_work_pool *p)
+{
+    void (*idle)(void *data) = p->idle;
+
+    if (!idle || p->inflight > 0 || p->head)
+        return;
+    p->idle = NULL;
+    idle(p->idle_data);
+}
 
 /* Delivers job's result (unless the pool is closing) and frees the job.
  * Returns false if the pool is closing, and frees it after its last job. */
@@ -140,6 +156,7 @@ static bool complete(struct job *job)
             .len = job->len,
             .hash_ok = job->hash_ok,
             .status = job->status,
+            .file = job->status < 0 ? job->file : BTD_WORK_NO_FILE,
             .user = job->user,
         };
         job->buf = NULL;
@@ -186,8 +203,10 @@ static void on_after_work(uv_work_t *req, int status)
         job->status = UV_ECANCELED;
         job->hash_ok = false;
     }
-    if (complete(job))
+    if (complete(job)) {
         pump(p);
+        check_idle(p);
+    }
 }
 
 /* Starts job now if there is room and nobody waits, else queues it. */
@@ -229,6 +248,7 @@ static struct job *job_new(struct btd_work_pool *p, enum btd_work_kind kind, uin
     job->offset = offset;
     job->len = len;
     job->user = user;
+    job->file = BTD_WORK_NO_FILE;
     return job;
 }
 
@@ -315,7 +335,7 @@ int btd_work_call(struct btd_work_pool *p, uint32_t torrent_id, struct btd_stora
                   void (*free_arg)(void *arg))
 {
     struct job *job;
-    int r = check_args(p, s, 0);
+    int r = !p ? -EINVAL : p->closing ? -ESHUTDOWN : 0; /* s may be NULL */
 
     if (r == 0 && !fn)
         r = -EINVAL;
@@ -332,4 +352,24 @@ int btd_work_call(struct btd_work_pool *p, uint32_t torrent_id, struct btd_stora
     job->fn = fn;
     job->free_user = free_arg;
     return submit(p, job);
+}
+
+void btd_work_pool_drain(struct btd_work_pool *p, void (*idle)(void *data), void *data)
+{
+    struct job **pp = &p->head, *job;
+
+    p->tail = NULL;
+    while (*pp) {
+        job = *pp;
+        if (job->kind == BTD_WORK_READ || job->kind == BTD_WORK_CHECK) {
+            *pp = job->next;
+            job_free(job);
+        } else {
+            p->tail = job;
+            pp = &job->next;
+        }
+    }
+    p->idle = idle;
+    p->idle_data = data;
+    check_idle(p);
 }

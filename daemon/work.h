@@ -19,7 +19,8 @@
 
 #include "storage.h"
 
-#define BTD_WORK_MAX_INFLIGHT 3 /* libuv has 4 threads; one stays free for DNS */
+#define BTD_WORK_MAX_INFLIGHT 3     /* libuv has 4 threads; one stays free for DNS */
+#define BTD_WORK_NO_FILE UINT32_MAX /* a result's status is no one file's */
 
 struct btd_work_pool;
 
@@ -41,6 +42,7 @@ struct btd_work_result {
     size_t len;      /* bytes */
     bool hash_ok;    /* VERIFY_WRITE and CHECK */
     int status;      /* 0 or -errno from storage */
+    uint32_t file;   /* the file (metainfo order) a failed status is about, or BTD_WORK_NO_FILE */
     void *user;      /* opaque, passed through */
 };
 
@@ -53,6 +55,14 @@ int btd_work_pool_new(struct btd_work_pool **ret, uv_loop_t *loop, btd_work_done
  */
 void btd_work_pool_free(struct btd_work_pool *p);
 size_t btd_work_pool_inflight(const struct btd_work_pool *p);
+/*
+ * Shutting down, before btd_work_pool_free: queued READ and CHECK jobs are
+ * dropped; the other jobs (writes of verified pieces above all) run and
+ * their results are delivered as usual. idle(data) runs once nothing is
+ * queued or in flight, from inside this call if nothing is; it may free
+ * the pool.
+ */
+void btd_work_pool_drain(struct btd_work_pool *p, void (*idle)(void *data), void *data);
 
 /*
  * Submits a job. buf is stolen, also when submission fails (freed by the
@@ -71,7 +81,7 @@ int btd_work_check(struct btd_work_pool *p, uint32_t torrent_id, struct btd_stor
                    uint32_t piece, uint64_t offset, size_t len, const uint8_t hash[20], void *user);
 
 /*
- * Runs fn(arg, s) on a worker; its return is the result's status and arg
+ * Runs fn(arg, s) on a worker (s may be NULL); its return is the result's status and arg
  * its user (valid during the callback). The pool frees arg with free_arg
  * afterwards, also when the result is dropped. arg is stolen, also when
  * submission fails.

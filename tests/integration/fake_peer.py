@@ -33,6 +33,12 @@ Seeder scenarios (a server, btd dials it):
   silent       accepts and never sends anything.
   flood-haves  handshake, 20000 `have` messages for pieces in range (the same
                few, again and again), then `have` for indexes out of range.
+  md-liar      handshake with the extension bit, an extension handshake with
+               ut_metadata and the true metadata_size, then every ut_metadata
+               request answered with random bytes of the right length.
+  md-huge      the same handshake, but metadata_size 2 GiB; then waits.
+  md-serve     like md-liar, but serves the torrent's true info dictionary
+               (for a torrent made to be malicious in another way).
 
 Leecher scenarios (--dial: it dials btd, handshakes with the torrent's
 info-hash, then, every time, waits up to 30 s for btd to close):
@@ -45,6 +51,10 @@ info-hash, then, every time, waits up to 30 s for btd to close):
   huge-request    interested, waits for unchoke, then 100 requests 20 ms
                   apart for blocks of 2 GiB (length 0x80000000) at piece
                   starts.
+  fast-leecher    sets the Fast extension bit; reports btd's piece list
+                  (have all/none, bitfield) and allowed-fast set, then, never
+                  interested, asks for 5 other pieces (each must be rejected)
+                  and one allowed-fast piece (served although choked).
 
 It prints, flushed, one line per event for the test to read:
 
@@ -76,8 +86,8 @@ import time
 
 PSTR = b"\x13BitTorrent protocol"
 SEEDER_SCENARIOS = ["corrupt", "half-corrupt", "huge-length", "garbage", "silent", "slow-drip",
-                    "flood-haves"]
-LEECHER_SCENARIOS = ["bad-requests", "choked-flood", "huge-request"]
+                    "flood-haves", "md-liar", "md-huge", "md-serve"]
+LEECHER_SCENARIOS = ["bad-requests", "choked-flood", "huge-request", "fast-leecher"]
 _print_lock = threading.Lock()
 
 
@@ -129,7 +139,8 @@ class Torrent:
         meta, _ = bdecode(raw)
         info = meta[b"info"]
         start, end = info[b"__span__"]
-        self.info_hash = hashlib.sha1(raw[start:end]).digest()
+        self.info = raw[start:end]
+        self.info_hash = hashlib.sha1(self.info).digest()
         self.piece_length = info[b"piece length"]
         self.hashes = info[b"pieces"]
         self.piece_count = len(self.hashes) // 20
@@ -364,11 +375,52 @@ class Conn:
             except socket.timeout:
                 pass
 
+    # -- metadata scenarios (a magnet's btd dials us) ----------------------------
+
+    def ext_handshake(self, metadata_size):
+        """Handshake with the extension bit, then ours: ut_metadata is 3 for us."""
+        theirs = recv_exact(self.sock, 68)
+        if theirs[:20] != PSTR or theirs[28:48] != self.tor.info_hash:
+            say("handshake %d wrong-hash" % self.n)
+            return False
+        say("handshake %d ok" % self.n)
+        reserved = bytes([0, 0, 0, 0, 0, 0x10, 0, 0])
+        self.sock.sendall(PSTR + reserved + self.tor.info_hash + b"-FK0001-" + os.urandom(12))
+        ext = b"d1:md11:ut_metadatai3ee13:metadata_sizei%dee" % metadata_size
+        self.sock.sendall(msg(20, b"\x00" + ext))
+        say("sent %d ext-handshake %d" % (self.n, metadata_size))
+        return True
+
+    def md_liar(self, honest=False):
+        if not self.ext_handshake(len(self.tor.info)):
+            return
+        self.sock.settimeout(60)
+        while True:
+            msg_id, payload = self.read_message()
+            if msg_id != 20 or payload[:1] != b"\x03":
+                continue  # btd speaks to us under our id, 3
+            body, _ = bdecode(payload[1:])
+            if body.get(b"msg_type") != 0:
+                continue
+            piece = body[b"piece"]
+            size = min(16384, len(self.tor.info) - piece * 16384)
+            head = b"d8:msg_typei1e5:piecei%de10:total_sizei%dee" % (piece, len(self.tor.info))
+            data = self.tor.info[piece * 16384:piece * 16384 + size] if honest else os.urandom(size)
+            self.sock.sendall(msg(20, b"\x01" + head + data))
+            say("sent %d md-piece %d" % (self.n, piece))
+
+    def md_serve(self):
+        self.md_liar(honest=True)
+
+    def md_huge(self):
+        if self.ext_handshake(1 << 31):
+            self.wait_close(30)
+
     # -- leecher scenarios (--dial) -------------------------------------------
 
-    def dial_handshake(self):
+    def dial_handshake(self, reserved=bytes(8)):
         """Our handshake first, as a dialer; False if the answer names another torrent."""
-        self.sock.sendall(PSTR + bytes(8) + self.tor.info_hash + b"-FK0001-" + os.urandom(12))
+        self.sock.sendall(PSTR + reserved + self.tor.info_hash + b"-FK0001-" + os.urandom(12))
         self.sock.settimeout(10)
         theirs = recv_exact(self.sock, 68)
         if theirs[:20] != PSTR or theirs[28:48] != self.tor.info_hash:
@@ -450,13 +502,53 @@ class Conn:
         count = self.tor.piece_count
         self.attack([(i % count, 0, 0x80000000) for i in range(100)], 0.02)
 
+    def fast_leecher(self):
+        """BEP 6 from the leecher's side: have all, allowed fast, rejects while choked."""
+        if not self.dial_handshake(bytes([0, 0, 0, 0, 0, 0, 0, 0x04])):
+            return
+        self.sock.settimeout(10)
+        allowed = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # btd's piece list and allowed-fast set come first
+            try:
+                msg_id, payload = self.read_message()
+            except socket.timeout:
+                break
+            if msg_id == 0x0e:
+                say("got %d have-all" % self.n)
+            elif msg_id == 0x0f:
+                say("got %d have-none" % self.n)
+            elif msg_id == 5:
+                say("got %d bitfield" % self.n)
+            elif msg_id == 0x11:
+                allowed.append(struct.unpack(">I", payload)[0])
+                if len(allowed) == 10:
+                    break
+        say("got %d allowed-fast %d" % (self.n, len(allowed)))
+        plain = [i for i in range(self.tor.piece_count) if i not in allowed][:5]
+        for index in plain:  # never interested, so choked: each must be rejected
+            self.sock.sendall(msg(6, struct.pack(">III", index, 0, 16384)))
+        if allowed:  # an allowed-fast piece is served even while choked
+            self.sock.sendall(msg(6, struct.pack(">III", allowed[0], 0, 16384)))
+        rejects = pieces = 0
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and (rejects < len(plain) or (allowed and not pieces)):
+            msg_id, payload = self.read_message()
+            if msg_id == 0x10:
+                rejects += 1
+            elif msg_id == 7:
+                pieces += 1
+        say("got %d rejects %d" % (self.n, rejects))
+        say("got %d allowed-pieces %d" % (self.n, pieces))
+
     def run(self):
         play = {"corrupt": self.corrupt, "half-corrupt": self.half_corrupt,
+                "md-liar": self.md_liar, "md-huge": self.md_huge, "md-serve": self.md_serve,
                 "huge-length": self.huge_length, "slow-drip": self.slow_drip,
                 "garbage": self.garbage, "silent": self.silent,
                 "flood-haves": self.flood_haves, "bad-requests": self.bad_requests,
                 "choked-flood": self.choked_flood,
-                "huge-request": self.huge_request}[self.server.scenario]
+                "huge-request": self.huge_request, "fast-leecher": self.fast_leecher}[self.server.scenario]
         try:
             play()
             say("done %d" % self.n)

@@ -2,11 +2,11 @@
 """lt_peer: one python3-libtorrent peer as its own process, for tests and the demo.
 
     lt_peer.py --torrent F --dir D --ip 127.0.0.2 [--seed] [--peer HOST:PORT]...
-               [--upload-limit BYTES_PER_S] [--exit-when-done]
+               [--upload-limit BYTES_PER_S] [--exit-when-done] [--pex]
 
 Seeds (--seed, data already in D) or leeches F into D, listening only on
---ip with DHT, LSD, UPnP, NAT-PMP, PEX and uTP off, so every byte stays on
-loopback. It prints one line per event on stdout, flushed, for the caller
+--ip with DHT, LSD, UPnP, NAT-PMP, uTP and (unless --pex) PEX off, so every
+byte stays on loopback. It prints one line per event on stdout, flushed, for the caller
 to wait on:
 
     listening PORT
@@ -61,6 +61,7 @@ def main():
     ap.add_argument("--peer", action="append", default=[])
     ap.add_argument("--exit-when-done", action="store_true")
     ap.add_argument("--upload-limit", type=int, default=0, help="bytes/s, 0 = none")
+    ap.add_argument("--pex", action="store_true", help="peer exchange on (tests of PEX only)")
     args = ap.parse_args()
 
     stopping = []
@@ -75,8 +76,9 @@ def main():
     atp = lt.add_torrent_params()
     atp.ti = lt.torrent_info(args.torrent)
     atp.save_path = args.dir
-    atp.flags |= lt.torrent_flags.disable_dht | lt.torrent_flags.disable_lsd | \
-        lt.torrent_flags.disable_pex
+    atp.flags |= lt.torrent_flags.disable_dht | lt.torrent_flags.disable_lsd
+    if not args.pex:
+        atp.flags |= lt.torrent_flags.disable_pex
     if args.seed:
         atp.flags |= lt.torrent_flags.seed_mode
     h = ses.add_torrent(atp)

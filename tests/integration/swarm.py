@@ -3,9 +3,12 @@
 - ``free_port()``: a port the kernel says is free on 127.0.0.1.
 - ``wait_until(fn, timeout, what)``: polls a condition with a bound.
 - ``Opentracker(dir, hashes)``: opentracker on 127.0.0.1 (HTTP and UDP on one
-  port) tracking the whitelisted info-hashes; ``.http`` and ``.udp`` URLs.
+  port) tracking the whitelisted info-hashes; ``.http`` and ``.udp`` URLs;
+  ``scrape(port, ih)`` asks it for (seeders, leechers).
 - ``LtPeer(torrent, dir, ip, seed=True)``: a python3-libtorrent peer in its
   own process (lt_peer.py) on its own loopback address; ``.port``.
+- ``FakePeer(torrent, ip, scenario)``: fake_peer.py serving one hostile
+  scenario on its own loopback address; ``.addr``.
 - ``Aria2Seeder(torrent, dir, ip)``: aria2c seeding.
 - ``Aria2Leecher(torrent, dir, ip)``: aria2c downloading through the torrent's
   tracker, exiting when complete; ``.wait_exit(timeout)``.
@@ -25,6 +28,8 @@ import os
 import socket
 import subprocess
 import time
+import urllib.parse
+import urllib.request
 
 import btdtest
 
@@ -94,6 +99,36 @@ class Opentracker:
         btdtest.stop(self.proc)
 
 
+def bdecode(data):
+    """A minimal bencode decoder for tracker replies: (value, rest)."""
+    c = data[:1]
+    if c == b"i":
+        end = data.index(b"e")
+        return int(data[1:end]), data[end + 1:]
+    if c in (b"l", b"d"):
+        items, data = [], data[1:]
+        while data[:1] != b"e":
+            v, data = bdecode(data)
+            items.append(v)
+        if c == b"l":
+            return items, data[1:]
+        return dict(zip(items[::2], items[1::2])), data[1:]
+    colon = data.index(b":")
+    n = int(data[:colon])
+    return data[colon + 1:colon + 1 + n], data[colon + 1 + n:]
+
+
+def scrape(port, ih):
+    """The (complete, incomplete) counts of opentracker on port for the info-hash."""
+    url = "http://127.0.0.1:%d/scrape?info_hash=%s" % (
+        port, urllib.parse.quote_from_bytes(bytes.fromhex(ih)))
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
+    with opener.open(url, timeout=5) as r:
+        doc, _ = bdecode(r.read())
+    entry = doc.get(b"files", {}).get(bytes.fromhex(ih), {})
+    return entry.get(b"complete", 0), entry.get(b"incomplete", 0)
+
+
 class _LineProcess:
     """A process whose stdout lines are collected in a file we can poll."""
 
@@ -128,11 +163,13 @@ def _has_trackers(torrent):
 
 class LtPeer(_LineProcess):
     def __init__(self, torrent, data_dir, ip, seed=True, peers=(), upload_limit=0,
-                 wait_announce=None):
+                 wait_announce=None, pex=False):
         cmd = ["/usr/bin/python3", os.path.join(HERE, "lt_peer.py"), "--torrent", torrent,
                "--dir", data_dir, "--ip", ip, "--upload-limit", str(upload_limit)]
         if seed:
             cmd.append("--seed")
+        if pex:
+            cmd.append("--pex")
         for p in peers:
             cmd += ["--peer", p]
         super().__init__(cmd, "ltpeer")
@@ -144,6 +181,23 @@ class LtPeer(_LineProcess):
             wait_announce = _has_trackers(torrent)
         if wait_announce:
             self.wait_line("announced", 30)
+        self.addr = "%s:%d" % (ip, self.port)
+
+
+class FakePeer(_LineProcess):
+    """fake_peer.py playing one scenario on its own loopback address."""
+
+    def __init__(self, torrent, ip, scenario, data=None, corrupt_every=0):
+        cmd = ["/usr/bin/python3", os.path.join(HERE, "fake_peer.py"), "--torrent", torrent,
+               "--ip", ip, "--scenario", scenario]
+        if data:
+            cmd += ["--data", data]
+        if corrupt_every:
+            cmd += ["--corrupt-every", str(corrupt_every)]
+        super().__init__(cmd, "fake-" + scenario)
+        self.scenario = scenario
+        self.ip = ip
+        self.port = int(self.wait_line("listening ", 20).split()[1])
         self.addr = "%s:%d" % (ip, self.port)
 
 
@@ -191,16 +245,20 @@ class RpcError(Exception):
 
 
 class Btd:
-    def __init__(self, btd_path, extra=(), env=None, state_dir=None):
-        """state_dir: another btd's (a restart), else a fresh one."""
+    def __init__(self, btd_path, extra=(), env=None, state_dir=None, wrapper=()):
+        """state_dir: another btd's (a restart), else a fresh one.
+
+        wrapper: a command that execs btd (e.g. prlimit ... --), so the PID is btd's.
+        """
         self.dir = btdtest.tempdir("btd-")
         self.socket = os.path.join(self.dir, "btd.sock")
         self.downloads = os.path.join(self.dir, "downloads")
         self.state = state_dir or os.path.join(self.dir, "state")
         self.log = os.path.join(self.dir, "btd.log")
         self._f = open(self.log, "w")
-        cmd = [btd_path, "--port", "0", "--socket", self.socket, "--state-dir", self.state,
-               "--download-dir", self.downloads, "--log-level", "debug"] + list(extra)
+        cmd = list(wrapper) + [btd_path, "--port", "0", "--socket", self.socket, "--state-dir",
+                               self.state, "--download-dir", self.downloads, "--log-level",
+                               "debug"] + list(extra)
         self.proc = btdtest.start(cmd, stderr=self._f, env=env)
         wait_until(lambda: os.path.exists(self.socket) or self.proc.poll() is not None, 10,
                    "btd's socket")

@@ -21,12 +21,11 @@ import sys
 import time
 
 import btdtest
-from swarm import (Btd, LtPeer, _LineProcess, create_torrent, make_payload, sha256_file,
+from swarm import (Btd, FakePeer, LtPeer, create_torrent, make_payload, sha256_file,
                    wait_until)
 
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 PIECE = 32768
 SIZE = 4 * 1024 * 1024 + 12345  # 129 pieces, the last one short
@@ -34,23 +33,6 @@ NAME = "hostile.bin"
 RSS_BOUND_KB = 200 * 1024  # generous: btd may run under ASan
 FD_SLACK = 8
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
-
-
-class FakePeer(_LineProcess):
-    """fake_peer.py playing one scenario on its own loopback address."""
-
-    def __init__(self, torrent, ip, scenario, data=None, corrupt_every=0):
-        cmd = ["/usr/bin/python3", os.path.join(HERE, "fake_peer.py"), "--torrent", torrent,
-               "--ip", ip, "--scenario", scenario]
-        if data:
-            cmd += ["--data", data]
-        if corrupt_every:
-            cmd += ["--corrupt-every", str(corrupt_every)]
-        super().__init__(cmd, "fake-" + scenario)
-        self.scenario = scenario
-        self.ip = ip
-        self.port = int(self.wait_line("listening ", 20).split()[1])
-        self.addr = "%s:%d" % (ip, self.port)
 
 
 def setup_payload():

@@ -196,11 +196,35 @@ def hostile_leecher(t, scenario):
         t.eq(btd.stop(), 0, "%s: btd exits 0" % scenario)
 
 
+def test_fast_extension_leecher(t):
+    """BEP 6: a seeding btd says have all, names allowed-fast pieces and rejects the rest."""
+    seed_dir, _, torrent, _ = payload_torrent(BTCTL, FILES, "seed.bin", piece_length=32768)
+    btd = Btd(BTD)
+    fake = None
+    try:
+        tid = btd.add(torrent, dir=seed_dir)["id"]
+        btd.wait_done(tid, timeout=60)
+        port = btd.call("session.get")["listen_port"]
+        fake = FakeLeecher(torrent, "127.0.0.9", "fast-leecher", "127.0.0.1:%d" % port)
+        t.ok(fake.wait_line("got 1 have-all", 20), "fast: a seeding btd sends have all")
+        line = fake.wait_line("got 1 allowed-fast ", 20)
+        t.eq(line.split()[3], "10", "fast: btd names 10 allowed-fast pieces")
+        line = fake.wait_line("got 1 rejects ", 30)
+        t.eq(line.split()[3], "5", "fast: each request while choked is rejected")
+        line = fake.wait_line("got 1 allowed-pieces ", 30)
+        t.eq(line.split()[3], "1", "fast: an allowed-fast piece is served while choked")
+    finally:
+        if fake:
+            fake.stop()
+        t.eq(btd.stop(), 0, "fast: btd exits 0")
+
+
 def main():
     t = btdtest.Tap()
     t.run(test_btd_seeds_to_real_leechers)
     t.run(test_existing_data_is_checked)
     t.run(test_btd_seeds_to_aria2)
+    t.run(test_fast_extension_leecher)
     for scenario in HOSTILE:
         t.run(hostile_leecher, scenario)
     return t.done()

@@ -84,8 +84,8 @@ static void finish(struct run *r, int status)
     r->status = status;
     uv_timer_stop(&r->timer);
     uv_close((uv_handle_t *)&r->timer, NULL);
-    btd_tracker_http_close(r->http);
-    btd_tracker_udp_close(r->udp);
+    btd_tracker_http_close(r->http, BTD_ANNOUNCE_CLOSE_GRACE_MS);
+    btd_tracker_udp_close(r->udp, BTD_ANNOUNCE_CLOSE_GRACE_MS);
 }
 
 static void on_announced(void *data, int status, const struct bt_announce_result *res,

@@ -151,6 +151,37 @@ static void test_failed_piece_returns_to_unclaimed(void)
     btd_picker_deinit(&p);
 }
 
+static void test_halted_picker_hands_out_nothing_and_drops_pending_jobs(void)
+{
+    static uint8_t block[BTD_BLOCK_SIZE];
+    struct btd_picker p;
+    struct fake a = {0};
+    struct btd_job *job = NULL;
+    uint32_t piece, begin, len, verifying;
+    bool dup;
+    uint8_t *buf;
+
+    CHECK(btd_picker_init(&p, 4, 16384, 4 * 16384, 4) == 0);
+    a.has[0] = a.has[1] = a.has[2] = a.has[3] = true;
+    CHECK(next(&p, &a, &verifying, &begin, &len) == 1);
+    CHECK(btd_picker_block(&p, 1, verifying, 0, block, 16384, &job, &dup) == 1);
+    buf = btd_picker_take_buffer(job); /* being verified: keeps its job */
+    CHECK(next(&p, &a, &piece, &begin, &len) == 1);
+    btd_picker_cancel(&p, piece, begin);
+    btd_picker_peer_gone(&p, &a);
+    p.halted = true;
+    CHECK(next(&p, &a, &piece, &begin, &len) == 0);
+    btd_picker_drop_jobs(&p);
+    CHECK(p.njobs == 1 && p.unclaimed == 3 && p.state[piece] == BTD_PIECE_UNCLAIMED);
+    CHECK(p.state[verifying] == BTD_PIECE_VERIFYING && btd_picker_job(&p, verifying));
+    free(buf);
+    btd_picker_verified(&p, verifying, true);
+    CHECK(p.have == 1 && p.njobs == 0);
+    p.halted = false;
+    CHECK(next(&p, &a, &piece, &begin, &len) == 1 && piece != verifying);
+    btd_picker_deinit(&p);
+}
+
 static void test_end_game_shares_pending_blocks_and_first_copy_wins(void)
 {
     static uint8_t block[BTD_BLOCK_SIZE];
@@ -199,6 +230,7 @@ int main(void)
     TAP_RUN(test_orphaned_job_is_adopted_before_new_claims);
     TAP_RUN(test_complete_piece_goes_to_verifying_then_have);
     TAP_RUN(test_failed_piece_returns_to_unclaimed);
+    TAP_RUN(test_halted_picker_hands_out_nothing_and_drops_pending_jobs);
     TAP_RUN(test_end_game_shares_pending_blocks_and_first_copy_wins);
     TAP_RUN(test_unrequested_piece_is_refused);
     return tap_done();

@@ -114,15 +114,15 @@ static void test_writes_across_file_boundaries_read_back(void)
     for (off = 0; off < TOTAL; off += 1000) {
         size_t n = TOTAL - off < 1000 ? TOTAL - off : 1000;
 
-        CHECK(btd_storage_write(s, off, data + off, n) == 0);
+        CHECK(btd_storage_write(s, off, data + off, n, NULL) == 0);
     }
     CHECK(btd_storage_sync(s) == 0);
     memset(back, 0xaa, sizeof(back));
-    CHECK(btd_storage_read(s, 0, back, TOTAL) == 0);
+    CHECK(btd_storage_read(s, 0, back, TOTAL, NULL) == 0);
     CHECK(memcmp(back, want, TOTAL) == 0);
-    CHECK(btd_storage_read(s, 1400, back, 800) == 0);
+    CHECK(btd_storage_read(s, 1400, back, 800, NULL) == 0);
     CHECK(memcmp(back, want + 1400, 800) == 0);
-    CHECK(btd_storage_read(s, 5000, back, 748) == 0);
+    CHECK(btd_storage_read(s, 5000, back, 748, NULL) == 0);
     CHECK(memcmp(back, want + 5000, 748) == 0);
     CHECK(file_equals(dir, "t/a.bin", data, 1500));
     CHECK(file_equals(dir, "t/sub/dir/b.bin", data + 2048, 3000));
@@ -142,8 +142,8 @@ static void test_rejects_span_past_the_end(void)
 
     tmpdir_make(dir, sizeof(dir), "storage");
     CHECK(btd_storage_new(&s, dir, &m) == 0);
-    CHECK(btd_storage_write(s, TOTAL - 8, buf, 16) == -EINVAL);
-    CHECK(btd_storage_read(s, UINT64_MAX - 4, buf, 16) == -EINVAL);
+    CHECK(btd_storage_write(s, TOTAL - 8, buf, 16, NULL) == -EINVAL);
+    CHECK(btd_storage_read(s, UINT64_MAX - 4, buf, 16, NULL) == -EINVAL);
     CHECK(file_size(dir, "t") == -1);
     btd_storage_unref(s);
     tmpdir_remove(dir);
@@ -173,12 +173,12 @@ static void check_missing_file_reads_enoent(void)
 
     tmpdir_make(dir, sizeof(dir), "storage");
     CHECK(btd_storage_new(&s, dir, &m) == 0);
-    CHECK(btd_storage_read(s, 0, buf, sizeof(buf)) == -ENOENT);
-    CHECK(btd_storage_read(s, 2100, buf, sizeof(buf)) == -ENOENT);
+    CHECK(btd_storage_read(s, 0, buf, sizeof(buf), NULL) == -ENOENT);
+    CHECK(btd_storage_read(s, 2100, buf, sizeof(buf), NULL) == -ENOENT);
     CHECK(file_size(dir, "t") == -1);
     /* A file shorter than the span: -ENODATA. */
-    CHECK(btd_storage_write(s, 0, buf, 10) == 0);
-    CHECK(btd_storage_read(s, 0, buf, 20) == -ENODATA);
+    CHECK(btd_storage_write(s, 0, buf, 10, NULL) == 0);
+    CHECK(btd_storage_read(s, 0, buf, 20, NULL) == -ENODATA);
     btd_storage_unref(s);
     tmpdir_remove(dir);
 }
@@ -218,12 +218,12 @@ static void check_symlink_blocks(const char *link_rel, const char *mkdirs, bool 
     CHECK(symlink(target, path) == 0);
     fill(data, sizeof(data), 2);
     CHECK(btd_storage_new(&s, dir, &m) == 0);
-    r = btd_storage_write(s, off, data + off, n);
+    r = btd_storage_write(s, off, data + off, n, NULL);
     CHECK_MSG(r < 0, "write through %s returned %d", link_rel, r);
     tap_diag("write at %llu through a symlink at %s: %s", (unsigned long long)off, link_rel,
              strerror(-r));
     CHECK(dir_is_empty(other));
-    r = btd_storage_read(s, off, data, n);
+    r = btd_storage_read(s, off, data, n, NULL);
     CHECK(r < 0 && r != -ENOENT);
     CHECK(btd_storage_delete(s) < 0);
     CHECK(file_size(dir, link_rel) >= 0); /* the link itself is left alone */
@@ -287,17 +287,17 @@ static void test_more_files_than_the_cache_holds(void)
         for (i = 0; i < MANY; i++) {
             size_t off = i * MANY_LEN + round * 50;
 
-            CHECK(btd_storage_write(s, off, data + off, 50) == 0);
+            CHECK(btd_storage_write(s, off, data + off, 50, NULL) == 0);
         }
     }
     for (i = 0; i < MANY; i++) {
-        CHECK(btd_storage_read(s, i * MANY_LEN, back, MANY_LEN) == 0);
+        CHECK(btd_storage_read(s, i * MANY_LEN, back, MANY_LEN, NULL) == 0);
         CHECK(memcmp(back, data + i * MANY_LEN, MANY_LEN) == 0);
         CHECK(file_equals(dir, many_paths[i], data + i * MANY_LEN, MANY_LEN));
     }
     CHECK(btd_storage_sync(s) == 0);
     btd_storage_close_files(s);
-    CHECK(btd_storage_read(s, 0, back, sizeof(back)) == 0);
+    CHECK(btd_storage_read(s, 0, back, sizeof(back), NULL) == 0);
     CHECK(memcmp(back, data, sizeof(data)) == 0);
     btd_storage_unref(s);
     tmpdir_remove(dir);
@@ -323,9 +323,9 @@ static void *writer_main(void *arg)
     for (off = (size_t)w->id * CHUNK; off < total; off += THREADS * CHUNK) {
         size_t n = total - off < CHUNK ? total - off : CHUNK;
 
-        if (btd_storage_write(w->s, off, w->data + off, n) != 0)
+        if (btd_storage_write(w->s, off, w->data + off, n, NULL) != 0)
             w->failures++;
-        if (btd_storage_read(w->s, off, back, n) != 0 || memcmp(back, w->data + off, n) != 0)
+        if (btd_storage_read(w->s, off, back, n, NULL) != 0 || memcmp(back, w->data + off, n) != 0)
             w->failures++;
         if (off % 7 == 0)
             btd_storage_close_files(w->s);
@@ -356,7 +356,7 @@ static void test_concurrent_writes_from_threads(void)
         btd_storage_unref(w[i].s);
     }
     CHECK(btd_storage_sync(s) == 0);
-    CHECK(btd_storage_read(s, 0, back, sizeof(back)) == 0);
+    CHECK(btd_storage_read(s, 0, back, sizeof(back), NULL) == 0);
     CHECK(memcmp(back, data, sizeof(data)) == 0);
     btd_storage_unref(s);
     tmpdir_remove(dir);
@@ -372,7 +372,7 @@ static void test_delete_removes_files_and_empty_dirs(void)
     tmpdir_make(dir, sizeof(dir), "storage");
     fill(data, sizeof(data), 5);
     CHECK(btd_storage_new(&s, dir, &m) == 0);
-    CHECK(btd_storage_write(s, 0, data, TOTAL) == 0);
+    CHECK(btd_storage_write(s, 0, data, TOTAL, NULL) == 0);
     CHECK(file_size(dir, "t/sub/dir/b.bin") == 3000);
     CHECK(btd_storage_delete(s) == 0);
     CHECK(file_size(dir, "t") == -1);
@@ -392,7 +392,7 @@ static void test_delete_keeps_dirs_holding_foreign_files(void)
     tmpdir_make(dir, sizeof(dir), "storage");
     fill(data, sizeof(data), 6);
     CHECK(btd_storage_new(&s, dir, &m) == 0);
-    CHECK(btd_storage_write(s, 0, data, TOTAL) == 0);
+    CHECK(btd_storage_write(s, 0, data, TOTAL, NULL) == 0);
     snprintf(path, sizeof(path), "%s/t/sub/mine.txt", dir);
     f = fopen(path, "w");
     CHECK(f != NULL);
@@ -418,13 +418,72 @@ static void test_single_file_torrent(void)
     tmpdir_make(dir, sizeof(dir), "storage");
     fill(data, sizeof(data), 7);
     CHECK(btd_storage_new(&s, dir, &m) == 0);
-    CHECK(btd_storage_write(s, 3000, data + 3000, 1000) == 0);
+    CHECK(btd_storage_write(s, 3000, data + 3000, 1000, NULL) == 0);
     CHECK(file_size(dir, "single.iso") == 4000); /* sparse: a hole before */
-    CHECK(btd_storage_write(s, 0, data, 3000) == 0);
-    CHECK(btd_storage_read(s, 0, back, sizeof(back)) == 0);
+    CHECK(btd_storage_write(s, 0, data, 3000, NULL) == 0);
+    CHECK(btd_storage_read(s, 0, back, sizeof(back), NULL) == 0);
     CHECK(memcmp(back, data, sizeof(data)) == 0);
     CHECK(btd_storage_delete(s) == 0);
     CHECK(file_size(dir, "single.iso") == -1);
+    btd_storage_unref(s);
+    tmpdir_remove(dir);
+}
+
+/*
+ * A file deleted while its descriptor is cached writes (and reads) as
+ * missing, naming it, rather than into the deleted file or a new empty one;
+ * once that was said, the next write creates it afresh (after a recheck).
+ */
+static void test_file_deleted_under_a_cached_descriptor_is_missing(void)
+{
+    struct bt_metainfo m = layout(layout_files, 5);
+    struct btd_storage *s = NULL;
+    uint8_t data[TOTAL], back[100];
+    uint32_t file = 77;
+    char dir[64], path[128];
+
+    tmpdir_make(dir, sizeof(dir), "storage");
+    fill(data, sizeof(data), 3);
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    CHECK(btd_storage_write(s, 0, data, TOTAL, NULL) == 0);
+    CHECK(btd_storage_read(s, 2100, back, sizeof(back), &file) == 0);
+    CHECK(file == 77); /* untouched on success */
+    snprintf(path, sizeof(path), "%s/t/sub/dir/b.bin", dir);
+    CHECK(unlink(path) == 0);
+    CHECK(btd_storage_write(s, 2048, data + 2048, 100, &file) == -ENOENT);
+    CHECK(file == 2);
+    CHECK(file_size(dir, "t/sub/dir/b.bin") == -1);
+    file = 77;
+    CHECK(btd_storage_read(s, 2100, back, sizeof(back), &file) == -ENOENT);
+    CHECK(file == 2);
+    CHECK(btd_storage_read(s, 0, back, sizeof(back), NULL) == 0); /* the others still read */
+    CHECK(btd_storage_write(s, 2048, data + 2048, 100, NULL) == 0);
+    CHECK(file_size(dir, "t/sub/dir/b.bin") == 100);
+    btd_storage_unref(s);
+    tmpdir_remove(dir);
+}
+
+/* A write that fails names its file: a directory stands where c.bin should be. */
+static void test_failed_write_names_its_file(void)
+{
+    struct bt_metainfo m = layout(layout_files, 5);
+    struct btd_storage *s = NULL;
+    uint8_t data[TOTAL];
+    uint32_t file = 77;
+    char dir[64], path[128];
+    int r;
+
+    tmpdir_make(dir, sizeof(dir), "storage");
+    fill(data, sizeof(data), 4);
+    snprintf(path, sizeof(path), "%s/t", dir);
+    CHECK(mkdir(path, 0755) == 0);
+    snprintf(path, sizeof(path), "%s/t/c.bin", dir);
+    CHECK(mkdir(path, 0755) == 0);
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    r = btd_storage_write(s, 4000, data + 4000, TOTAL - 4000, &file);
+    CHECK_MSG(r == -EISDIR, "write over a directory: %d", r);
+    CHECK(file == 4);
+    CHECK(rmdir(path) == 0);
     btd_storage_unref(s);
     tmpdir_remove(dir);
 }
@@ -443,5 +502,7 @@ int main(void)
     TAP_RUN(test_delete_removes_files_and_empty_dirs);
     TAP_RUN(test_delete_keeps_dirs_holding_foreign_files);
     TAP_RUN(test_single_file_torrent);
+    TAP_RUN(test_file_deleted_under_a_cached_descriptor_is_missing);
+    TAP_RUN(test_failed_write_names_its_file);
     return tap_done();
 }

@@ -2,7 +2,9 @@
  * The announcer (daemon/tracker.c) against a fake BEP 15 tracker that
  * lives on the same uv loop: events and the numbers they carry, interval
  * clamping, back-off, unsupported schemes, freeing with a request in
- * flight. Times are shrunk through btd_tracker_tuning; bounds are loose.
+ * flight, `stopped` followed to its end at shutdown (answered, timed
+ * out, given up on). Times are shrunk through btd_tracker_tuning; bounds
+ * are loose.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -56,6 +58,8 @@ struct env {
     size_t peers_calls;
     size_t peers_seen;
     struct bt_peer_addr last_peer; /* the last peer handed out */
+    struct btd_tracker_stopping stopping;
+    size_t stop_changes; /* on_change calls */
 };
 
 static uint64_t be(const uint8_t *p, int n)
@@ -237,8 +241,8 @@ static void run_for(struct env *e, uint64_t ms)
 static void env_deinit(struct env *e)
 {
     btd_tracker_free(e->t);
-    btd_tracker_http_close(e->http);
-    btd_tracker_udp_close(e->udp);
+    btd_tracker_http_close(e->http, BTD_ANNOUNCE_CLOSE_GRACE_MS);
+    btd_tracker_udp_close(e->udp, BTD_ANNOUNCE_CLOSE_GRACE_MS);
     uv_close((uv_handle_t *)&e->fake.sock, NULL);
     uv_run(&e->loop, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&e->loop) == 0);
@@ -383,6 +387,81 @@ static void test_replies_for_other_transactions_are_ignored(void)
     env_deinit(&e);
 }
 
+static void on_stop_change(void *data)
+{
+    struct env *e = data;
+
+    e->stop_changes++;
+}
+
+static void stop_into(struct env *e)
+{
+    e->stopping.on_change = on_stop_change;
+    e->stopping.data = e;
+    btd_tracker_stop_into(e->t, &e->stopping);
+}
+
+static bool stopping_ended(struct env *e)
+{
+    return e->stopping.pending == NULL;
+}
+
+static void test_shutdown_waits_for_the_stopped_answer(void)
+{
+    struct env e;
+
+    env_init(&e, FAKE_ANSWER, NULL);
+    btd_tracker_start(e.t);
+    CHECK(run_until(&e, seen1, 3000));
+    stop_into(&e);
+    CHECK(e.stopping.sent == 1 && e.stopping.pending && e.stop_changes == 0);
+    /* The group outlives its announcer: the answer still counts. */
+    btd_tracker_free(e.t);
+    e.t = NULL;
+    CHECK(run_until(&e, stopping_ended, 3000));
+    CHECK_MSG(e.stopping.answered == 1 && e.stopping.failed == 0 && e.stop_changes == 1,
+              "answered %u failed %u changes %zu", e.stopping.answered, e.stopping.failed,
+              e.stop_changes);
+    CHECK(e.fake.nseen == 2 && e.fake.seen[1].event == BT_EVENT_STOPPED);
+    btd_tracker_stopping_deinit(&e.stopping);
+    env_deinit(&e);
+}
+
+static void test_shutdown_stops_a_tracker_that_never_answered(void)
+{
+    struct env e;
+
+    env_init(&e, FAKE_SILENT, NULL);
+    btd_tracker_start(e.t);
+    run_for(&e, 50);
+    CHECK(e.fake.packets == 1); /* `started` went out, no answer */
+    stop_into(&e);
+    CHECK_MSG(e.stopping.sent == 1, "%u sent", e.stopping.sent);
+    run_for(&e, 50);
+    CHECK_MSG(e.fake.packets == 2, "%zu packets", e.fake.packets); /* its connect */
+    /* The owner's deadline: the call is cancelled, its callback never runs. */
+    btd_tracker_stopping_deinit(&e.stopping);
+    CHECK(e.stopping.pending == NULL && e.stopping.answered == 0 && e.stopping.failed == 0);
+    run_for(&e, 300);
+    CHECK(e.stop_changes == 0 && e.fake.packets == 2);
+    env_deinit(&e);
+}
+
+static void test_shutdown_counts_a_time_out(void)
+{
+    struct env e;
+
+    env_init(&e, FAKE_SILENT, NULL);
+    btd_tracker_start(e.t);
+    run_for(&e, 50);
+    stop_into(&e);
+    /* Retransmissions after 100 and 200 ms, failure after 400 more. */
+    CHECK(run_until(&e, stopping_ended, 3000));
+    CHECK_MSG(e.stopping.failed == 1 && e.stopping.answered == 0 && e.stop_changes == 1,
+              "answered %u failed %u", e.stopping.answered, e.stopping.failed);
+    env_deinit(&e);
+}
+
 int main(void)
 {
     if (bt_crypto_init() != 0)
@@ -394,5 +473,8 @@ int main(void)
     TAP_RUN(test_free_with_a_request_in_flight);
     TAP_RUN(test_reannounce_asks_at_once);
     TAP_RUN(test_replies_for_other_transactions_are_ignored);
+    TAP_RUN(test_shutdown_waits_for_the_stopped_answer);
+    TAP_RUN(test_shutdown_stops_a_tracker_that_never_answered);
+    TAP_RUN(test_shutdown_counts_a_time_out);
     return tap_done();
 }

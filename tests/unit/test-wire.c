@@ -554,6 +554,23 @@ static void test_type_names_for_logs(void)
     CHECK(strcmp(bt_wire_type_name((enum bt_wire_type)12), "unknown") == 0);
 }
 
+/* BEP 6's own example: 1313 pieces, 80.4.4.200, an info-hash of 0xaa bytes. */
+static void test_allowed_fast_matches_bep6(void)
+{
+    static const uint32_t want[9] = {1059, 431, 808, 1217, 287, 376, 1188, 353, 508};
+    const uint8_t ip[4] = {80, 4, 4, 200};
+    uint8_t ih[20];
+    uint32_t got[9];
+
+    memset(ih, 0xaa, sizeof(ih));
+    CHECK(bt_wire_allowed_fast(ip, ih, 1313, 7, got) == 7);
+    CHECK(memcmp(got, want, 7 * sizeof(got[0])) == 0);
+    CHECK(bt_wire_allowed_fast(ip, ih, 1313, 9, got) == 9);
+    CHECK(memcmp(got, want, 9 * sizeof(got[0])) == 0);
+    CHECK(bt_wire_allowed_fast(ip, ih, 3, 9, got) == 3); /* fewer pieces than k */
+    CHECK(bt_wire_allowed_fast(ip, ih, 0, 9, got) == 0);
+}
+
 int main(void)
 {
     TAP_RUN(test_handshake_round_trips_with_feature_bits);
@@ -584,5 +601,6 @@ int main(void)
     TAP_RUN(test_headers_refuse_lengths_over_four_bytes);
     TAP_RUN(test_type_names_for_logs);
     testdata_run("wire", ".bin", on_valid, on_invalid);
+    TAP_RUN(test_allowed_fast_matches_bep6);
     return tap_done();
 }

@@ -348,6 +348,82 @@ static void test_refuses_oversized_jobs(void)
     teardown(&c, &loop, dir);
 }
 
+struct drain {
+    struct ctx *c;
+    int idle;        /* idle callbacks */
+    int calls;       /* results delivered before the idle callback */
+    bool free_there; /* the idle callback frees the pool */
+};
+
+static void on_idle(void *arg)
+{
+    struct drain *d = arg;
+
+    d->idle++;
+    d->calls = d->c->calls;
+    if (d->free_there) {
+        btd_work_pool_free(d->c->pool);
+        d->c->pool = NULL;
+    }
+}
+
+static void test_drain_lands_writes_and_drops_queued_checks(void)
+{
+    struct drain d = {.free_there = true};
+    uint8_t h[20];
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64];
+    uint32_t i;
+
+    tmpdir_make(dir, sizeof(dir), "work");
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    d.c = &c;
+    for (i = 0; i < PIECES / 2; i++) {
+        uint8_t *buf = malloc(PLEN);
+
+        memcpy(buf, data + (size_t)i * PLEN, PLEN);
+        hash_of(i, h);
+        CHECK(btd_work_verify_write(c.pool, TORRENT_ID, c.storage, i, (uint64_t)i * PLEN, buf, PLEN,
+                                    h, &data[i]) == 0);
+    }
+    for (; i < PIECES; i++) {
+        hash_of(i, h);
+        CHECK(btd_work_check(c.pool, TORRENT_ID, c.storage, i, (uint64_t)i * PLEN, PLEN, h,
+                             &data[i]) == 0);
+    }
+    btd_work_pool_drain(c.pool, on_idle, &d);
+    CHECK(d.idle == 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_MSG(d.idle == 1 && d.calls == PIECES / 2 && c.calls == PIECES / 2, "idle %d calls %d/%d",
+              d.idle, d.calls, c.calls);
+    for (i = 0; i < PIECES; i++)
+        CHECK_MSG(c.seen[i] == (i < PIECES / 2) && (i >= PIECES / 2 || c.hash_ok[i]), "piece %u",
+                  i);
+    btd_storage_unref(c.storage);
+    CHECK(uv_loop_close(&loop) == 0);
+    tmpdir_remove(dir);
+}
+
+static void test_drain_of_an_idle_pool_says_so_at_once(void)
+{
+    struct drain d = {0};
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64];
+
+    tmpdir_make(dir, sizeof(dir), "work");
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    d.c = &c;
+    btd_work_pool_drain(c.pool, on_idle, &d);
+    CHECK(d.idle == 1);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(d.idle == 1);
+    teardown(&c, &loop, dir);
+}
+
 int main(void)
 {
     size_t i;
@@ -363,5 +439,7 @@ int main(void)
     TAP_RUN(test_free_with_jobs_in_flight_drops_results);
     TAP_RUN(test_free_from_inside_a_callback);
     TAP_RUN(test_refuses_oversized_jobs);
+    TAP_RUN(test_drain_lands_writes_and_drops_queued_checks);
+    TAP_RUN(test_drain_of_an_idle_pool_says_so_at_once);
     return tap_done();
 }
