@@ -1,6 +1,5 @@
 #include "session.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,271 +17,20 @@
 #include "peer.h"
 #include "resume.h"
 #include "rpc.h"
+#include "session-internal.h"
 #include "torrent.h"
 #include "tracker_http.h"
 #include "tracker_udp.h"
 #include "work.h"
 
 #define PEER_ID_PREFIX "-BT0001-"
-#define SAVE_EVERY_S 30 /* a changed torrent's record is written at least this often */
-
-static void save_next(struct btd_session *s);
-static int add_torrent(struct btd_session *s, struct bt_metainfo *m, uint32_t id, const char *dir,
-                       bool paused, const struct btd_resume *rec, struct btd_torrent **ret,
-                       struct bt_error *err);
-static int add_magnet(struct btd_session *s, const struct bt_magnet *mg, const char *uri,
-                      uint32_t id, const char *dir, bool paused, const struct btd_resume *rec,
-                      struct btd_torrent **ret, struct bt_error *err);
-
-/* A resume record was written (or not). */
-static void on_saved(struct btd_session *s, struct btd_work_result *res)
-{
-    struct btd_resume_job *job = res->user;
-    struct btd_torrent *t = btd_session_find_id(s, res->torrent_id);
-
-    s->saving = false;
-    if (!t || strcmp(t->hex, job->hex) != 0) {
-        btd_resume_forget(s->cfg->state_dir, job->hex); /* removed while it was written */
-    } else if (res->status < 0) {
-        if (t->ticks - t->last_save >= 60 || t->last_save == 0)
-            btd_warn("ih=%.8s cannot write its resume record %s: %s", t->hex, job->record_path,
-                     strerror(-res->status));
-        t->resume_dirty = true;
-    } else if (job->meta && strstr(job->metainfo_path, ".torrent") && t->meta_raw) {
-        free(t->meta_raw); /* the copy is in the state directory now */
-        t->meta_raw = NULL;
-        t->meta_raw_len = 0;
-    }
-    save_next(s);
-}
-
-/* Writes the record of one torrent that needs it, on a worker; one at a time. */
-static void save_next(struct btd_session *s)
-{
-    struct btd_torrent *t, *pick = NULL;
-    struct btd_resume_job *job;
-
-    if (s->saving || s->closing)
-        return;
-    for (t = s->torrents; t && !pick; t = t->next) {
-        if (t->resume_soon)
-            pick = t;
-    }
-    for (t = s->torrents; t && !pick; t = t->next) {
-        if (t->resume_dirty && t->ticks - t->last_save >= SAVE_EVERY_S)
-            pick = t;
-    }
-    if (!pick)
-        return;
-    pick->resume_dirty = pick->resume_soon = false;
-    pick->last_save = pick->ticks;
-    job = btd_torrent_resume_job(pick);
-    if (!job) {
-        pick->resume_dirty = true;
-        return;
-    }
-    if (btd_work_call(s->work, pick->id, pick->storage, btd_resume_save, job,
-                      btd_resume_job_free) == 0)
-        s->saving = true;
-    else
-        pick->resume_dirty = true;
-}
-
-/* What the state directory holds for one torrent. */
-struct found {
-    struct bt_metainfo *m; /* owned; NULL for a magnet */
-    struct bt_magnet *mg;  /* owned: a magnet still without metadata */
-    char *uri;             /* owned: its URI */
-    struct btd_resume rec; /* owned when has_rec */
-    bool has_rec;
-};
-
-static int found_cmp(const void *a, const void *b)
-{
-    const struct found *x = a, *y = b;
-    uint32_t ix = x->has_rec ? x->rec.id : UINT32_MAX, iy = y->has_rec ? y->rec.id : UINT32_MAX;
-
-    return ix < iy ? -1 : ix > iy;
-}
-
-/* Reads and decodes the record at path for f's torrent. */
-static int read_record(const char *path, struct found *f, struct bt_error *err)
-{
-    uint8_t *buf;
-    size_t len;
-    int r = btd_resume_read(path, &buf, &len);
-
-    if (r < 0)
-        return bt_error_set(err, r, "%s", strerror(-r));
-    r = btd_resume_decode((const char *)buf, len, f->m ? f->m->piece_count : 0,
-                          f->m ? (uint32_t)f->m->file_count : 0, &f->rec, err);
-    free(buf);
-    return r;
-}
-
-/* Parses a .torrent or .magnet file's bytes into f. */
-static int parse_found(const uint8_t *buf, size_t len, bool magnet, struct found *f,
-                       struct bt_error *err)
-{
-    if (!magnet)
-        return bt_metainfo_parse(&f->m, buf, len, err);
-    f->uri = strndup((const char *)buf, len);
-    return f->uri ? bt_magnet_parse(&f->mg, f->uri, err) : -ENOMEM;
-}
-
-static void found_deinit(struct found *f)
-{
-    bt_metainfo_free(f->m);
-    bt_magnet_free(f->mg);
-    free(f->uri);
-    btd_resume_deinit(&f->rec);
-    memset(f, 0, sizeof(*f));
-}
-
-/*
- * Reads STATE/torrents/NAME (a .torrent, or a .magnet still without its
- * metadata) and its record into f. 0, or < 0 to skip it.
- */
-static int read_found(const char *dir, const char *name, bool magnet, struct found *f)
-{
-    struct bt_error err = {{0}};
-    char *path = NULL, hex[41];
-    uint8_t *buf;
-    size_t len;
-    int r;
-
-    r = asprintf(&path, "%s/%s", dir, name) < 0 ? -ENOMEM : btd_resume_read(path, &buf, &len);
-    if (r == 0) {
-        r = parse_found(buf, len, magnet, f, &err);
-        free(buf);
-    } else {
-        bt_error_set(&err, r, "%s", strerror(-r));
-    }
-    if (r == 0) {
-        bt_hex_encode(hex, f->m ? f->m->info_hash : f->mg->info_hash, 20);
-        if (strncmp(hex, name, 40) != 0)
-            r = bt_error_set(&err, -EINVAL, "its info-hash is %s", hex);
-    }
-    if (r < 0) {
-        btd_err("state: ignoring %s/%s: %s", dir, name, err.msg);
-        found_deinit(f);
-        free(path);
-        return r;
-    }
-    free(path);
-    path = NULL;
-    r = asprintf(&path, "%s/%.40s.resume", dir, name) < 0 ? -ENOMEM : read_record(path, f, &err);
-    if (r < 0) {
-        struct bt_error err2 = {{0}};
-        char *bak = NULL;
-
-        /* The record before it still knows the dir, id and state; its pieces are checked. */
-        if (asprintf(&bak, "%s.bak", path ? path : "") >= 0 && read_record(bak, f, &err2) == 0)
-            f->rec.recheck = true;
-        if (path && f->rec.recheck)
-            unlink(path); /* or the next save would keep the damaged one as the .bak */
-        btd_warn("ih=%.8s resume record %s: %s; %s and checking its data again", name,
-                 path ? path : "?", err.msg,
-                 f->rec.recheck ? "using the record before it" : "no earlier record");
-        free(bak);
-    }
-    f->has_rec = r == 0 || f->rec.recheck;
-    free(path);
-    return 0;
-}
-
-/* Every torrent of the state directory comes back, in id order, under its id. */
-static void restore_all(struct btd_session *s)
-{
-    struct found *list = NULL, *grown;
-    size_t n = 0, cap = 0, i;
-    struct btd_torrent *t;
-    struct bt_error err;
-    struct dirent *e;
-    char *dir;
-    DIR *d;
-    int r;
-
-    if (asprintf(&dir, "%s/torrents", s->cfg->state_dir) < 0)
-        return;
-    d = opendir(dir);
-    if (!d) {
-        free(dir);
-        return;
-    }
-    while ((e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-
-        if (strstr(e->d_name, ".tmp")) {
-            unlinkat(dirfd(d), e->d_name, 0); /* a write cut short */
-            continue;
-        }
-        bool magnet = len == 47 && strcmp(e->d_name + 40, ".magnet") == 0;
-
-        if (!magnet && (len != 48 || strcmp(e->d_name + 40, ".torrent") != 0))
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            grown = realloc(list, cap * sizeof(*list));
-            if (!grown)
-                break;
-            list = grown;
-        }
-        memset(&list[n], 0, sizeof(list[n]));
-        if (read_found(dir, e->d_name, magnet, &list[n]) == 0)
-            n++;
-    }
-    closedir(d);
-    free(dir);
-    if (n > 1)
-        qsort(list, n, sizeof(*list), found_cmp);
-    for (i = 0; i < n; i++) {
-        struct found *f = &list[i];
-        uint32_t id = f->has_rec && !btd_session_find_id(s, f->rec.id) ? f->rec.id : s->next_id;
-
-        const struct btd_resume *rec = f->has_rec ? &f->rec : NULL;
-
-        memset(&err, 0, sizeof(err));
-        if (f->m)
-            r = add_torrent(s, f->m, id, NULL, false, rec, &t, &err);
-        else
-            r = add_magnet(s, f->mg, f->uri, id, NULL, false, rec, &t, &err);
-        f->m = NULL; /* add_torrent took it */
-        if (r == 0) {
-            btd_notice("ih=%.8s restored \"%s\" id=%u", t->hex, btd_torrent_name(t), t->id);
-            t->resume_dirty = true;
-            t->resume_soon = !f->has_rec;
-        } else {
-            btd_err("state: cannot restore a torrent: %s", err.msg);
-        }
-        found_deinit(f);
-    }
-    free(list);
-}
-
-/* Shutting down: every record written now, on this thread. */
-static void save_all_now(struct btd_session *s)
-{
-    struct btd_resume_job *job;
-    struct btd_torrent *t;
-    int r;
-
-    for (t = s->torrents; t; t = t->next) {
-        job = btd_torrent_resume_job(t);
-        r = job ? btd_resume_save(job, t->storage) : -ENOMEM;
-        if (r < 0)
-            btd_warn("ih=%.8s cannot write its resume record: %s", t->hex, strerror(-r));
-        btd_resume_job_free(job);
-    }
-}
-
 static void on_work_done(void *data, struct btd_work_result *res)
 {
     struct btd_session *s = data;
     struct btd_torrent *t;
 
     if (res->kind == BTD_WORK_CALL) {
-        on_saved(s, res);
+        btd__session_on_saved(s, res);
         return;
     }
     if (s->closing && res->kind != BTD_WORK_VERIFY_WRITE)
@@ -305,7 +53,7 @@ static void on_tick(uv_timer_t *timer)
     }
     for (t = s->torrents; t; t = t->next)
         btd_torrent_tick(t);
-    save_next(s);
+    btd__session_save_next(s);
 }
 
 static void on_check(uv_check_t *h)
@@ -412,7 +160,7 @@ int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config
         btd_session_close(s, NULL, NULL);
         return r;
     }
-    restore_all(s);
+    btd__session_restore_all(s);
     uv_timer_start(&s->tick, on_tick, 1000, 1000);
     btd_bandwidth_configure(s);
     *ret = s;
@@ -459,7 +207,7 @@ static void close_finish(struct btd_session *s)
                  "recorded",
                  btd_work_pool_inflight(s->work), BTD_SHUTDOWN_DEADLINE_MS);
     if (s->state_lock >= 0)
-        save_all_now(s);
+        btd__session_save_all_now(s);
     while (s->torrents) {
         t = s->torrents;
         s->torrents = t->next;
@@ -642,9 +390,9 @@ static void insert(struct btd_session *s, struct btd_torrent *t)
 }
 
 /* Adds m (stolen) under id. */
-static int add_torrent(struct btd_session *s, struct bt_metainfo *m, uint32_t id, const char *dir,
-                       bool paused, const struct btd_resume *rec, struct btd_torrent **ret,
-                       struct bt_error *err)
+int btd__session_add_torrent(struct btd_session *s, struct bt_metainfo *m, uint32_t id,
+                             const char *dir, bool paused, const struct btd_resume *rec,
+                             struct btd_torrent **ret, struct bt_error *err)
 {
     struct btd_torrent *t;
     char hex[41];
@@ -666,9 +414,9 @@ static int add_torrent(struct btd_session *s, struct bt_metainfo *m, uint32_t id
 }
 
 /* Adds a magnet under id; rec (may be NULL) gives its dir and paused flag. */
-static int add_magnet(struct btd_session *s, const struct bt_magnet *mg, const char *uri,
-                      uint32_t id, const char *dir, bool paused, const struct btd_resume *rec,
-                      struct btd_torrent **ret, struct bt_error *err)
+int btd__session_add_magnet(struct btd_session *s, const struct bt_magnet *mg, const char *uri,
+                            uint32_t id, const char *dir, bool paused, const struct btd_resume *rec,
+                            struct btd_torrent **ret, struct bt_error *err)
 {
     struct btd_torrent *t;
     char hex[41];
@@ -706,14 +454,14 @@ int btd_session_add_magnet(struct btd_session *s, const char *uri, const char *d
 
     if (r < 0)
         return BT_RPC_INVALID_PARAMS;
-    r = add_magnet(s, mg, uri, s->next_id, dir, paused, NULL, &t, err);
+    r = btd__session_add_magnet(s, mg, uri, s->next_id, dir, paused, NULL, &t, err);
     bt_magnet_free(mg);
     if (r)
         return r;
     btd_notice("ih=%.8s added magnet \"%s\" id=%u dir=%s", t->hex, btd_torrent_name(t), t->id,
                t->dir);
     t->resume_dirty = t->resume_soon = true;
-    save_next(s);
+    btd__session_save_next(s);
     add_direct_peers(t, peers, npeers);
     *ret = t;
     return 0;
@@ -724,7 +472,7 @@ int btd_session_add(struct btd_session *s, struct bt_metainfo *m, const uint8_t 
                     size_t npeers, struct btd_torrent **ret, struct bt_error *err)
 {
     struct btd_torrent *t;
-    int r = add_torrent(s, m, s->next_id, dir, paused, NULL, &t, err);
+    int r = btd__session_add_torrent(s, m, s->next_id, dir, paused, NULL, &t, err);
 
     if (r)
         return r;
@@ -735,7 +483,7 @@ int btd_session_add(struct btd_session *s, struct bt_metainfo *m, const uint8_t 
         t->meta_raw_len = raw_len;
     }
     t->resume_dirty = t->resume_soon = true;
-    save_next(s);
+    btd__session_save_next(s);
     add_direct_peers(t, peers, npeers);
     *ret = t;
     return 0;

@@ -12,7 +12,6 @@
 - A second btd on the same state directory is refused.
 """
 
-import base64
 import hashlib
 import json
 import os
@@ -21,23 +20,13 @@ import signal
 import sys
 
 import btdtest
-from swarm import Btd, LtPeer, Opentracker, free_port, payload_torrent, sha256_file, wait_until
+from swarm import (Btd, LtPeer, Opentracker, free_port, listed_pieces, payload_torrent,
+                   piece_hashes, sha256_file, wait_until)
 
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
 PIECE = 32768
 MIB = 1024 * 1024
-
-
-def piece_hashes(torrent):
-    """The SHA-1s of the torrent's pieces, read with a tiny bdecoder of our own."""
-    with open(torrent, "rb") as f:
-        data = f.read()
-    i = data.index(b"6:pieces") + len(b"6:pieces")
-    j = data.index(b":", i)
-    n = int(data[i:j])
-    raw = data[j + 1:j + 1 + n]
-    return [raw[k:k + 20] for k in range(0, n, 20)]
 
 
 def tracked_payload(files, root):
@@ -52,11 +41,6 @@ def tracked_payload(files, root):
 def record(btd, info_hash):
     with open(os.path.join(btd.state, "torrents", info_hash + ".resume")) as f:
         return json.load(f)
-
-
-def listed_pieces(rec):
-    bits = base64.b64decode(rec["have"])
-    return [i for i in range(rec["pieces"]) if bits[i // 8] & (0x80 >> (i % 8))]
 
 
 def bad_listed_pieces(rec, path, hashes, size):

@@ -12,7 +12,6 @@
   a restart on the same state directory trusts them without a check.
 """
 
-import base64
 import hashlib
 import json
 import os
@@ -25,7 +24,8 @@ import threading
 import time
 
 import btdtest
-from swarm import Btd, LtPeer, Opentracker, free_port, payload_torrent, scrape, wait_until
+from swarm import (Btd, LtPeer, Opentracker, free_port, listed_pieces, payload_torrent,
+                   piece_hashes, scrape, wait_until)
 
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
@@ -202,22 +202,6 @@ def test_silent_trackers_do_not_delay_exit(t):
             btd.stop()
         silent_http.close()
         silent_udp.close()
-
-
-def piece_hashes(torrent):
-    """The SHA-1s of the torrent's pieces, read with a tiny bdecoder of our own."""
-    with open(torrent, "rb") as f:
-        data = f.read()
-    i = data.index(b"6:pieces") + len(b"6:pieces")
-    j = data.index(b":", i)
-    n = int(data[i:j])
-    raw = data[j + 1:j + 1 + n]
-    return [raw[k:k + 20] for k in range(0, n, 20)]
-
-
-def listed_pieces(rec):
-    bits = base64.b64decode(rec["have"])
-    return [i for i in range(rec["pieces"]) if bits[i // 8] & (0x80 >> (i % 8))]
 
 
 def test_download_cut_by_sigterm_is_recorded(t):

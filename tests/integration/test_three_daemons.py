@@ -16,51 +16,16 @@ import json
 import os
 import sys
 import time
-import urllib.parse
-import urllib.request
 
 import btdtest
-from swarm import Btd, Opentracker, create_torrent, free_port, make_payload, sha256_file, wait_until
+from swarm import (Btd, Opentracker, create_torrent, free_port, make_payload, scrape,
+                   sha256_file, wait_until)
 
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
 NAME = "three.bin"
 SIZE = 6 * 1024 * 1024 + 4321  # a short last piece
 PIECE = 65536
-
-
-def bdecode(data):
-    """A minimal bencode decoder for tracker replies: (value, rest)."""
-    c = data[:1]
-    if c == b"i":
-        end = data.index(b"e")
-        return int(data[1:end]), data[end + 1:]
-    if c == b"l":
-        out, data = [], data[1:]
-        while data[:1] != b"e":
-            v, data = bdecode(data)
-            out.append(v)
-        return out, data[1:]
-    if c == b"d":
-        out, data = {}, data[1:]
-        while data[:1] != b"e":
-            k, data = bdecode(data)
-            v, data = bdecode(data)
-            out[k] = v
-        return out, data[1:]
-    colon = data.index(b":")
-    n = int(data[:colon])
-    return data[colon + 1:colon + 1 + n], data[colon + 1 + n:]
-
-
-def scrape(port, ih):
-    """opentracker's (complete, incomplete) counts for the info-hash."""
-    url = "http://127.0.0.1:%d/scrape?info_hash=%s" % (
-        port, urllib.parse.quote_from_bytes(bytes.fromhex(ih)))
-    with urllib.request.urlopen(url, timeout=5) as r:
-        doc, _ = bdecode(r.read())
-    entry = doc.get(b"files", {}).get(bytes.fromhex(ih), {})
-    return entry.get(b"complete", 0), entry.get(b"incomplete", 0)
 
 
 def wait_scrape(port, ih, want, what):
