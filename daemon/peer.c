@@ -333,9 +333,17 @@ bool btd_peer_bandwidth_wake(struct btd_peer *p)
         btd_upload_pump(p);
     }
     if (p->read_throttled && btd_bandwidth_allow(p, BTD_BW_DOWN)) {
-        /* Time we did not read does not count against their requests. */
-        for (i = 0; i < p->nreqs; i++)
-            p->reqs[i].sent_at += now - p->throttled_at;
+        /*
+         * Time we did not read does not count against their requests: each
+         * is aged only by what it spent before we stopped (a request sent
+         * while we were not reading counts from now).
+         */
+        for (i = 0; i < p->nreqs; i++) {
+            uint64_t from =
+                p->reqs[i].sent_at > p->throttled_at ? p->reqs[i].sent_at : p->throttled_at;
+
+            p->reqs[i].sent_at += now - from;
+        }
         p->read_throttled = false;
         if (uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read) < 0) {
             btd_peer_close(p, "read failed");

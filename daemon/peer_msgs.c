@@ -136,7 +136,8 @@ void btd__peer_tick_requests(struct btd_peer *p, uint64_t now)
     p->depth = depth > BTD_PEER_MAX_REQUESTS ? BTD_PEER_MAX_REQUESTS : depth;
     if (p->snubbed && now - p->snubbed_at > BTD_PEER_SNUB_MS)
         p->snubbed = false;
-    if (p->nreqs > 0 && now - p->reqs[0].sent_at > BTD_PEER_REQUEST_TIMEOUT_MS) {
+    if (p->nreqs > 0 && now > p->reqs[0].sent_at &&
+        now - p->reqs[0].sent_at > BTD_PEER_REQUEST_TIMEOUT_MS) {
         btd_info("ih=%.8s peer=%s request timed out, giving its %u requests to others",
                  p->torrent->hex, p->name, p->nreqs);
         while (p->nreqs > 0)
