@@ -35,6 +35,7 @@ void btd_upload_pump(struct btd_peer *p)
     for (i = 0; i < p->nserves && p->nreading < BTD_UPLOAD_MAX_READS; i++) {
         struct btd_serve *sv = &p->serves[i];
         uint64_t off = (uint64_t)sv->piece * t->meta->piece_length + sv->begin;
+        uint32_t j, n = 1, len = sv->len;
 
         if (sv->reading)
             continue;
@@ -43,12 +44,24 @@ void btd_upload_pump(struct btd_peer *p)
             btd_bandwidth_wait(t->session);
             return;
         }
-        if (btd_work_read(t->session->work, t->id, t->storage, sv->piece, off, sv->len,
+        /* The requests queued right after it for the next bytes of the piece: one read. */
+        for (j = i + 1; j < p->nserves; j++) {
+            const struct btd_serve *nx = &p->serves[j];
+
+            if (nx->reading || nx->piece != sv->piece || nx->begin != sv->begin + len ||
+                len + nx->len > BTD_UPLOAD_BATCH)
+                break;
+            len += nx->len;
+            n++;
+        }
+        if (btd_work_read(t->session->work, t->id, t->storage, sv->piece, off, len,
                           (void *)(uintptr_t)p->serial) < 0)
             return;
-        btd_bandwidth_use(p, BTD_BW_UP, sv->len);
-        sv->reading = true;
+        btd_bandwidth_use(p, BTD_BW_UP, len);
+        for (j = i; j < i + n; j++)
+            p->serves[j].reading = true;
         p->nreading++;
+        i += n - 1;
     }
 }
 
@@ -108,28 +121,41 @@ void btd_upload_read_done(struct btd_torrent *t, struct btd_work_result *res)
     uint32_t begin = (uint32_t)(res->offset - (uint64_t)res->piece * t->meta->piece_length);
     uint8_t hdr[BT_WIRE_PIECE_HEADER_LEN];
     struct btd_peer *p;
+    uint32_t i, kept;
 
     for (p = t->peers; p && p->serial != serial; p = p->next)
         ;
     if (!p)
         return; /* gone meanwhile */
     p->nreading--;
-    if (p->state != BTD_PEER_ACTIVE || !take_serve(p, res->piece, begin, (uint32_t)res->len))
-        return; /* choked or cancelled meanwhile */
-    btd_upload_pump(p);
-    if (res->status < 0 || !res->buf) {
+    if (p->state != BTD_PEER_ACTIVE)
+        return;
+    if (res->status < 0 || !res->buf)
         /* A disk fault: the torrent reports it (state error, one log line a minute). */
         btd_debug("ih=%.8s peer=%s piece=%u cannot read a block to upload: %s", t->hex, p->name,
                   res->piece, strerror(-res->status));
-        return;
+    /* Every request the read covers that is still wanted (not choked or cancelled meanwhile). */
+    for (i = kept = 0; i < p->nserves; i++) {
+        struct btd_serve sv = p->serves[i];
+
+        if (!sv.reading || sv.piece != res->piece || sv.begin < begin ||
+            (uint64_t)sv.begin + sv.len > (uint64_t)begin + res->len) {
+            p->serves[kept++] = sv;
+            continue;
+        }
+        if (res->status < 0 || !res->buf)
+            continue;
+        bt_wire_piece_header(hdr, sv.piece, sv.begin, sv.len);
+        btd__peer_send2(p, hdr, sizeof(hdr), res->buf + (sv.begin - begin), sv.len);
+        p->uploaded += sv.len;
+        p->up.bytes_this_second += sv.len;
+        t->uploaded += sv.len;
+        t->up.bytes_this_second += sv.len;
+        t->session->uploaded += sv.len;
     }
-    bt_wire_piece_header(hdr, res->piece, begin, res->len);
-    btd__peer_send2(p, hdr, sizeof(hdr), res->buf, res->len);
-    p->uploaded += res->len;
-    p->up.bytes_this_second += res->len;
-    t->uploaded += res->len;
-    t->up.bytes_this_second += res->len;
-    t->session->uploaded += res->len;
+    p->nserves = kept;
+    if (p->state == BTD_PEER_ACTIVE)
+        btd_upload_pump(p);
 }
 
 /*

@@ -6,10 +6,12 @@
  * refused, and a peer that keeps at it (BTD_UPLOAD_MAX_BAD) is dropped. A
  * request over the queue (BTD_UPLOAD_MAX_QUEUE, announced as reqq in the
  * extension handshake) is dropped without blame.
- * Accepted requests wait in a bounded per-peer queue; at most
- * BTD_UPLOAD_MAX_READS of them are being read by workers at once (so memory
- * per peer stays small); the result finds its peer again by serial number and is sent
- * only if the request is still wanted (not cancelled, peer not choked).
+ * Accepted requests wait in a bounded per-peer queue; requests queued one
+ * after the other for the next bytes of a piece are read in one worker job
+ * (up to BTD_UPLOAD_BATCH), at most BTD_UPLOAD_MAX_READS jobs per peer at
+ * once (so memory per peer stays small); the result finds its peer again by
+ * serial number and each block is sent only if it is still wanted (not
+ * cancelled, peer not choked).
  *
  * Choking, every BTD_UPLOAD_ROUND_S seconds: the BTD_UPLOAD_SLOTS interested
  * peers that give us most (downloading) or take most (seeding) are
@@ -22,9 +24,10 @@
 
 #include <stdint.h>
 
-#define BTD_UPLOAD_MAX_QUEUE 500 /* requests waiting per peer (libtorrent's reqq) */
-#define BTD_UPLOAD_MAX_READS 8   /* of those, being read by workers at once */
-#define BTD_UPLOAD_MAX_BAD 16    /* refused requests before the peer is dropped */
+#define BTD_UPLOAD_MAX_QUEUE 500      /* requests waiting per peer (libtorrent's reqq) */
+#define BTD_UPLOAD_MAX_READS 8        /* worker reads in flight per peer */
+#define BTD_UPLOAD_BATCH (8u * 16384) /* bytes: consecutive requests read in one job */
+#define BTD_UPLOAD_MAX_BAD 16         /* refused requests before the peer is dropped */
 #define BTD_UPLOAD_SLOTS 4
 #define BTD_UPLOAD_ROUND_S 10
 #define BTD_UPLOAD_OPTIMISTIC_S 30
