@@ -57,6 +57,7 @@ static const struct key keys[] = {
     {INT(torrent_upload_limit, 0, MAX_RATE), LIVE},
     {INT(max_peers_per_ip, 1, 1000), LIVE},
     {INT(pieces_in_flight, 1, 1024)},
+    {INT(piece_memory, 1 << 20, (int64_t)1 << 32)},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -135,6 +136,7 @@ int btd_config_init(struct btd_config *c)
     c->max_half_open = 32;
     c->max_peers_per_ip = 4;
     c->pieces_in_flight = 64;
+    c->piece_memory = 16 << 20;
     if (!c->download_dir || !c->state_dir || !c->socket_path || !c->listen_address ||
         !c->log_level) {
         btd_config_deinit(c);

@@ -33,6 +33,7 @@ struct btd_config {
     int64_t torrent_upload_limit;   /* bytes/s per torrent, 0 = unlimited (new torrents) */
     int64_t max_peers_per_ip;       /* connections from one IP address, per torrent */
     int64_t pieces_in_flight;       /* pieces assembled at once, per torrent */
+    int64_t piece_memory;           /* bytes of piece buffers per torrent, at most */
 };
 
 /* Fills c with the built-in defaults (XDG-aware paths). 0 or -ENOMEM. */

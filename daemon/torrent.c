@@ -25,7 +25,6 @@
 #include "work.h"
 
 #define STARVING_ANNOUNCE_MS 60000          /* with no peer connected, ask trackers this often */
-#define INFLIGHT_BYTES ((uint64_t)16 << 20) /* piece buffers per torrent, at most */
 
 const char *btd_torrent_state_name(enum btd_torrent_state s)
 {
@@ -109,7 +108,7 @@ static int start_tracker(struct btd_torrent *t, const struct bt_tier *tiers, siz
 /* Pieces assembled at once: the configured count, within a byte budget, at least 2. */
 static uint32_t max_jobs(const struct btd_session *s, const struct bt_metainfo *m)
 {
-    uint64_t by_bytes = INFLIGHT_BYTES / m->piece_length;
+    uint64_t by_bytes = (uint64_t)s->cfg->piece_memory / m->piece_length;
     uint64_t n = (uint64_t)s->cfg->pieces_in_flight;
 
     if (n > by_bytes)
