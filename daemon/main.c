@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -330,12 +331,36 @@ static int parse_args(int argc, char **argv, struct args *a)
     return -1;
 }
 
+/*
+ * Every torrent holds a descriptor or two and every peer one: the soft limit
+ * (1024 under systemd by default) goes up to the hard one, as systemd asks
+ * of programs that need many (capped at BTD_NOFILE_MAX).
+ */
+#define BTD_NOFILE_MAX ((rlim_t)1 << 20)
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    rlim_t want;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    want =
+        rl.rlim_max == RLIM_INFINITY || rl.rlim_max > BTD_NOFILE_MAX ? BTD_NOFILE_MAX : rl.rlim_max;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+            btd_info("descriptor limit raised to %llu", (unsigned long long)want);
+    }
+}
+
 static int run(struct btd_config *cfg, const struct args *args)
 {
     struct app app = {.loop = uv_default_loop(), .cfg = cfg, .args = args};
     struct bt_error err = {{0}};
     int r;
 
+    raise_nofile();
     r = btd_session_new(&app.session, app.loop, cfg, &err);
     if (r < 0) {
         btd_err("btd: %s", err.msg);

@@ -24,7 +24,7 @@
 #include "upload.h"
 #include "work.h"
 
-#define STARVING_ANNOUNCE_MS 60000          /* with no peer connected, ask trackers this often */
+#define STARVING_ANNOUNCE_MS 60000 /* with no peer connected, ask trackers this often */
 
 const char *btd_torrent_state_name(enum btd_torrent_state s)
 {
@@ -245,9 +245,9 @@ static struct btd_torrent *torrent_alloc(struct btd_session *s, uint32_t id,
     memcpy(t->info_hash, info_hash, 20);
     bt_hex_encode(t->hex, info_hash, 20);
     t->dir = strdup(dir);
-    t->book = calloc(BTD_BOOK_MAX, sizeof(*t->book));
+
     t->state = BTD_TORRENT_PAUSED;
-    if (!t->dir || !t->book) {
+    if (!t->dir) {
         btd_torrent_free(t);
         return NULL;
     }

@@ -81,8 +81,9 @@ struct btd_torrent {
     struct btd_tracker *tracker; /* owned */
     struct btd_peer *peers;      /* owned list */
     uint32_t npeers;
-    struct btd_addr_entry *book; /* owned: nbook entries */
+    struct btd_addr_entry *book; /* owned: nbook entries of book_cap (grows as needed) */
     uint32_t nbook;
+    uint32_t book_cap;
     uint64_t downloaded; /* bytes of payload received (verified or not) */
     uint64_t uploaded;   /* bytes of payload sent */
     uint64_t wasted;     /* bytes received in pieces that failed the hash */

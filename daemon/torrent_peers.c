@@ -16,6 +16,33 @@
 
 #define RETRY_BASE_MS 1000 /* reconnect delay: 2 s after one failure, doubling */
 #define MAX_FAILS 6        /* an address failing this often is forgotten for the run */
+#define BOOK_FIRST 16      /* entries of a torrent's first address book */
+
+/*
+ * A new, zeroed entry at the end of the book, which grows by doubling up to
+ * BTD_BOOK_MAX (a torrent that never meets a peer costs little): NULL when
+ * full or out of memory. Entries are found by index (book keys), never kept
+ * by pointer across a call that may add one.
+ */
+static struct btd_addr_entry *book_append(struct btd_torrent *t)
+{
+    struct btd_addr_entry *grown;
+    uint32_t cap;
+
+    if (t->nbook >= BTD_BOOK_MAX)
+        return NULL;
+    if (t->nbook == t->book_cap) {
+        cap = t->book_cap ? t->book_cap * 2 : BOOK_FIRST;
+        cap = cap > BTD_BOOK_MAX ? BTD_BOOK_MAX : cap;
+        grown = realloc(t->book, cap * sizeof(*grown));
+        if (!grown)
+            return NULL;
+        t->book = grown;
+        t->book_cap = cap;
+    }
+    memset(&t->book[t->nbook], 0, sizeof(t->book[0]));
+    return &t->book[t->nbook++];
+}
 
 /* Dials known addresses while under the caps. */
 void btd__torrent_connect_more(struct btd_torrent *t)
@@ -47,6 +74,7 @@ void btd__torrent_connect_more(struct btd_torrent *t)
 
 void btd_torrent_add_peers(struct btd_torrent *t, const struct bt_peer_addr *addrs, size_t n)
 {
+    struct btd_addr_entry *e;
     size_t i;
     uint32_t j;
 
@@ -61,10 +89,10 @@ void btd_torrent_add_peers(struct btd_torrent *t, const struct bt_peer_addr *add
             t->book[j].fails = t->book[j].fails >= MAX_FAILS ? MAX_FAILS - 1 : t->book[j].fails;
             continue;
         }
-        if (t->nbook >= BTD_BOOK_MAX)
+        e = book_append(t);
+        if (!e)
             break;
-        memset(&t->book[t->nbook], 0, sizeof(t->book[0]));
-        t->book[t->nbook++].addr = addrs[i];
+        e->addr = addrs[i];
     }
     btd__torrent_connect_more(t);
 }
@@ -108,10 +136,7 @@ static struct btd_addr_entry *incoming_entry(struct btd_torrent *t, const struct
         memset(spare, 0, sizeof(*spare));
         return spare;
     }
-    if (t->nbook >= BTD_BOOK_MAX)
-        return NULL;
-    memset(&t->book[t->nbook], 0, sizeof(t->book[0]));
-    return &t->book[t->nbook++];
+    return book_append(t);
 }
 
 /* Connections of this torrent with a's IP address. */
