@@ -61,9 +61,12 @@ uint64_t btd_fds_left(void)
 
     if (limit == 0)
         return UINT64_MAX;
-    if (reserve_open() < 0)
-        return 0;
-    fd = fcntl(reserve, F_DUPFD_CLOEXEC, 0);
+    /*
+     * Probing dups an open descriptor; it never takes the reserve back (a
+     * reserve taken back here would hold the last descriptor a listener
+     * needs, and it would spin on EMFILE).
+     */
+    fd = fcntl(reserve >= 0 ? reserve : STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
     if (fd < 0)
         return 0;
     close(fd);
@@ -72,7 +75,11 @@ uint64_t btd_fds_left(void)
 
 bool btd_fds_room(void)
 {
-    return btd_fds_left() > headroom();
+    uint64_t left = btd_fds_left();
+
+    if (reserve < 0 && left > 2 * headroom())
+        reserve_open(); /* plenty again: the reserve is back for the next shortage */
+    return left > headroom();
 }
 
 int btd_fds_shed(uv_stream_t *server)
@@ -98,7 +105,14 @@ int btd_fds_shed(uv_stream_t *server)
         close(fd);
         n++;
     }
-    reserve_open();
+    /*
+     * Nothing was waiting (libuv's own spare got there first): the reserve
+     * stays closed, so that the listener's next accept finds a descriptor
+     * instead of failing again at once; btd_fds_room reopens it once
+     * descriptors are plentiful again.
+     */
+    if (n > 0)
+        reserve_open();
     return n > 0 ? n : r;
 }
 

@@ -13,7 +13,9 @@
  * whose accept() fails with EMFILE or ENFILE calls btd_fds_shed: the
  * reserve is closed, the waiting connections are accepted and closed at
  * once (the client sees a clean close, and the listener does not spin),
- * and the reserve is opened again.
+ * and the reserve is opened again; when none was waiting it stays closed
+ * (the listener's next accept gets that descriptor) until btd_fds_room
+ * finds twice the headroom free.
  *
  * Both events are logged through btd_fds_warn, one line a minute at most.
  */
