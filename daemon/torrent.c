@@ -502,6 +502,21 @@ static void enter_error(struct btd_torrent *t)
         set_state(t, BTD_TORRENT_ERROR);
 }
 
+/*
+ * A piece left the picker's budget (verified, or failed and back to
+ * unclaimed): peers that stopped asking because every piece buffer was
+ * taken ask again now, not at the next tick a second later.
+ */
+static void refill_requests(struct btd_torrent *t)
+{
+    struct btd_peer *p, *next;
+
+    for (p = t->peers; p; p = next) {
+        next = p->next;
+        btd_peer_fill_requests(p);
+    }
+}
+
 static void on_verified(struct btd_torrent *t, struct btd_work_result *res)
 {
     struct btd_job *job = btd_picker_job(&t->picker, res->piece);
@@ -522,6 +537,7 @@ static void on_verified(struct btd_torrent *t, struct btd_work_result *res)
         btd_picker_recycle(&t->picker, res->buf);
         res->buf = NULL;
         btd_picker_verified(&t->picker, res->piece, false);
+        refill_requests(t);
         return;
     }
     btd_ban_piece_passed(t, res->piece, res->buf, (uint32_t)res->len);
@@ -535,6 +551,8 @@ static void on_verified(struct btd_torrent *t, struct btd_work_result *res)
     }
     if (btd_picker_complete(&t->picker))
         finish_download(t);
+    else
+        refill_requests(t);
 }
 
 /*
