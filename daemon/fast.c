@@ -68,26 +68,25 @@ void btd_fast_send_have_state(struct btd_peer *p)
     send_allowed(p);
 }
 
-bool btd_fast_allowed_out(const struct btd_peer *p, uint32_t piece)
+static bool in_set(const uint32_t *set, uint32_t n, uint32_t piece)
 {
     uint32_t i;
 
-    for (i = 0; i < p->nallowed_out; i++) {
-        if (p->allowed_out[i] == piece)
+    for (i = 0; i < n; i++) {
+        if (set[i] == piece)
             return true;
     }
     return false;
 }
 
+bool btd_fast_allowed_out(const struct btd_peer *p, uint32_t piece)
+{
+    return in_set(p->allowed_out, p->nallowed_out, piece);
+}
+
 bool btd_fast_allowed_in(const struct btd_peer *p, uint32_t piece)
 {
-    uint32_t i;
-
-    for (i = 0; i < p->nallowed_in; i++) {
-        if (p->allowed_in[i] == piece)
-            return true;
-    }
-    return false;
+    return in_set(p->allowed_in, p->nallowed_in, piece);
 }
 
 void btd_fast_reject(struct btd_peer *p, uint32_t piece, uint32_t begin, uint32_t len)

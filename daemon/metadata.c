@@ -253,9 +253,7 @@ static void complete(struct btd_torrent *t)
     if (r < 0) {
         /* The same rules as a .torrent file: a bad one is refused, not fixed up. */
         btd_err("ih=%.8s the metadata is not a valid torrent: %s", t->hex, err.msg);
-        free(t->error);
-        t->error = err.msg[0] ? strdup(err.msg) : strdup("the metadata is not a valid torrent");
-        t->state = BTD_TORRENT_ERROR;
+        btd_torrent_fail(t, err.msg[0] ? err.msg : "the metadata is not a valid torrent");
         bt_buf_deinit(&raw);
         reset(md);
         return;

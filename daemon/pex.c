@@ -11,7 +11,7 @@
 #include "session.h"
 #include "torrent.h"
 
-int btd_pex_allowed(const struct btd_torrent *t)
+bool btd_pex_allowed(const struct btd_torrent *t)
 {
     return !t->meta || !t->meta->is_private;
 }

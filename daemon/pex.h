@@ -12,6 +12,7 @@
 #ifndef BTD_PEX_H
 #define BTD_PEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,7 +24,7 @@ struct btd_peer;
 struct btd_torrent;
 
 /* Whether t may use peer exchange (not private, or metadata not known yet). */
-int btd_pex_allowed(const struct btd_torrent *t);
+bool btd_pex_allowed(const struct btd_torrent *t);
 void btd_pex_on_message(struct btd_peer *p, const uint8_t *payload, size_t len);
 /* Once a second: messages that are due. */
 void btd_pex_tick(struct btd_torrent *t);

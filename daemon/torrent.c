@@ -93,6 +93,17 @@ static void set_state(struct btd_torrent *t, enum btd_torrent_state s)
     t->state = s;
 }
 
+void btd_torrent_fail(struct btd_torrent *t, const char *why)
+{
+    char *copy = strdup(why);
+
+    if (copy) {
+        free(t->error);
+        t->error = copy;
+    }
+    set_state(t, BTD_TORRENT_ERROR);
+}
+
 static int start_tracker(struct btd_torrent *t, const struct bt_tier *tiers, size_t count)
 {
     struct btd_session *s = t->session;
@@ -147,9 +158,7 @@ static void start_check(struct btd_torrent *t, const bool *only)
                            bt_metainfo_piece_size(m, i), m->pieces + (size_t)i * 20, NULL);
         if (r < 0) {
             btd_err("ih=%.8s cannot check existing data: %s", t->hex, strerror(-r));
-            free(t->error);
-            t->error = strdup("cannot check existing data");
-            set_state(t, BTD_TORRENT_ERROR);
+            btd_torrent_fail(t, "cannot check existing data");
             return;
         }
         t->check_left++;

@@ -131,6 +131,8 @@ int btd_torrent_new_magnet(struct btd_torrent **ret, struct btd_session *s, uint
  */
 int btd_torrent_set_metadata(struct btd_torrent *t, struct bt_metainfo *m, uint8_t *raw,
                              size_t raw_len);
+/* State error with why (copied) as the torrent's error, logged and recorded like any change. */
+void btd_torrent_fail(struct btd_torrent *t, const char *why);
 /* The name to show: the metadata's, a magnet's dn, or the info-hash. */
 const char *btd_torrent_name(const struct btd_torrent *t);
 /*

@@ -29,6 +29,7 @@ import sys
 import time
 
 import btdtest
+from swarm import wait_until
 
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
@@ -69,18 +70,6 @@ except OSError as e:
     sys.exit(0)
 print("reply" if buf else "closed")
 """
-
-
-def wait_until(fn, timeout, what):
-    """Calls fn until it returns a true value (returned), or raises after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("gave up waiting for %s after %s s" % (what, timeout))
-        time.sleep(0.05)
 
 
 def rpc(path, method, params=None, timeout=5):
