@@ -420,12 +420,24 @@ void btd_storage_close_files(struct btd_storage *s)
     pthread_mutex_unlock(&s->lock);
 }
 
+/*
+ * Bytes per pwrite. The kernel sizes the page-cache folio it allocates by
+ * the write: a 1 MiB pwrite asks for 1 MiB folios, which come from large
+ * free blocks, and on a VM whose host takes back free guest memory (free
+ * page reporting) every such folio is first touched on the host's time.
+ * Measured here (Debian 12 guest, 6.18 kernel, file deleted 5 s before):
+ * writing 1 GiB took 2.9 s of system time in 1 MiB writes, 1.65 s in
+ * 256 KiB, 0.39 s in 64 KiB and 0.29 s in 16 KiB; btd's 1 GiB download
+ * went from 4.3 to 2.4 CPU s. 64 KiB keeps the syscalls few.
+ */
+#define WRITE_CHUNK (64u * 1024)
+
 static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 {
     ssize_t w;
 
     while (n > 0) {
-        w = pwrite(fd, p, n, (off_t)off);
+        w = pwrite(fd, p, n < WRITE_CHUNK ? n : WRITE_CHUNK, (off_t)off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
