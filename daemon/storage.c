@@ -427,10 +427,11 @@ void btd_storage_close_files(struct btd_storage *s)
  * page reporting) every such folio is first touched on the host's time.
  * Measured here (Debian 12 guest, 6.18 kernel, file deleted 5 s before):
  * writing 1 GiB took 2.9 s of system time in 1 MiB writes, 1.65 s in
- * 256 KiB, 0.39 s in 64 KiB and 0.29 s in 16 KiB; btd's 1 GiB download
- * went from 4.3 to 2.4 CPU s. 64 KiB keeps the syscalls few.
+ * 256 KiB, 0.39 s in 64 KiB and 0.29 s in 16 KiB. btd's 1 GiB download
+ * (bench/, medians of 3): 4.3 CPU s in 1 MiB writes, 2.4 in 64 KiB, 1.75
+ * in 16 KiB, about 2.2 in 4 KiB (the syscalls start to count).
  */
-#define WRITE_CHUNK (64u * 1024)
+#define WRITE_CHUNK (16u * 1024)
 
 static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 {
