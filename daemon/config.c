@@ -136,7 +136,7 @@ int btd_config_init(struct btd_config *c)
     c->max_half_open = 32;
     c->max_peers_per_ip = 4;
     c->pieces_in_flight = 64;
-    c->piece_memory = 16 << 20;
+    c->piece_memory = 8 << 20;
     if (!c->download_dir || !c->state_dir || !c->socket_path || !c->listen_address ||
         !c->log_level) {
         btd_config_deinit(c);
