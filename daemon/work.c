@@ -16,7 +16,7 @@ struct job {
     uint32_t torrent_id;
     uint32_t piece;
     uint64_t offset; /* bytes into the torrent */
-    uint8_t *buf;    /* owned; NULL until a READ or CHECK allocates it */
+    uint8_t *buf;    /* owned; NULL until a READ allocates it (CHECK reads in chunks) */
     size_t len;      /* bytes */
     uint8_t hash[BT_SHA1_LEN];
     bool hash_ok;  /* written by the worker */
@@ -87,6 +87,46 @@ void btd_work_pool_free(struct btd_work_pool *p)
 }
 
 /* Worker thread: only the job is touched. */
+/*
+ * Bytes a CHECK reads and hashes at a time: the chunk is hashed while it is
+ * still in the cache it was copied into, and the buffer is reused, where a
+ * whole-piece buffer (up to 16 MiB) would be faulted in page by page for
+ * every piece and read back from memory to hash.
+ */
+#define CHECK_CHUNK (128u * 1024)
+
+/* Reads and hashes a CHECK job's piece a chunk at a time; the result has no buffer. */
+static void check_piece(struct job *job)
+{
+    size_t cap = job->len < CHECK_CHUNK ? job->len : CHECK_CHUNK;
+    uint8_t *chunk = malloc(cap ? cap : 1);
+    uint8_t digest[BT_SHA1_LEN];
+    struct bt_sha1 sha;
+    size_t done = 0, n;
+
+    if (!chunk || bt_sha1_init(&sha) < 0) {
+        free(chunk);
+        job->status = -ENOMEM;
+        return;
+    }
+    while (job->status == 0 && done < job->len) {
+        n = job->len - done < cap ? job->len - done : cap;
+        job->status = btd_storage_read(job->storage, job->offset + done, chunk, n, &job->file);
+        if (job->status == 0)
+            bt_sha1_update(&sha, chunk, n);
+        done += n;
+    }
+    bt_sha1_final(&sha, digest);
+    free(chunk);
+    /* Not on disk yet: for a recheck the piece is missing, not an error. */
+    if (job->status == -ENOENT || job->status == -ENODATA) {
+        job->status = 0;
+        job->file = BTD_WORK_NO_FILE;
+        return;
+    }
+    job->hash_ok = job->status == 0 && memcmp(digest, job->hash, BT_SHA1_LEN) == 0;
+}
+
 static void on_work(uv_work_t *req)
 {
     struct job *job = req->data;
@@ -100,6 +140,10 @@ static void on_work(uv_work_t *req)
         job->status = job->fn(job->user, job->storage);
         return;
     }
+    if (job->kind == BTD_WORK_CHECK) {
+        check_piece(job);
+        return;
+    }
     if (job->kind != BTD_WORK_VERIFY_WRITE) {
         job->buf = malloc(job->len ? job->len : 1);
         if (!job->buf) {
@@ -111,11 +155,6 @@ static void on_work(uv_work_t *req)
     if (job->kind != BTD_WORK_VERIFY_WRITE && job->status < 0) {
         free(job->buf);
         job->buf = NULL;
-        /* Not on disk yet: for a recheck the piece is missing, not an error. */
-        if (job->kind == BTD_WORK_CHECK && (job->status == -ENOENT || job->status == -ENODATA)) {
-            job->status = 0;
-            job->file = BTD_WORK_NO_FILE;
-        }
         return;
     }
     if (job->kind == BTD_WORK_READ)

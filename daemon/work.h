@@ -69,8 +69,9 @@ void btd_work_pool_drain(struct btd_work_pool *p, void (*idle)(void *data), void
  * pool if the result's buf is not taken); storage is referenced for the
  * job's life; hash is copied. len is at most BT_METAINFO_MAX_PIECE_LENGTH
  * (-EMSGSIZE). The result's buf is the piece (VERIFY_WRITE) or the bytes
- * read (READ, CHECK; NULL when the read failed). CHECK reports a piece whose
- * file is missing or short as hash_ok false with status 0.
+ * read (READ; NULL when the read failed); CHECK reads and hashes in chunks
+ * and gives no buffer. CHECK reports a piece whose file is missing or short
+ * as hash_ok false with status 0.
  */
 int btd_work_verify_write(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s,
                           uint32_t piece, uint64_t offset, uint8_t *buf, size_t len,
