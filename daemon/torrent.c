@@ -140,37 +140,21 @@ static void go_active(struct btd_torrent *t)
     btd__torrent_connect_more(t);
 }
 
-/*
- * Reads every piece back from disk on the worker pool (data already in the
- * directory: complete data seeds, partial data keeps its valid pieces).
- */
-static void start_check(struct btd_torrent *t, const bool *only)
+/* Marks the pieces that hold bytes of file i. */
+static void mark_file_pieces(const struct bt_metainfo *m, uint32_t i, bool *pieces)
 {
-    const struct bt_metainfo *m = t->meta;
-    uint32_t i;
-    int r;
+    uint64_t p, first, last;
 
-    set_state(t, BTD_TORRENT_CHECKING);
-    for (i = t->check_left = 0; i < m->piece_count; i++) {
-        if (only && !only[i])
-            continue;
-        r = btd_work_check(t->session->work, t->id, t->storage, i, (uint64_t)i * m->piece_length,
-                           bt_metainfo_piece_size(m, i), m->pieces + (size_t)i * 20, NULL);
-        if (r < 0) {
-            btd_err("ih=%.8s cannot check existing data: %s", t->hex, strerror(-r));
-            btd_torrent_fail(t, "cannot check existing data");
-            return;
-        }
-        t->check_left++;
-    }
+    if (m->files[i].length == 0)
+        return;
+    first = m->files[i].offset / m->piece_length;
+    last = (m->files[i].offset + m->files[i].length - 1) / m->piece_length;
+    for (p = first; p <= last && p < m->piece_count; p++)
+        pieces[p] = true;
 }
 
-static void on_checked(struct btd_torrent *t, struct btd_work_result *res)
+static void check_done(struct btd_torrent *t)
 {
-    if (res->hash_ok)
-        btd_picker_set_have(&t->picker, res->piece);
-    if (t->check_left == 0 || --t->check_left > 0)
-        return;
     t->checked = true;
     t->resume_dirty = t->resume_soon = true;
     btd_info("ih=%.8s existing data: %u of %u pieces valid", t->hex, t->picker.have,
@@ -179,6 +163,61 @@ static void on_checked(struct btd_torrent *t, struct btd_work_result *res)
         set_state(t, BTD_TORRENT_PAUSED);
     else
         go_active(t);
+}
+
+/*
+ * Reads pieces back from disk on the worker pool (data already in the
+ * directory: complete data seeds, partial data keeps its valid pieces):
+ * those in only, or without it the pieces of every file that exists and is
+ * not empty (a fresh download has none, and needs no job at all).
+ */
+static void start_check(struct btd_torrent *t, const bool *only)
+{
+    const struct bt_metainfo *m = t->meta;
+    bool *present = NULL;
+    uint64_t size;
+    int64_t mtime;
+    uint32_t i;
+    int r;
+
+    if (!only) {
+        present = calloc(m->piece_count ? m->piece_count : 1, sizeof(*present));
+        if (!present) {
+            btd_torrent_fail(t, "cannot check existing data: out of memory");
+            return;
+        }
+        for (i = 0; i < m->file_count; i++) {
+            if (btd_storage_stat(t->storage, i, &size, &mtime) == 0 && size > 0)
+                mark_file_pieces(m, i, present);
+        }
+        only = present;
+    }
+    set_state(t, BTD_TORRENT_CHECKING);
+    for (i = t->check_left = 0; i < m->piece_count; i++) {
+        if (!only[i])
+            continue;
+        r = btd_work_check(t->session->work, t->id, t->storage, i, (uint64_t)i * m->piece_length,
+                           bt_metainfo_piece_size(m, i), m->pieces + (size_t)i * 20, NULL);
+        if (r < 0) {
+            btd_err("ih=%.8s cannot check existing data: %s", t->hex, strerror(-r));
+            btd_torrent_fail(t, "cannot check existing data");
+            free(present);
+            return;
+        }
+        t->check_left++;
+    }
+    free(present);
+    if (t->check_left == 0)
+        check_done(t);
+}
+
+static void on_checked(struct btd_torrent *t, struct btd_work_result *res)
+{
+    if (res->hash_ok)
+        btd_picker_set_have(&t->picker, res->piece);
+    if (t->check_left == 0 || --t->check_left > 0)
+        return;
+    check_done(t);
 }
 
 /*
@@ -201,7 +240,7 @@ static int restore(struct btd_torrent *t, const struct btd_resume *rec)
     btd_torrent_set_limits(t, rec->download_limit, rec->upload_limit);
     for (i = 0; i < m->file_count; i++) {
         const struct btd_resume_file *f = &rec->files[i];
-        uint64_t size = 0, first, last, p;
+        uint64_t size = 0;
         int64_t mtime = 0;
         bool exists = btd_storage_stat(t->storage, i, &size, &mtime) == 0;
 
@@ -209,12 +248,7 @@ static int restore(struct btd_torrent *t, const struct btd_resume *rec)
             (!exists || (size == f->size && mtime == f->mtime_ns)))
             continue;
         nchanged++;
-        if (m->files[i].length == 0)
-            continue;
-        first = m->files[i].offset / m->piece_length;
-        last = (m->files[i].offset + m->files[i].length - 1) / m->piece_length;
-        for (p = first; p <= last && p < m->piece_count; p++)
-            check[p] = true;
+        mark_file_pieces(m, i, check);
     }
     for (i = 0; i < m->piece_count; i++) {
         if (check[i])
