@@ -497,8 +497,11 @@ def upload_run(a, seeder_name, label, sums):
 
 # ---- recheck: btd's check of complete data (at add, and btctl verify) against SHA-1's speed
 
+UV_THREADS = 4  # libuv's worker pool, UV_THREADPOOL_SIZE unset
+
+
 def work_max_inflight():
-    """BTD_WORK_MAX_INFLIGHT of daemon/work.h: the hashing jobs btd runs at once (3)."""
+    """BTD_WORK_MAX_INFLIGHT of daemon/work.h: the jobs btd hands libuv at once (6)."""
     try:
         with open(os.path.join(ROOT, "daemon", "work.h")) as f:
             for ln in f:
@@ -506,7 +509,7 @@ def work_max_inflight():
                     return int(ln.split()[2])
     except (OSError, ValueError, IndexError):
         pass
-    return 3
+    return 6
 
 
 def openssl_sha1():
@@ -643,7 +646,7 @@ def recheck_part(a):
     swarm.create_torrent(a.btctl, a.rfile, a.rtorrent)
     with open(a.rtorrent, "rb") as f:
         a.rpiece = int(f.read().split(b"12:piece lengthi", 1)[1].split(b"e", 1)[0])
-    out = {"openssl": [], "threads": min(work_max_inflight(), os.cpu_count() or 1),
+    out = {"openssl": [], "threads": min(UV_THREADS, work_max_inflight(), os.cpu_count() or 1),
            "inflight": work_max_inflight(), "runs": []}
     a.lt_hash_threads = a.lt_hash_threads or out["threads"]
     out["openssl"].append(openssl_sha1())
@@ -1042,12 +1045,12 @@ def recheck_section(a, rc):
            a.lt_hash_threads), "",
         "Baseline: `openssl speed -evp sha1 -seconds 3 -bytes 16384`, one core: %.2f GiB/s "
         "before the runs, %.2f after; the better, %.2f GiB/s, x %d threads = **%.2f GiB/s**. "
-        "%d threads: btd hashes on libuv's pool (4 threads by default), at most "
-        "BTD_WORK_MAX_INFLIGHT = %d jobs at once, and this machine has %d cores: min(%d, %d). "
-        "Target: btd >= 80 %% of it." % (
+        "%d threads: btd hashes on libuv's pool (%d threads by default), hands it at most "
+        "BTD_WORK_MAX_INFLIGHT = %d jobs at once, and this machine has %d cores: "
+        "min(%d, %d, %d). Target: btd >= 80 %% of it." % (
             rc["openssl"][0] / GIB, rc["openssl"][-1] / GIB, best / GIB, rc["threads"],
-            target / GIB, rc["threads"], rc["inflight"], os.cpu_count(), rc["inflight"],
-            os.cpu_count()), "",
+            target / GIB, rc["threads"], UV_THREADS, rc["inflight"], os.cpu_count(), UV_THREADS,
+            rc["inflight"], os.cpu_count()), "",
         "\n".join(rows), ""]
     return text, "\n".join(rows)
 
