@@ -22,7 +22,45 @@ int btd_picker_init(struct btd_picker *p, uint32_t piece_count, uint64_t piece_l
         return -ENOMEM;
     }
     p->unclaimed = piece_count;
+    p->rare[0] = piece_count;
+    bt_random_bytes(&p->rng, sizeof(p->rng));
+    p->rng |= 1; /* xorshift's state is never 0 */
     return 0;
+}
+
+static uint32_t bucket(uint16_t avail)
+{
+    return avail < BTD_PICKER_AVAIL_BUCKETS - 1 ? avail : BTD_PICKER_AVAIL_BUCKETS - 1;
+}
+
+/* Every change of a piece's state: keeps unclaimed, have and rare right. */
+static void set_state(struct btd_picker *p, uint32_t piece, enum btd_piece_state state)
+{
+    enum btd_piece_state old = (enum btd_piece_state)p->state[piece];
+
+    if (old == BTD_PIECE_UNCLAIMED) {
+        p->unclaimed--;
+        p->rare[bucket(p->avail[piece])]--;
+    } else if (old == BTD_PIECE_HAVE) {
+        p->have--;
+    }
+    if (state == BTD_PIECE_UNCLAIMED) {
+        p->unclaimed++;
+        p->rare[bucket(p->avail[piece])]++;
+    } else if (state == BTD_PIECE_HAVE) {
+        p->have++;
+    }
+    p->state[piece] = (uint8_t)state;
+}
+
+/* Every change of a piece's availability. */
+static void set_avail(struct btd_picker *p, uint32_t piece, uint16_t avail)
+{
+    if (p->state[piece] == BTD_PIECE_UNCLAIMED) {
+        p->rare[bucket(p->avail[piece])]--;
+        p->rare[bucket(avail)]++;
+    }
+    p->avail[piece] = avail;
 }
 
 static void job_free(struct btd_job *j)
@@ -65,21 +103,19 @@ void btd_picker_set_have(struct btd_picker *p, uint32_t piece)
     /* A piece with a job is left to the job: its own verdict comes. */
     if (piece >= p->piece_count || p->state[piece] != BTD_PIECE_UNCLAIMED)
         return;
-    p->unclaimed--;
-    p->state[piece] = BTD_PIECE_HAVE;
-    p->have++;
+    set_state(p, piece, BTD_PIECE_HAVE);
 }
 
 void btd_picker_peer_has(struct btd_picker *p, uint32_t piece)
 {
     if (piece < p->piece_count && p->avail[piece] < UINT16_MAX)
-        p->avail[piece]++;
+        set_avail(p, piece, p->avail[piece] + 1);
 }
 
 void btd_picker_peer_lost(struct btd_picker *p, uint32_t piece)
 {
     if (piece < p->piece_count && p->avail[piece] > 0)
-        p->avail[piece]--;
+        set_avail(p, piece, p->avail[piece] - 1);
 }
 
 struct btd_job *btd_picker_job(const struct btd_picker *p, uint32_t piece)
@@ -116,15 +152,23 @@ uint64_t btd_picker_have_bytes(const struct btd_picker *p)
 }
 
 /* First block of j that nobody has asked for and that has not arrived. */
-static int free_block(const struct btd_job *j)
+static int free_block(struct btd_job *j)
 {
     uint32_t b;
 
-    for (b = 0; b < j->nblocks; b++) {
+    for (b = j->first_free; b < j->nblocks; b++) {
         if (!j->got[b] && j->reqs[b] == 0)
-            return (int)b;
+            break;
     }
-    return -1;
+    j->first_free = b;
+    return b < j->nblocks ? (int)b : -1;
+}
+
+/* Block b may be free again (its request was cancelled, or its data dropped). */
+static void block_freed(struct btd_job *j, uint32_t b)
+{
+    if (b < j->first_free)
+        j->first_free = b;
 }
 
 static struct btd_job *job_new(struct btd_picker *p, uint32_t piece, const void *owner)
@@ -148,19 +192,37 @@ static struct btd_job *job_new(struct btd_picker *p, uint32_t piece, const void 
     j->next = p->jobs;
     p->jobs = j;
     p->njobs++;
-    p->state[piece] = BTD_PIECE_PENDING;
-    p->unclaimed--;
+    set_state(p, piece, BTD_PIECE_PENDING);
     return j;
 }
 
-/* The rarest unclaimed piece the peer has; a random start breaks ties. */
-static int64_t rarest_piece(const struct btd_picker *p, const struct btd_picker_peer *peer)
+static uint32_t next_random(struct btd_picker *p)
 {
-    uint32_t start = bt_random_uniform(p->piece_count), i, best_avail = UINT32_MAX;
+    uint32_t x = p->rng;
+
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return p->rng = x;
+}
+
+/*
+ * The rarest unclaimed piece the peer has; a random start breaks ties. The
+ * scan stops at a piece as rare as the rarest unclaimed one (from rare[]),
+ * or held by this peer alone.
+ */
+static int64_t rarest_piece(struct btd_picker *p, const struct btd_picker_peer *peer)
+{
+    uint32_t start = next_random(p) % p->piece_count, i, best_avail = UINT32_MAX;
+    uint32_t floor = 0;
     int64_t best = -1;
 
+    while (floor < BTD_PICKER_AVAIL_BUCKETS - 1 && p->rare[floor] == 0)
+        floor++;
+    if (floor < 1)
+        floor = 1; /* a piece this peer has is held by one peer at least */
     for (i = 0; i < p->piece_count; i++) {
-        uint32_t piece = (start + i) % p->piece_count;
+        uint32_t piece = start + i < p->piece_count ? start + i : start + i - p->piece_count;
 
         if (p->state[piece] != BTD_PIECE_UNCLAIMED || p->avail[piece] >= best_avail)
             continue;
@@ -168,7 +230,7 @@ static int64_t rarest_piece(const struct btd_picker *p, const struct btd_picker_
             continue;
         best = piece;
         best_avail = p->avail[piece];
-        if (best_avail <= 1)
+        if (best_avail <= floor)
             break;
     }
     return best;
@@ -255,8 +317,10 @@ void btd_picker_cancel(struct btd_picker *p, uint32_t piece, uint32_t begin)
     struct btd_job *j = btd_picker_job(p, piece);
     uint32_t block = begin / BTD_BLOCK_SIZE;
 
-    if (j && j->buf && block < j->nblocks && j->reqs[block] > 0 && j->reqs[block] < UINT8_MAX)
+    if (j && j->buf && block < j->nblocks && j->reqs[block] > 0 && j->reqs[block] < UINT8_MAX) {
         j->reqs[block]--;
+        block_freed(j, block);
+    }
 }
 
 void btd_picker_peer_gone(struct btd_picker *p, const void *peer)
@@ -296,7 +360,7 @@ int btd_picker_block(struct btd_picker *p, uint32_t source_key, uint32_t piece, 
     j->src[block] = source_key;
     if (j->received < j->nblocks)
         return 0;
-    p->state[piece] = BTD_PIECE_VERIFYING;
+    set_state(p, piece, BTD_PIECE_VERIFYING);
     *ret_job = j;
     return 1;
 }
@@ -311,6 +375,7 @@ void btd_picker_drop_source(struct btd_picker *p, uint32_t source_key)
             if (j->got[b] && j->src[b] == source_key) {
                 j->got[b] = 0;
                 j->received--;
+                block_freed(j, b);
             }
         }
     }
@@ -343,8 +408,7 @@ void btd_picker_drop_jobs(struct btd_picker *p)
         }
         *pp = j->next;
         p->njobs--;
-        p->state[j->index] = BTD_PIECE_UNCLAIMED;
-        p->unclaimed++;
+        set_state(p, j->index, BTD_PIECE_UNCLAIMED);
         btd_picker_recycle(p, btd_picker_take_buffer(j));
         job_free(j);
     }
@@ -357,12 +421,9 @@ void btd_picker_forget(struct btd_picker *p)
     btd_picker_drop_jobs(p);
     p->halted = false;
     for (i = 0; i < p->piece_count; i++) {
-        if (p->state[i] == BTD_PIECE_HAVE) {
-            p->state[i] = BTD_PIECE_UNCLAIMED;
-            p->unclaimed++;
-        }
+        if (p->state[i] == BTD_PIECE_HAVE)
+            set_state(p, i, BTD_PIECE_UNCLAIMED);
     }
-    p->have = 0;
 }
 
 void btd_picker_verified(struct btd_picker *p, uint32_t piece, bool ok)
@@ -379,11 +440,5 @@ void btd_picker_verified(struct btd_picker *p, uint32_t piece, bool ok)
     *pp = j->next;
     p->njobs--;
     job_free(j);
-    if (ok) {
-        p->state[piece] = BTD_PIECE_HAVE;
-        p->have++;
-    } else {
-        p->state[piece] = BTD_PIECE_UNCLAIMED;
-        p->unclaimed++;
-    }
+    set_state(p, piece, ok ? BTD_PIECE_HAVE : BTD_PIECE_UNCLAIMED);
 }

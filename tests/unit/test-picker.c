@@ -220,6 +220,101 @@ static void test_unrequested_piece_is_refused(void)
     btd_picker_deinit(&p);
 }
 
+/* rare[] counts exactly the unclaimed pieces, each in its availability's bucket. */
+static bool rare_consistent(const struct btd_picker *p)
+{
+    uint32_t want[BTD_PICKER_AVAIL_BUCKETS] = {0}, i;
+
+    for (i = 0; i < p->piece_count; i++) {
+        if (p->state[i] == BTD_PIECE_UNCLAIMED)
+            want[p->avail[i] < BTD_PICKER_AVAIL_BUCKETS - 1 ? p->avail[i]
+                                                            : BTD_PICKER_AVAIL_BUCKETS - 1]++;
+    }
+    return memcmp(want, p->rare, sizeof(want)) == 0;
+}
+
+static void test_rarity_counts_follow_every_change(void)
+{
+    static uint8_t block[BTD_BLOCK_SIZE];
+    struct btd_picker p;
+    struct fake a = {0};
+    struct btd_job *job = NULL;
+    uint32_t piece, begin, len, i, k;
+    bool dup;
+
+    CHECK(btd_picker_init(&p, 8, BTD_BLOCK_SIZE, 8 * BTD_BLOCK_SIZE, 2) == 0);
+    CHECK(rare_consistent(&p));
+    for (i = 0; i < 8; i++) {
+        a.has[i] = true;
+        for (k = 0; k <= i * 10; k++) /* piece 7: 71 peers, in the last bucket */
+            btd_picker_peer_has(&p, i);
+    }
+    btd_picker_set_have(&p, 3);
+    CHECK(rare_consistent(&p) && p.unclaimed == 7 && p.have == 1);
+    CHECK(next(&p, &a, &piece, &begin, &len) == 1 && piece == 0); /* the rarest */
+    CHECK(btd_picker_block(&p, 1, 0, 0, block, BTD_BLOCK_SIZE, &job, &dup) == 1);
+    btd_picker_peer_lost(&p, 0); /* a verifying piece's availability moves no count */
+    btd_picker_peer_lost(&p, 7);
+    btd_picker_peer_has(&p, 6);
+    CHECK(rare_consistent(&p));
+    free(btd_picker_take_buffer(job));
+    btd_picker_verified(&p, 0, false); /* back to unclaimed, with its new availability */
+    CHECK(rare_consistent(&p) && p.unclaimed == 7);
+    CHECK(next(&p, &a, &piece, &begin, &len) == 1 && piece == 0); /* still the rarest */
+    btd_picker_drop_jobs(&p);
+    CHECK(rare_consistent(&p) && p.unclaimed == 7);
+    btd_picker_forget(&p);
+    CHECK(rare_consistent(&p) && p.unclaimed == 8 && p.have == 0);
+    btd_picker_deinit(&p);
+}
+
+/* Counts has() calls: a claim among equally available pieces reads one or two, not all. */
+static unsigned has_calls;
+
+static bool counting_has(const void *key, uint32_t piece)
+{
+    (void)key;
+    (void)piece;
+    has_calls++;
+    return true;
+}
+
+static void test_claim_stops_at_a_piece_as_rare_as_any(void)
+{
+    struct btd_picker p;
+    struct btd_picker_peer w = {.key = &p, .has = counting_has};
+    uint32_t piece, begin, len, i, n = 100000;
+
+    CHECK(btd_picker_init(&p, n, BTD_BLOCK_SIZE, (uint64_t)n * BTD_BLOCK_SIZE, n) == 0);
+    for (i = 0; i < n; i++) { /* two seeders */
+        btd_picker_peer_has(&p, i);
+        btd_picker_peer_has(&p, i);
+    }
+    for (i = 0; i < 1000; i++)
+        CHECK(btd_picker_next(&p, &w, &piece, &begin, &len) == 1);
+    /* Each claim stopped at the first unclaimed piece: one has() call each. */
+    CHECK(has_calls == 1000);
+    CHECK(p.njobs == 1000 && p.unclaimed == n - 1000);
+    btd_picker_deinit(&p);
+}
+
+static void test_cancelled_block_is_handed_out_again(void)
+{
+    struct btd_picker p;
+    struct fake a = {0};
+    uint32_t piece, begin, len;
+
+    CHECK(btd_picker_init(&p, 1, 4 * BTD_BLOCK_SIZE, 4 * BTD_BLOCK_SIZE, 1) == 0);
+    a.has[0] = true;
+    CHECK(next(&p, &a, &piece, &begin, &len) == 1 && begin == 0);
+    CHECK(next(&p, &a, &piece, &begin, &len) == 1 && begin == BTD_BLOCK_SIZE);
+    CHECK(next(&p, &a, &piece, &begin, &len) == 1 && begin == 2 * BTD_BLOCK_SIZE);
+    btd_picker_cancel(&p, 0, 0);
+    CHECK(next(&p, &a, &piece, &begin, &len) == 1 && begin == 0);
+    CHECK(next(&p, &a, &piece, &begin, &len) == 1 && begin == 3 * BTD_BLOCK_SIZE);
+    btd_picker_deinit(&p);
+}
+
 int main(void)
 {
     if (bt_crypto_init() < 0)
@@ -233,5 +328,8 @@ int main(void)
     TAP_RUN(test_halted_picker_hands_out_nothing_and_drops_pending_jobs);
     TAP_RUN(test_end_game_shares_pending_blocks_and_first_copy_wins);
     TAP_RUN(test_unrequested_piece_is_refused);
+    TAP_RUN(test_rarity_counts_follow_every_change);
+    TAP_RUN(test_claim_stops_at_a_piece_as_rare_as_any);
+    TAP_RUN(test_cancelled_block_is_handed_out_again);
     return tap_done();
 }
