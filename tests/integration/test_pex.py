@@ -1,10 +1,17 @@
 #!/usr/bin/python3
-"""Peer exchange (BEP 11): btd learns a peer no tracker told it about.
+"""Peer exchange (BEP 11), both ways.
 
-A python3-libtorrent seeder B is known only to a libtorrent leecher A (A
-dials B; B is rate-limited so A keeps leeching). btd is told about A alone.
-A's ut_pex message names B; btd must dial B and download from it. PEX is on
-in A and B for this test only (DHT, LSD, UPnP and NAT-PMP stay off).
+Taken: a python3-libtorrent seeder B is known only to a libtorrent leecher A
+(A dials B; B is rate-limited so A keeps leeching). btd is told about A
+alone. A's ut_pex message names B; btd must dial B and download from it.
+
+Given: btd H downloads (rate-limited) from a btd seeder S, and a libtorrent
+leecher L knows only H. Nothing but H's ut_pex can tell L about S (no
+tracker; L and S are told of H and nobody else), so a connection between S
+and L shows that H sent PEX naming S.
+
+PEX is on in the libtorrent peers for these tests only (DHT, LSD, UPnP and
+NAT-PMP stay off).
 """
 
 import os
@@ -44,9 +51,38 @@ def test_pex_brings_a_new_peer(t):
         t.eq(btd.stop(), 0, "pex: btd exits 0")
 
 
+def test_btd_names_its_peers(t):
+    seed_dir, sums, torrent, _ = payload_torrent(BTCTL, FILES, "pex.bin", piece_length=32768)
+    seeder = Btd(BTD)
+    hub = Btd(BTD)
+    leecher = None
+    try:
+        sid = seeder.add(torrent, dir=seed_dir)["id"]
+        seeder.wait_done(sid, timeout=60)
+        s_port = seeder.call("session.get")["listen_port"]
+        hid = hub.add(torrent, peers=["127.0.0.1:%d" % s_port])["id"]
+        hub.call("torrent.set", id=str(hid), download_limit=192 * 1024)  # keeps H leeching
+        h_port = hub.call("session.get")["listen_port"]
+        wait_until(lambda: hub.status(hid)["peers"] >= 1, 30, "H to connect to S")
+        leecher = LtPeer(torrent, btdtest.tempdir("l-"), "127.0.0.13", seed=False,
+                         peers=["127.0.0.1:%d" % h_port], wait_announce=False, pex=True)
+        wait_until(lambda: "127.0.0.13" in peer_ips(hub, hid), 30, "L to connect to H")
+        wait_until(lambda: "127.0.0.13" in peer_ips(seeder, sid), 90,
+                   "S and L to meet through H's ut_pex")
+        t.ok(True, "pex sent: the libtorrent leecher and the seeder meet through btd's PEX")
+        t.ok(hub.status(hid)["state"] == "downloading",
+             "pex sent: H was still downloading (rate-limited), so it named S while connected")
+    finally:
+        if leecher:
+            leecher.stop()
+        t.eq(hub.stop(), 0, "pex sent: H exits 0")
+        t.eq(seeder.stop(), 0, "pex sent: S exits 0")
+
+
 def main():
     t = btdtest.Tap()
     t.run(test_pex_brings_a_new_peer)
+    t.run(test_btd_names_its_peers)
     return t.done()
 
 
