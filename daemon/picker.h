@@ -40,13 +40,13 @@ struct btd_job {
     uint32_t index;
     uint32_t size; /* bytes in this piece */
     uint32_t nblocks;
-    uint32_t received; /* blocks in buf */
-    uint8_t *buf;      /* owned: size bytes, NULL once handed to a worker */
-    uint8_t *reqs;     /* owned: per block, requests outstanding (saturates at 255) */
-    uint8_t *got;      /* owned: per block, 1 once received */
+    uint32_t received;   /* blocks in buf */
+    uint8_t *buf;        /* owned: size bytes, NULL once handed to a worker */
+    uint8_t *reqs;       /* owned: per block, requests outstanding (saturates at 255) */
+    uint8_t *got;        /* owned: per block, 1 once received */
     uint32_t first_free; /* no block below it is free to ask for (free_block's start) */
-    const void *owner; /* borrowed key of the peer on it; NULL = orphaned */
-    uint32_t *src;     /* owned: per block, address-book id of its sender (blame) */
+    const void *owner;   /* borrowed key of the peer on it; NULL = orphaned */
+    uint32_t *src;       /* owned: per block, address-book id of its sender (blame) */
 };
 
 #define BTD_PICKER_AVAIL_BUCKETS 64 /* more than max_peers_torrent's default (50) */
@@ -68,8 +68,8 @@ struct btd_picker {
      * than, instead of reading every piece (O(pieces) per claim).
      */
     uint32_t rare[BTD_PICKER_AVAIL_BUCKETS];
-    uint32_t rng; /* xorshift32 state: where a claim's scan starts (ties) */
-    uint8_t **pool;     /* owned: spare piece buffers (piece_length bytes each) */
+    uint32_t rng;   /* xorshift32 state: where a claim's scan starts (ties) */
+    uint8_t **pool; /* owned: spare piece buffers (piece_length bytes each) */
     uint32_t npool;
     bool halted; /* no block is handed out (the torrent stopped downloading: a disk fault) */
 };
