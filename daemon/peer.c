@@ -33,6 +33,7 @@ static void on_closed(uv_handle_t *h)
 
     bt_bitfield_deinit(&p->have);
     bt_buf_deinit(&p->out);
+    free(p->early_bits);
     free(p->rbuf);
     free(p);
 }

@@ -100,9 +100,17 @@ struct btd_peer {
     uint64_t snubbed_at;     /* ms */
     uint32_t interesting;    /* pieces they have that we still want */
     struct bt_bitfield have; /* their pieces */
-    uint8_t *rbuf;           /* owned: input not yet parsed */
-    size_t rlen;             /* bytes in rbuf */
-    size_t rcap;             /* bytes allocated */
+    /*
+     * Before the torrent's metadata: the pieces they announced (their
+     * bitfield's bytes, haves set into it, or have all), applied by
+     * btd_peer_metadata_arrived once the piece count is known.
+     */
+    uint8_t *early_bits; /* owned */
+    uint32_t early_len;  /* bytes */
+    bool early_all;
+    uint8_t *rbuf;                                  /* owned: input not yet parsed */
+    size_t rlen;                                    /* bytes in rbuf */
+    size_t rcap;                                    /* bytes allocated */
     struct btd_request reqs[BTD_PEER_MAX_REQUESTS]; /* outstanding, oldest first */
     uint32_t nreqs;
     uint32_t depth;        /* target outstanding requests */
@@ -138,6 +146,12 @@ void btd_peer_tick(struct btd_peer *p, uint64_t now);
 bool btd_peer_bandwidth_wake(struct btd_peer *p);
 /* Sends requests up to depth if the peer may be asked. */
 void btd_peer_fill_requests(struct btd_peer *p);
+/*
+ * The torrent's metadata arrived while p was connected: sizes its piece
+ * list and applies what it announced before. Closes p (and returns false)
+ * if that names pieces the torrent does not have, or on ENOMEM.
+ */
+bool btd_peer_metadata_arrived(struct btd_peer *p);
 /* We now have piece: tell the peer (and drop interest if nothing else is wanted). */
 void btd_peer_have(struct btd_peer *p, uint32_t piece);
 /* End game: another copy of this block arrived; cancel ours if outstanding. */

@@ -1,12 +1,15 @@
 /* Message handlers and the request pipeline of one peer. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "extension.h"
+#include "extmsg.h"
 #include "fast.h"
 #include "log.h"
 #include "peer-internal.h"
 #include "session.h"
+#include "sha1.h"
 #include "torrent.h"
 
 static bool peer_has(const void *key, uint32_t piece)
@@ -291,6 +294,74 @@ static void on_ignored(struct btd_peer *p, const struct bt_wire_msg *m)
     (void)m;
 }
 
+/* The most pieces a torrent can have: its metadata is at most BT_EXT_METADATA_MAX bytes. */
+#define EARLY_MAX_BYTES ((BT_EXT_METADATA_MAX / BT_SHA1_LEN + 7) / 8)
+
+/* A bitfield, have or have all before the metadata: kept in early_bits. */
+static void note_early(struct btd_peer *p, const struct bt_wire_msg *m)
+{
+    uint32_t byte = m->index / 8;
+    uint8_t *nb;
+
+    if (m->type == BT_WIRE_HAVE_ALL && (p->features & BT_WIRE_FEATURE_FAST)) {
+        p->early_all = true;
+    } else if (m->type == BT_WIRE_BITFIELD && m->data_len <= EARLY_MAX_BYTES) {
+        nb = realloc(p->early_bits, m->data_len ? m->data_len : 1);
+        if (!nb) {
+            btd_peer_close(p, "out of memory");
+            return;
+        }
+        memcpy(nb, m->data, m->data_len);
+        p->early_bits = nb;
+        p->early_len = (uint32_t)m->data_len;
+    } else if (m->type == BT_WIRE_HAVE && byte < EARLY_MAX_BYTES) {
+        if (byte >= p->early_len) {
+            nb = realloc(p->early_bits, byte + 1);
+            if (!nb) {
+                btd_peer_close(p, "out of memory");
+                return;
+            }
+            memset(nb + p->early_len, 0, byte + 1 - p->early_len);
+            p->early_bits = nb;
+            p->early_len = byte + 1;
+        }
+        p->early_bits[byte] |= (uint8_t)(0x80u >> (m->index % 8));
+    } else if (m->type == BT_WIRE_BITFIELD || m->type == BT_WIRE_HAVE ||
+               m->type == BT_WIRE_HAVE_ALL) {
+        btd_peer_close(p, "piece announcement over the metadata's limits");
+    }
+}
+
+bool btd_peer_metadata_arrived(struct btd_peer *p)
+{
+    uint32_t n = p->torrent->meta->piece_count, i;
+    size_t full = bt_bitfield_bytes(n);
+    bool beyond = p->early_len > full;
+
+    for (i = n; !beyond && i < p->early_len * 8u; i++)
+        beyond = p->early_bits[i / 8] & (0x80u >> (i % 8));
+    bt_bitfield_deinit(&p->have);
+    if (beyond || bt_bitfield_init(&p->have, n) < 0) {
+        btd_peer_close(p, beyond ? "announced pieces beyond the torrent's" : "out of memory");
+        return false;
+    }
+    for (i = 0; i < n; i++) {
+        if (p->early_all || (i / 8 < p->early_len && (p->early_bits[i / 8] & (0x80u >> (i % 8))))) {
+            bt_bitfield_set(&p->have, i);
+            btd__peer_learn_piece(p, i);
+        }
+    }
+    free(p->early_bits);
+    p->early_bits = NULL;
+    p->early_len = 0;
+    p->early_all = false;
+    if (btd__peer_close_if_both_seeding(p))
+        return false;
+    btd__peer_update_interest(p);
+    btd_peer_fill_requests(p);
+    return p->state != BTD_PEER_CLOSING;
+}
+
 typedef void (*handler_fn)(struct btd_peer *p, const struct bt_wire_msg *m);
 
 static const handler_fn handlers[] = {
@@ -316,11 +387,17 @@ void btd__peer_dispatch(struct btd_peer *p, const struct bt_wire_msg *msg)
 {
     size_t n = sizeof(handlers) / sizeof(handlers[0]);
 
-    /* Without metadata there are no pieces to talk about: only the rest is heard. */
+    /*
+     * Without metadata there are no pieces to talk about: what they have is
+     * kept for later, and the rest but the extension protocol and the
+     * choke and interest messages is not heard.
+     */
     if (!p->torrent->meta && msg->type != BT_WIRE_EXTENDED && msg->type != BT_WIRE_CHOKE &&
         msg->type != BT_WIRE_UNCHOKE && msg->type != BT_WIRE_INTERESTED &&
-        msg->type != BT_WIRE_NOT_INTERESTED)
+        msg->type != BT_WIRE_NOT_INTERESTED) {
+        note_early(p, msg);
         return;
+    }
     if ((size_t)msg->type < n && handlers[msg->type])
         handlers[msg->type](p, msg);
     /* keep-alive, unknown ids and extensions we did not advertise: nothing to do */

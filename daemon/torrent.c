@@ -394,6 +394,7 @@ int btd_torrent_new_magnet(struct btd_torrent **ret, struct btd_session *s, uint
 int btd_torrent_set_metadata(struct btd_torrent *t, struct bt_metainfo *m, uint8_t *raw,
                              size_t raw_len)
 {
+    struct btd_peer *p, *next;
     uint32_t i;
     int r = attach_meta(t, m);
 
@@ -409,9 +410,6 @@ int btd_torrent_set_metadata(struct btd_torrent *t, struct bt_metainfo *m, uint8
     free(t->meta_raw);
     t->meta_raw = raw;
     t->meta_raw_len = raw_len;
-    /* Their piece lists went unread while we had none: talk to them afresh. */
-    while (t->peers)
-        btd_peer_close(t->peers, "metadata received, reconnecting");
     for (i = 0; i < t->nbook; i++) {
         t->book[i].fails = 0;
         t->book[i].next_try = 0;
@@ -421,6 +419,17 @@ int btd_torrent_set_metadata(struct btd_torrent *t, struct bt_metainfo *m, uint8
         set_state(t, BTD_TORRENT_PAUSED);
     else
         start_check(t, NULL);
+    /*
+     * The peers stay, with the pieces they announced meanwhile, unless data
+     * on disk is being checked (no peers while checking, as for a verify).
+     */
+    for (p = t->peers; p; p = next) {
+        next = p->next;
+        if (t->state == BTD_TORRENT_CHECKING || t->paused)
+            btd_peer_close(p, "metadata received, checking the data on disk");
+        else
+            btd_peer_metadata_arrived(p);
+    }
     return 0;
 }
 

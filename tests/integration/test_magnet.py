@@ -13,6 +13,7 @@
 
 import hashlib
 import os
+import re
 import sys
 
 import btdtest
@@ -126,6 +127,14 @@ def test_lying_metadata_peers(t):
         honest = LtPeer(torrent, seed_dir, "127.0.0.7", peers=["127.0.0.1:%d" % port],
                         wait_announce=False)
         fetched(t, btd, tid, sums, "an honest peer after liars")
+        # It dialled us, so btd could not dial it back: closing it when the metadata came
+        # would leave the torrent waiting for libtorrent to call again.
+        log = btd.log_text()
+        m = re.search(r"peer=(127\.0\.0\.7:\d+) extensions:", log)
+        closes = re.findall(r"peer=%s closed: (.*)" % re.escape(m.group(1)), log) if m else None
+        t.ok(m is not None and closes in ([], ["both seeding"]),
+             "the peer that dialled in gave the metadata and then the data on one connection "
+             "(closed: %s)" % closes)
     finally:
         if honest:
             honest.stop()
