@@ -39,6 +39,10 @@ Seeder scenarios (a server, btd dials it):
   md-huge      the same handshake, but metadata_size 2 GiB; then waits.
   md-serve     like md-liar, but serves the torrent's true info dictionary
                (for a torrent made to be malicious in another way).
+  md-have-beyond  md-serve, but before any metadata is asked for it sends a
+               bitfield of the torrent's size plus one byte, the last bit
+               set: a piece one past the end, which the receiver can only
+               tell once it has the metadata.
 
 Leecher scenarios (--dial: it dials btd, handshakes with the torrent's
 info-hash, then, every time, waits up to 30 s for btd to close):
@@ -86,7 +90,7 @@ import time
 
 PSTR = b"\x13BitTorrent protocol"
 SEEDER_SCENARIOS = ["corrupt", "half-corrupt", "huge-length", "garbage", "silent", "slow-drip",
-                    "flood-haves", "md-liar", "md-huge", "md-serve"]
+                    "flood-haves", "md-liar", "md-huge", "md-serve", "md-have-beyond"]
 LEECHER_SCENARIOS = ["bad-requests", "choked-flood", "huge-request", "fast-leecher"]
 _print_lock = threading.Lock()
 
@@ -391,8 +395,8 @@ class Conn:
         say("sent %d ext-handshake %d" % (self.n, metadata_size))
         return True
 
-    def md_liar(self, honest=False):
-        if not self.ext_handshake(len(self.tor.info)):
+    def md_liar(self, honest=False, handshake=True):
+        if handshake and not self.ext_handshake(len(self.tor.info)):
             return
         self.sock.settimeout(60)
         while True:
@@ -411,6 +415,15 @@ class Conn:
 
     def md_serve(self):
         self.md_liar(honest=True)
+
+    def md_have_beyond(self):
+        if not self.ext_handshake(len(self.tor.info)):
+            return
+        bits = bytearray((self.tor.piece_count + 7) // 8 + 1)
+        bits[-1] = 0x01
+        self.sock.sendall(msg(5, bytes(bits)))
+        say("sent %d bitfield-beyond" % self.n)
+        self.md_liar(honest=True, handshake=False)
 
     def md_huge(self):
         if self.ext_handshake(1 << 31):
@@ -544,6 +557,7 @@ class Conn:
     def run(self):
         play = {"corrupt": self.corrupt, "half-corrupt": self.half_corrupt,
                 "md-liar": self.md_liar, "md-huge": self.md_huge, "md-serve": self.md_serve,
+                "md-have-beyond": self.md_have_beyond,
                 "huge-length": self.huge_length, "slow-drip": self.slow_drip,
                 "garbage": self.garbage, "silent": self.silent,
                 "flood-haves": self.flood_haves, "bad-requests": self.bad_requests,

@@ -168,6 +168,26 @@ def test_metadata_escaping_the_download_dir(t):
         t.eq(btd.stop(), 0, "escaping metadata: btd exits 0")
 
 
+def test_pieces_announced_beyond_the_torrent(t):
+    """A bitfield sent before the metadata is read once it comes: one past the end closes."""
+    _, _, torrent, ih = payload_torrent(BTCTL, FILES, "mag.bin", piece_length=PIECE)
+    fake = FakePeer(torrent, "127.0.0.11", "md-have-beyond")
+    btd = Btd(BTD)
+    try:
+        tid = btd.call("torrent.add", magnet=magnet(ih, peers=[fake.addr]),
+                       dir=btd.downloads)["id"]
+        fake.wait_line("sent 1 bitfield-beyond", 20)
+        wait_until(lambda: "peer=%s closed: announced pieces beyond the torrent's" % fake.addr
+                   in btd.log_text(), 30, "the peer to be closed once the metadata came")
+        t.ok(True, "a bitfield naming a piece past the end, sent before the metadata: the "
+             "peer is closed when the metadata shows it")
+        t.eq(btd.status(tid)["state"], "downloading",
+             "the metadata it served is kept; the torrent waits for other peers")
+    finally:
+        fake.stop()
+        t.eq(btd.stop(), 0, "bitfield beyond: btd exits 0")
+
+
 def test_restart_during_and_after_metadata(t):
     seed_dir, sums, torrent, ih = payload_torrent(BTCTL, FILES, "mag.bin", piece_length=PIECE)
     btd = Btd(BTD)
@@ -204,6 +224,7 @@ def main():
     t = btdtest.Tap()
     for fn in (test_magnet_through_tracker, test_magnet_with_only_direct_peers,
                test_lying_metadata_peers, test_metadata_escaping_the_download_dir,
+               test_pieces_announced_beyond_the_torrent,
                test_restart_during_and_after_metadata):
         t.run(fn)
     return t.done()
