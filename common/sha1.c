@@ -1,4 +1,4 @@
-/* The only file that speaks OpenSSL. */
+/* With dh.c, the only files that speak OpenSSL. */
 #include "sha1.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * sha1: SHA-1 through OpenSSL's libcrypto; the only file that speaks
+ * sha1: SHA-1 through OpenSSL's libcrypto; with dh.c, the only files that speak
  * OpenSSL. Any thread; a context belongs to one thread at a time.
  */
 #ifndef BT_SHA1_H
