@@ -77,10 +77,10 @@ static int send_public(struct bt_mse *m, struct bt_buf *out)
     bt_random_bytes(m->priv, sizeof(m->priv));
     r = bt_dh_public(pub, m->priv);
     if (r < 0)
-        return fail(m, r, "out of memory");
+        return fail(m, r, "MSE: out of memory");
     bt_random_bytes(pad, pad_len);
     if (bt_buf_append(out, pub, sizeof(pub)) < 0 || bt_buf_append(out, pad, pad_len) < 0)
-        return fail(m, -ENOMEM, "out of memory");
+        return fail(m, -ENOMEM, "MSE: out of memory");
     return 0;
 }
 
@@ -133,7 +133,8 @@ static int a_got_yb(struct bt_mse *m, const uint8_t *yb, struct bt_buf *out)
     int r = bt_dh_secret(m->secret, m->priv, yb);
 
     if (r < 0)
-        return fail(m, r, r == -EBADMSG ? "their public key is degenerate" : "out of memory");
+        return fail(m, r,
+                    r == -EBADMSG ? "MSE: their public key is degenerate" : "MSE: out of memory");
     hash2(msg, "req1", m->secret, BT_DH_LEN);
     bt_mse_req2(msg + 20, m->skey);
     hash2(req3, "req3", m->secret, BT_DH_LEN);
@@ -150,7 +151,7 @@ static int a_got_yb(struct bt_mse *m, const uint8_t *yb, struct bt_buf *out)
     n = 16 + m->ia_len;
     bt_rc4_crypt(&m->enc, c, n);
     if (bt_buf_append(out, msg, 40 + n) < 0)
-        return fail(m, -ENOMEM, "out of memory");
+        return fail(m, -ENOMEM, "MSE: out of memory");
     peek = m->dec; /* ENCRYPT(VC): the next 8 bytes of their keystream */
     memset(m->sync, 0, 8);
     bt_rc4_crypt(&peek, m->sync, 8);
@@ -167,7 +168,8 @@ static int b_got_ya(struct bt_mse *m, const uint8_t *ya, struct bt_buf *out)
         return r;
     r = bt_dh_secret(m->secret, m->priv, ya);
     if (r < 0)
-        return fail(m, r, r == -EBADMSG ? "their public key is degenerate" : "out of memory");
+        return fail(m, r,
+                    r == -EBADMSG ? "MSE: their public key is degenerate" : "MSE: out of memory");
     hash2(m->sync, "req1", m->secret, BT_DH_LEN);
     m->state = BT_MSE_B_SYNC_REQ1;
     return 0;
@@ -183,7 +185,7 @@ static int b_got_skey(struct bt_mse *m, const uint8_t *x)
     for (i = 0; i < 20; i++)
         req2[i] = x[i] ^ req3[i];
     if (!m->find || !m->find(m->find_data, req2, m->skey))
-        return fail(m, -ENOENT, "no torrent matches their key");
+        return fail(m, -ENOENT, "MSE: no torrent matches their key");
     key_stream(&m->dec, "keyA", m);
     key_stream(&m->enc, "keyB", m);
     m->state = BT_MSE_B_PROVIDE;
@@ -196,12 +198,12 @@ static int b_got_provide(struct bt_mse *m, const uint8_t *p)
     uint32_t both = get32(p + 8) & m->allowed;
 
     if (memcmp(p, vc, 8) != 0)
-        return fail(m, -EBADMSG, "bad verification constant");
+        return fail(m, -EBADMSG, "MSE: bad verification constant");
     m->pad_len = get16(p + 12);
     if (m->pad_len > BT_MSE_PAD_MAX)
-        return fail(m, -EMSGSIZE, "PadC over 512 bytes");
+        return fail(m, -EMSGSIZE, "MSE: PadC over 512 bytes");
     if (!both)
-        return fail(m, -EPROTO, "no encryption method in common");
+        return fail(m, -EPROTO, "MSE: no encryption method in common");
     if ((both & BT_MSE_PLAINTEXT) && (m->prefer_plaintext || !(both & BT_MSE_RC4)))
         m->selected = BT_MSE_PLAINTEXT;
     else
@@ -221,7 +223,7 @@ static int b_got_pad_c(struct bt_mse *m, const uint8_t *p, struct bt_buf *out)
     put16(msg + 12, 0); /* len(PadD) */
     bt_rc4_crypt(&m->enc, msg, sizeof(msg));
     if (bt_buf_append(out, msg, sizeof(msg)) < 0)
-        return fail(m, -ENOMEM, "out of memory");
+        return fail(m, -ENOMEM, "MSE: out of memory");
     m->state = BT_MSE_DONE;
     return 0;
 }
@@ -232,11 +234,11 @@ static int a_got_select(struct bt_mse *m, const uint8_t *p)
     uint32_t sel = get32(p);
 
     if ((sel != BT_MSE_PLAINTEXT && sel != BT_MSE_RC4) || !(sel & m->allowed))
-        return fail(m, -EPROTO, "they selected a method we did not offer");
+        return fail(m, -EPROTO, "MSE: they selected a method we did not offer");
     m->selected = sel;
     m->pad_len = get16(p + 4);
     if (m->pad_len > BT_MSE_PAD_MAX)
-        return fail(m, -EMSGSIZE, "PadD over 512 bytes");
+        return fail(m, -EMSGSIZE, "MSE: PadD over 512 bytes");
     m->state = BT_MSE_A_PAD_D;
     return 0;
 }
@@ -268,8 +270,8 @@ static int step(struct bt_mse *m, uint8_t *in, size_t len, struct bt_buf *out, s
         if (at < 0) {
             if (len >= limit)
                 return fail(m, -EBADMSG,
-                            a ? "no verification constant within 520 bytes"
-                              : "no req1 hash within 532 bytes");
+                            a ? "MSE: no verification constant within 520 bytes"
+                              : "MSE: no req1 hash within 532 bytes");
             return 0;
         }
         if (a) {

@@ -93,13 +93,16 @@ const struct btctl_command btctl_jobs_command = {
 static const char peers_help[] =
     "      --json   print btd's reply: [{address, state, progress, download_rate,\n"
     "               upload_rate, downloaded_bytes, uploaded_bytes, choking_us,\n"
-    "               interested, choked, peer_interested, requests}]\n"
+    "               interested, choked, peer_interested, requests, mse,\n"
+    "               encrypted}]\n"
     "  -h, --help   show this help\n"
     "\n"
     "HAVE is the share of the torrent the peer has; REQS our requests in\n"
     "flight to it. FLAGS: D downloading from it, d we want to but it chokes\n"
     "us, U uploading to it, u it wants to but we choke it, K it unchokes us\n"
-    "but we are not interested, ? we unchoke it but it is not interested.\n";
+    "but we are not interested, ? we unchoke it but it is not interested,\n"
+    "E the connection is encrypted (MSE, RC4 both ways), e MSE handshake\n"
+    "but plaintext payload (both sides allowed it).\n";
 
 static bool flag(const json_t *peer, const char *key)
 {
@@ -118,6 +121,10 @@ static void peer_flags(const json_t *p, char *out)
         out[n++] = flag(p, "choked") ? 'u' : 'U';
     else if (!flag(p, "choked"))
         out[n++] = '?';
+    if (flag(p, "encrypted"))
+        out[n++] = 'E';
+    else if (flag(p, "mse"))
+        out[n++] = 'e';
     out[n] = '\0';
 }
 

@@ -21,6 +21,8 @@ static const char set_help[] =
     "  torrent_download_limit, torrent_upload_limit  bytes/s, for torrents added next\n"
     "  max_peers_torrent, max_peers_global, max_half_open, max_peers_per_ip\n"
     "  log_level                                     error, warning, notice, info, debug\n"
+    "  encryption                                    prefer_plaintext, prefer_encrypted,\n"
+    "                                                require (for new connections)\n"
     "\n"
     "Limits are bytes/s with optional binary units (500K, 2M, 1G); 0 or\n"
     "`unlimited` removes a limit.\n";

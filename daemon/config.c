@@ -34,6 +34,28 @@ static const char *check_log_level(const char *value)
                : "must be one of error, warning, notice, info, debug";
 }
 
+static const char *const encryption_names[] = {"prefer_plaintext", "prefer_encrypted", "require"};
+
+static const char *check_encryption(const char *value)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(encryption_names) / sizeof(encryption_names[0]); i++) {
+        if (strcmp(value, encryption_names[i]) == 0)
+            return NULL;
+    }
+    return "must be one of prefer_plaintext, prefer_encrypted, require";
+}
+
+enum btd_encryption btd_config_encryption(const struct btd_config *c)
+{
+    if (c->encryption && strcmp(c->encryption, "require") == 0)
+        return BTD_ENCRYPTION_REQUIRE;
+    if (c->encryption && strcmp(c->encryption, "prefer_encrypted") == 0)
+        return BTD_ENCRYPTION_PREFER_ENCRYPTED;
+    return BTD_ENCRYPTION_PREFER_PLAINTEXT;
+}
+
 #define STR(field) .name = #field, .type = KEY_STRING, .offset = offsetof(struct btd_config, field)
 #define INT(field, lo, hi)                                                                         \
     .name = #field, .type = KEY_INT, .offset = offsetof(struct btd_config, field), .min = lo,      \
@@ -58,6 +80,7 @@ static const struct key keys[] = {
     {INT(max_peers_per_ip, 1, 1000), LIVE},
     {INT(pieces_in_flight, 1, 1024)},
     {INT(piece_memory, 1 << 20, (int64_t)1 << 32)},
+    {STR(encryption), LIVE, .check = check_encryption},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -130,6 +153,7 @@ int btd_config_init(struct btd_config *c)
     c->socket_path = default_socket();
     c->listen_address = strdup("0.0.0.0");
     c->log_level = strdup("info");
+    c->encryption = strdup("prefer_plaintext");
     c->port = 6881;
     c->max_peers_torrent = 50;
     c->max_peers_global = 400;
@@ -138,7 +162,7 @@ int btd_config_init(struct btd_config *c)
     c->pieces_in_flight = 64;
     c->piece_memory = 8 << 20;
     if (!c->download_dir || !c->state_dir || !c->socket_path || !c->listen_address ||
-        !c->log_level) {
+        !c->log_level || !c->encryption) {
         btd_config_deinit(c);
         return -ENOMEM;
     }

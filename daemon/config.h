@@ -34,8 +34,17 @@ struct btd_config {
     int64_t max_peers_per_ip;       /* connections from one IP address, per torrent */
     int64_t pieces_in_flight;       /* pieces assembled at once, per torrent */
     int64_t piece_memory;           /* bytes of piece buffers per torrent, at most */
+    char *encryption;               /* owned: prefer_plaintext, prefer_encrypted, require */
 };
 
+/* Message Stream Encryption (peer_mse.h), from the `encryption` key. */
+enum btd_encryption {
+    BTD_ENCRYPTION_PREFER_PLAINTEXT, /* dial plaintext; MSE only if that is refused */
+    BTD_ENCRYPTION_PREFER_ENCRYPTED, /* dial MSE offering RC4 only; plaintext if that fails */
+    BTD_ENCRYPTION_REQUIRE,          /* MSE with RC4 only, both ways; no plaintext peer */
+};
+
+enum btd_encryption btd_config_encryption(const struct btd_config *c);
 /* Fills c with the built-in defaults (XDG-aware paths). 0 or -ENOMEM. */
 int btd_config_init(struct btd_config *c);
 void btd_config_deinit(struct btd_config *c);

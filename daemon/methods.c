@@ -12,6 +12,7 @@
 #include "crypto.h"
 #include "metainfo.h"
 #include "peer.h"
+#include "peer_mse.h"
 #include "rpc.h"
 #include "session.h"
 #include "torrent.h"
@@ -250,15 +251,16 @@ static int m_torrent_peers(struct btd_session *s, json_t *params, json_t **ret_r
     for (p = t->peers; p; p = p->next) {
         json_array_append_new(
             arr, json_pack(
-                     "{s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:I}", "address",
-                     p->name, "state", states[p->state], "progress",
+                     "{s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:I, s:b, s:b}",
+                     "address", p->name, "state", states[p->state], "progress",
                      p->have.npieces ? (double)bt_bitfield_count(&p->have) / (double)p->have.npieces
                                      : 0.0,
                      "download_rate", (json_int_t)p->down.per_second, "upload_rate",
                      (json_int_t)p->up.per_second, "downloaded_bytes", (json_int_t)p->downloaded,
                      "uploaded_bytes", (json_int_t)p->uploaded, "choking_us", p->peer_choking,
                      "interested", p->am_interested, "choked", p->am_choking, "peer_interested",
-                     p->peer_interested, "requests", (json_int_t)p->nreqs));
+                     p->peer_interested, "requests", (json_int_t)p->nreqs, "mse", p->mse != NULL,
+                     "encrypted", btd_peer_mse_encrypted(p)));
     }
     *ret_result = arr;
     return 0;
@@ -401,14 +403,14 @@ static int m_session_get(struct btd_session *s, json_t *params, json_t **ret_res
     if (!*ret_result)
         return bt_error_set(err, BT_RPC_INTERNAL_ERROR, "out of memory");
     json_object_update_new(
-        *ret_result,
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "torrent_download_limit",
-                  (json_int_t)s->cfg->torrent_download_limit, "torrent_upload_limit",
-                  (json_int_t)s->cfg->torrent_upload_limit, "max_peers_torrent",
-                  (json_int_t)s->cfg->max_peers_torrent, "max_peers_global",
-                  (json_int_t)s->cfg->max_peers_global, "max_half_open",
-                  (json_int_t)s->cfg->max_half_open, "max_peers_per_ip",
-                  (json_int_t)s->cfg->max_peers_per_ip, "log_level", s->cfg->log_level));
+        *ret_result, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s}", "torrent_download_limit",
+                               (json_int_t)s->cfg->torrent_download_limit, "torrent_upload_limit",
+                               (json_int_t)s->cfg->torrent_upload_limit, "max_peers_torrent",
+                               (json_int_t)s->cfg->max_peers_torrent, "max_peers_global",
+                               (json_int_t)s->cfg->max_peers_global, "max_half_open",
+                               (json_int_t)s->cfg->max_half_open, "max_peers_per_ip",
+                               (json_int_t)s->cfg->max_peers_per_ip, "log_level", s->cfg->log_level,
+                               "encryption", s->cfg->encryption));
     return 0;
 }
 

@@ -12,6 +12,8 @@
 #define BTD_PEER_SNUB_MS 60000
 
 void btd__peer_send2(struct btd_peer *p, const void *a, size_t alen, const void *b, size_t blen);
+/* Sends bytes already in wire form (the MSE handshake): flush() does not encrypt them. */
+void btd__peer_send_sealed(struct btd_peer *p, const void *a, size_t alen);
 void btd__peer_send_simple(struct btd_peer *p, enum bt_wire_type type, uint32_t index,
                            uint32_t begin, uint32_t length);
 /* Handles one parsed message; may close the peer. */

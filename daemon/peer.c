@@ -9,6 +9,7 @@
 #include "log.h"
 #include "macro.h"
 #include "peer-internal.h"
+#include "peer_mse.h"
 #include "session.h"
 #include "wire.h"
 
@@ -35,6 +36,7 @@ static void on_closed(uv_handle_t *h)
     bt_buf_deinit(&p->out);
     free(p->early_bits);
     free(p->rbuf);
+    free(p->mse);
     free(p);
 }
 
@@ -65,6 +67,7 @@ void btd_peer_close(struct btd_peer *p, const char *reason)
     }
     if (p->state == BTD_PEER_CONNECTING && t)
         t->session->half_open--;
+    btd_peer_mse_closing(p);
     p->state = BTD_PEER_CLOSING;
     p->close_reason = reason;
     if (p->dirty) {
@@ -113,6 +116,8 @@ static void flush(struct btd_peer *p)
     }
     w->peer = p;
     w->data = bt_buf_steal(&p->out, &w->len);
+    btd_peer_mse_sending(p, w->data + p->out_sealed, w->len - p->out_sealed);
+    p->out_sealed = 0;
     buf = uv_buf_init((char *)w->data, (unsigned)w->len);
     if (uv_write(&w->req, (uv_stream_t *)&p->tcp, &buf, 1, on_written) < 0) {
         free(w->data);
@@ -135,6 +140,15 @@ void btd_peer_flush_all(struct btd_session *s)
     }
 }
 
+static void mark_dirty(struct btd_peer *p)
+{
+    if (!p->dirty) {
+        p->dirty = true;
+        p->dirty_next = p->session->dirty;
+        p->session->dirty = p;
+    }
+}
+
 /* Sends two spans as one write (a header and its payload); copies both. */
 void btd__peer_send2(struct btd_peer *p, const void *a, size_t alen, const void *b, size_t blen)
 {
@@ -146,11 +160,19 @@ void btd__peer_send2(struct btd_peer *p, const void *a, size_t alen, const void 
         btd_peer_close(p, "out of memory");
         return;
     }
-    if (!p->dirty) {
-        p->dirty = true;
-        p->dirty_next = p->session->dirty;
-        p->session->dirty = p;
+    mark_dirty(p);
+}
+
+void btd__peer_send_sealed(struct btd_peer *p, const void *a, size_t alen)
+{
+    if (p->state == BTD_PEER_CLOSING || p->state == BTD_PEER_CONNECTING)
+        return;
+    if (bt_buf_append(&p->out, a, alen) < 0) {
+        btd_peer_close(p, "out of memory");
+        return;
     }
+    p->out_sealed = p->out.len;
+    mark_dirty(p);
 }
 
 void btd__peer_send_simple(struct btd_peer *p, enum bt_wire_type type, uint32_t index,
@@ -164,16 +186,22 @@ void btd__peer_send_simple(struct btd_peer *p, enum bt_wire_type type, uint32_t 
         btd__peer_send2(p, out, (size_t)n, NULL, 0);
 }
 
-static void send_handshake(struct btd_peer *p)
+static void encode_handshake(struct btd_peer *p, uint8_t out[BT_WIRE_HANDSHAKE_LEN])
 {
     struct bt_wire_handshake hs;
-    uint8_t out[BT_WIRE_HANDSHAKE_LEN];
 
     memset(&hs, 0, sizeof(hs));
     bt_wire_reserved_set(hs.reserved, BT_WIRE_FEATURE_EXTENDED | BT_WIRE_FEATURE_FAST);
     memcpy(hs.info_hash, p->torrent->info_hash, 20);
     memcpy(hs.peer_id, p->torrent->session->peer_id, 20);
     bt_wire_handshake_encode(out, &hs);
+}
+
+static void send_handshake(struct btd_peer *p)
+{
+    uint8_t out[BT_WIRE_HANDSHAKE_LEN];
+
+    encode_handshake(p, out);
     btd__peer_send2(p, out, sizeof(out), NULL, 0);
 }
 
@@ -215,6 +243,10 @@ static int match_incoming(struct btd_peer *p)
         btd_peer_close(p, "handshake for a torrent we do not have");
         return -EPROTO;
     }
+    if (!btd_peer_mse_matches(p, hs.info_hash)) {
+        btd_peer_close(p, "handshake for another torrent than its MSE key");
+        return -EPROTO;
+    }
     unlink_incoming(p);
     r = bt_bitfield_init(&p->have, t->meta ? t->meta->piece_count : 0);
     if (r == 0)
@@ -225,7 +257,7 @@ static int match_incoming(struct btd_peer *p)
                                              : "refused: too many peers");
         return r;
     }
-    btd_debug("ih=%.8s peer=%s incoming connection", t->hex, p->name);
+    btd_debug("ih=%.8s peer=%s incoming connection%s", t->hex, p->name, p->mse ? " (MSE)" : "");
     send_handshake(p);
     return 1;
 }
@@ -271,6 +303,12 @@ static void process_input(struct btd_peer *p)
     int r;
 
     if (p->state == BTD_PEER_HANDSHAKE) {
+        r = btd_peer_mse_input(p);
+        if (r <= 0) {
+            if (r < 0 && p->state != BTD_PEER_CLOSING)
+                btd_peer_close(p, "bad MSE handshake");
+            return;
+        }
         r = on_handshake(p);
         if (r <= 0) {
             if (r < 0 && p->state != BTD_PEER_CLOSING)
@@ -310,6 +348,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0)
         return;
+    btd_peer_mse_received(p, p->rbuf + p->rlen, (size_t)nread);
     p->rlen += (size_t)nread;
     p->last_recv = uv_now(stream->loop);
     btd_bandwidth_use(p, BTD_BW_DOWN, (uint64_t)nread);
@@ -371,6 +410,14 @@ static void on_connect(uv_connect_t *req, int status)
     p->last_recv = uv_now(p->tcp.loop);
     if (uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read) < 0) {
         btd_peer_close(p, "read failed");
+        return;
+    }
+    if (btd_peer_mse_dial(p)) {
+        uint8_t hs[BT_WIRE_HANDSHAKE_LEN];
+
+        encode_handshake(p, hs);
+        if (btd_peer_mse_start(p, hs, sizeof(hs)) < 0)
+            btd_peer_close(p, "out of memory");
         return;
     }
     send_handshake(p);

@@ -29,6 +29,7 @@
 #include "buf.h"
 #include "extmsg.h"
 #include "fast.h"
+#include "mse.h"
 #include "torrent.h"
 #include "upload.h"
 
@@ -120,6 +121,8 @@ struct btd_peer {
     struct btd_rate down, up;
     uint64_t downloaded, uploaded; /* bytes of payload */
     struct bt_buf out;             /* owned: corked output, written once per loop turn */
+    size_t out_sealed;             /* bytes at the start of out already in wire form (MSE) */
+    struct bt_mse *mse;            /* owned: NULL for a plaintext connection (peer_mse.h) */
     struct btd_peer *dirty_next;   /* the session's list of peers with output to flush */
     bool dirty;                    /* on that list */
     const char *close_reason;      /* static string, for the log */

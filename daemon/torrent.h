@@ -52,6 +52,7 @@ struct btd_addr_entry {
     bool connected; /* a live connection uses this address */
     bool incoming;  /* learnt from a connection they made: never dialled */
     bool self;      /* our own address (a tracker listed us): never dialled, not a ban */
+    bool mse_flip;  /* a handshake failed: dial it the other way (MSE or plaintext) next */
 };
 
 struct btd_rate {
