@@ -3,6 +3,7 @@
 
     lt_peer.py --torrent F --dir D --ip 127.0.0.2 [--seed] [--peer HOST:PORT]...
                [--upload-limit BYTES_PER_S] [--exit-when-done] [--pex]
+               [--encryption forced|disabled]
 
 Seeds (--seed, data already in D) or leeches F into D, listening only on
 --ip with DHT, LSD, UPnP, NAT-PMP, uTP and (unless --pex) PEX off, so every
@@ -13,9 +14,14 @@ to wait on:
     state STATE          (checking_files, downloading, seeding, ...)
     announced            (a tracker answered an announce)
     finished             (all pieces verified)
+    peer IP:PORT rc4|plaintext  (--encryption: each peer once, as connected)
 
 and runs until SIGTERM (--exit-when-done: until finished). Leeching, it
 also prints "progress P" every second.
+
+--encryption forced: Message Stream Encryption with RC4 only, both ways
+(pe_forced, pe_rc4), as a user who requires encryption sets it;
+disabled: plaintext only (pe_disabled both ways).
 """
 
 import argparse
@@ -62,6 +68,7 @@ def main():
     ap.add_argument("--exit-when-done", action="store_true")
     ap.add_argument("--upload-limit", type=int, default=0, help="bytes/s, 0 = none")
     ap.add_argument("--pex", action="store_true", help="peer exchange on (tests of PEX only)")
+    ap.add_argument("--encryption", choices=("forced", "disabled"))
     args = ap.parse_args()
 
     stopping = []
@@ -72,6 +79,13 @@ def main():
     if args.upload_limit:
         s["upload_rate_limit"] = args.upload_limit
         s["ignore_limits_on_local_network"] = False  # 127.0.0.0/8 is "local"
+    if args.encryption == "forced":
+        s.update({"out_enc_policy": int(lt.enc_policy.forced),
+                  "in_enc_policy": int(lt.enc_policy.forced),
+                  "allowed_enc_level": int(lt.enc_level.rc4)})
+    elif args.encryption == "disabled":
+        s.update({"out_enc_policy": int(lt.enc_policy.disabled),
+                  "in_enc_policy": int(lt.enc_policy.disabled)})
     ses = lt.session(s)
     atp = lt.add_torrent_params()
     atp.ti = lt.torrent_info(args.torrent)
@@ -94,12 +108,21 @@ def main():
     finished = False
     last_progress = 0.0
     announced = False
+    peers_seen = set()
     while not stopping:
         ses.wait_for_alert(200)
         for a in ses.pop_alerts():
             if isinstance(a, lt.tracker_reply_alert) and not announced:
                 announced = True
                 say("announced")
+        if args.encryption:
+            for p in h.get_peer_info():
+                addr = "%s:%d" % (p.ip[0], p.ip[1])
+                if p.flags & (p.handshake | p.connecting):
+                    continue  # encryption is known once the handshake is over
+                if addr not in peers_seen:
+                    peers_seen.add(addr)
+                    say("peer %s %s" % (addr, "rc4" if p.flags & p.rc4_encrypted else "plaintext"))
         st = h.status()
         if str(st.state) != last_state:
             last_state = str(st.state)

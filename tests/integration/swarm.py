@@ -179,13 +179,15 @@ def _has_trackers(torrent):
 
 class LtPeer(_LineProcess):
     def __init__(self, torrent, data_dir, ip, seed=True, peers=(), upload_limit=0,
-                 wait_announce=None, pex=False):
+                 wait_announce=None, pex=False, encryption=None):
         cmd = ["/usr/bin/python3", os.path.join(HERE, "lt_peer.py"), "--torrent", torrent,
                "--dir", data_dir, "--ip", ip, "--upload-limit", str(upload_limit)]
         if seed:
             cmd.append("--seed")
         if pex:
             cmd.append("--pex")
+        if encryption:
+            cmd += ["--encryption", encryption]
         for p in peers:
             cmd += ["--peer", p]
         super().__init__(cmd, "ltpeer")

@@ -1,0 +1,199 @@
+#!/usr/bin/python3
+"""Message Stream Encryption: btd with peers that require it, and btd requiring it.
+
+python3-libtorrent set as a user who requires encryption (pe_forced both
+ways, RC4 only) seeds to btd, which dials plaintext first by default and
+falls back to MSE when that is closed, and downloads from btd with
+encryption=require; both transfers must keep the original sha256 and be
+RC4 on the wire (libtorrent's rc4_encrypted flag, btd's torrent.peers
+and `btctl peers`). btd with encryption=require refuses a plaintext-only
+libtorrent; two btd, one preferring encryption, speak RC4 to each other;
+and a stream of garbage in place of an MSE handshake is closed
+with one clear debug line while btd keeps running.
+"""
+
+import os
+import random
+import socket
+import sys
+import time
+
+import btdtest
+from swarm import Btd, LtPeer, payload_torrent, sha256_file, wait_until
+
+BTD = btdtest.env_path("BTD")
+BTCTL = btdtest.env_path("BTCTL")
+FILES = {"enc.bin": 2 * 1024 * 1024 + 4321}
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def clean_log(t, btd, what):
+    text = btd.log_text()
+    t.ok(not any(m in text for m in SANITIZER_MARKS), "%s: no sanitizer report" % what,
+         text[-3000:])
+
+
+def test_btd_downloads_from_a_forced_peer(t, data):
+    seed_dir, sums, torrent = data
+    btd = Btd(BTD)
+    seeder = None
+    try:
+        seeder = LtPeer(torrent, seed_dir, "127.0.0.2", encryption="forced")
+        tid = btd.add(torrent, peers=[seeder.addr])["id"]
+        btd.wait_done(tid, timeout=90)
+        t.eq(sha256_file(os.path.join(btd.downloads, "enc.bin")), sums["enc.bin"],
+             "btd (prefer_plaintext) downloads the original bytes from a pe_forced seeder")
+        line = seeder.wait_line("peer ", 10)
+        t.ok(line.endswith(" rc4"), "libtorrent saw an RC4 connection", seeder.lines()[-5:])
+        log = btd.log_text()
+        t.ok("MSE handshake done (RC4)" in log, "btd logged the MSE handshake (RC4)",
+             log[-2000:])
+        clean_log(t, btd, "download")
+    finally:
+        if seeder:
+            seeder.stop()
+        t.eq(btd.stop(), 0, "download: btd exits 0")
+
+
+def btctl_peers(btd, tid):
+    res = btdtest.run([BTCTL, "--socket", btd.socket, "peers", str(tid)], timeout=20)
+    return res.stdout
+
+
+def test_btd_requiring_encryption_seeds(t, data):
+    seed_dir, sums, torrent = data
+    btd = Btd(BTD)
+    leecher = None
+    try:
+        btd.call("session.set", encryption="require", upload_limit=512 * 1024)
+        tid = btd.add(torrent, dir=seed_dir)["id"]
+        btd.wait_done(tid, timeout=60)
+        port = btd.call("session.get")["listen_port"]
+        out = btdtest.tempdir("enc-leech-")
+        leecher = LtPeer(torrent, out, "127.0.0.3", seed=False, peers=["127.0.0.1:%d" % port],
+                         wait_announce=False, encryption="forced")
+
+        def encrypted_peer():
+            peers = btd.call("torrent.peers", id=str(tid))
+            return next((p for p in peers if p["encrypted"] and p["state"] == "active"), None)
+        peer = wait_until(encrypted_peer, 30, "an encrypted peer in torrent.peers")
+        t.ok(peer["mse"], "torrent.peers: the peer came through MSE", peer)
+        table = btctl_peers(btd, tid)
+        row = next((ln for ln in table.splitlines() if ln.startswith(peer["address"])), "")
+        t.ok(len(row.split()) > 1 and "E" in row.split()[-1],
+             "btctl peers flags the connection E", table)
+        leecher.wait_line("finished", 60)
+        t.eq(sha256_file(os.path.join(out, "enc.bin")), sums["enc.bin"],
+             "a pe_forced libtorrent leecher gets the original bytes from btd (require)")
+        t.ok(leecher.wait_line("peer ", 5).endswith(" rc4"), "libtorrent saw RC4",
+             leecher.lines()[-5:])
+        t.eq(btd.call("session.get")["encryption"], "require", "session.get shows the key")
+        clean_log(t, btd, "seed")
+    finally:
+        if leecher:
+            leecher.stop()
+        t.eq(btd.stop(), 0, "seed: btd exits 0")
+
+
+def test_require_refuses_plaintext(t, data):
+    seed_dir, _, torrent = data
+    btd = Btd(BTD)
+    leecher = None
+    try:
+        btd.call("session.set", encryption="require")
+        tid = btd.add(torrent, dir=seed_dir)["id"]
+        btd.wait_done(tid, timeout=60)
+        port = btd.call("session.get")["listen_port"]
+        out = btdtest.tempdir("plain-leech-")
+        leecher = LtPeer(torrent, out, "127.0.0.4", seed=False, peers=["127.0.0.1:%d" % port],
+                         wait_announce=False, encryption="disabled")
+        wait_until(lambda: "plaintext handshake refused" in btd.log_text(), 30,
+                   "btd to refuse the plaintext handshake")
+        time.sleep(2)
+        t.eq(btd.status(tid)["uploaded_bytes"], 0, "require: nothing uploaded to a plaintext peer")
+        t.ok(not any(ln.startswith("finished") for ln in leecher.lines()),
+             "require: the plaintext-only leecher did not finish")
+        clean_log(t, btd, "refuse")
+    finally:
+        if leecher:
+            leecher.stop()
+        t.eq(btd.stop(), 0, "refuse: btd exits 0")
+
+
+def test_btd_to_btd_prefer_encrypted(t, data):
+    """Our initiator (prefer_encrypted: RC4 only) and our receiver (prefer_plaintext)."""
+    seed_dir, sums, torrent = data
+    seeder = Btd(BTD)
+    leecher = Btd(BTD)
+    try:
+        seeder.call("session.set", upload_limit=1024 * 1024)
+        sid = seeder.add(torrent, dir=seed_dir)["id"]
+        seeder.wait_done(sid, timeout=60)
+        port = seeder.call("session.get")["listen_port"]
+        leecher.call("session.set", encryption="prefer_encrypted")
+        lid = leecher.add(torrent, peers=["127.0.0.1:%d" % port])["id"]
+
+        def encrypted_peer():
+            peers = leecher.call("torrent.peers", id=str(lid))
+            return next((p for p in peers if p["encrypted"]), None)
+        wait_until(encrypted_peer, 30, "the leecher's encrypted peer")
+        leecher.wait_done(lid, timeout=60)
+        t.eq(sha256_file(os.path.join(leecher.downloads, "enc.bin")), sums["enc.bin"],
+             "btd (prefer_encrypted) downloads the original bytes from btd over RC4")
+        t.ok("MSE handshake done (RC4)" in seeder.log_text(), "the seeder logged RC4")
+        clean_log(t, seeder, "btd-to-btd seeder")
+        clean_log(t, leecher, "btd-to-btd leecher")
+    finally:
+        t.eq(leecher.stop(), 0, "btd-to-btd: the leecher exits 0")
+        t.eq(seeder.stop(), 0, "btd-to-btd: the seeder exits 0")
+
+
+def garbage_connection(port, data):
+    """Sends data, returns (closed by btd, seconds it took)."""
+    start = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.settimeout(25)
+        s.sendall(data)
+        try:
+            while s.recv(4096):
+                pass
+            closed = True
+        except (ConnectionResetError, socket.timeout):
+            closed = False
+        except OSError:
+            closed = True
+    return closed, time.monotonic() - start
+
+
+def test_garbage_handshakes_are_closed(t, data):
+    btd = Btd(BTD)
+    try:
+        port = btd.call("session.get")["listen_port"]
+        rnd = random.Random(7)
+        junk = bytes([0x55]) + bytes(rnd.getrandbits(8) for _ in range(2000))
+        closed, _ = garbage_connection(port, junk)
+        t.ok(closed, "garbage after a would-be Ya: btd closes the connection")
+        wait_until(lambda: "MSE: no req1 hash within 532 bytes" in btd.log_text(), 10,
+                   "the debug line")
+        closed, took = garbage_connection(port, junk[:50])
+        t.ok(closed and took < 24, "a stalled MSE handshake times out", took)
+        t.ok(btd.alive(), "btd survives garbage handshakes")
+        clean_log(t, btd, "garbage")
+    finally:
+        t.eq(btd.stop(), 0, "garbage: btd exits 0")
+
+
+def main():
+    t = btdtest.Tap()
+    seed_dir, sums, torrent, _ = payload_torrent(BTCTL, FILES, "enc.bin", piece_length=32768)
+    data = (seed_dir, sums, torrent)
+    t.run(test_btd_downloads_from_a_forced_peer, data)
+    t.run(test_btd_requiring_encryption_seeds, data)
+    t.run(test_require_refuses_plaintext, data)
+    t.run(test_btd_to_btd_prefer_encrypted, data)
+    t.run(test_garbage_handshakes_are_closed, data)
+    return t.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
