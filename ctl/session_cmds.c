@@ -16,7 +16,8 @@
 static const char session_help[] =
     "      --json   print btd's reply: {version, listen_port, torrents, peers,\n"
     "               download_rate, upload_rate, downloaded_bytes, uploaded_bytes,\n"
-    "               download_dir, socket, download_limit, upload_limit}\n"
+    "               download_dir, socket, download_limit, upload_limit, ...,\n"
+    "               log_level, encryption}\n"
     "  -h, --help   show this help\n";
 
 /* "1.20 MiB/s (3.00 GiB in total)" */
@@ -63,6 +64,8 @@ static int add_session(struct btctl_table *t, const json_t *s)
     r |= btctl_table_add(t, (const char *const[]){"Upload:", up});
     r |= btctl_table_add(t, (const char *const[]){"Download limit:", down_limit});
     r |= btctl_table_add(t, (const char *const[]){"Upload limit:", up_limit});
+    r |= btctl_table_add(
+        t, (const char *const[]){"Encryption:", btctl_remote_str(s, "encryption", "?")});
     r |= btctl_table_add(
         t, (const char *const[]){"Download dir:", btctl_remote_str(s, "download_dir", "?")});
     r |= btctl_table_add(t, (const char *const[]){"Socket:", btctl_remote_str(s, "socket", "?")});
