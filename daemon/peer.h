@@ -3,7 +3,8 @@
  * thread only.
  *
  * Outgoing connections: connect, handshake (info-hash checked, a peer id
- * that is ours means we dialled ourselves), then bitfield/have, interest,
+ * that is ours means we dialled ourselves; Message Stream Encryption may
+ * come first, either way: peer_mse.h), then bitfield/have, interest,
  * choke state and the request pipeline: the peer keeps up to `depth`
  * 16 KiB requests outstanding, depth following its measured rate. Every
  * length the peer controls is checked before anything is buffered (the
