@@ -3,7 +3,7 @@
 
     lt_peer.py --torrent F --dir D --ip 127.0.0.2 [--seed] [--peer HOST:PORT]...
                [--upload-limit BYTES_PER_S] [--exit-when-done] [--pex]
-               [--encryption forced|disabled]
+               [--encryption forced|forced-both|disabled]
 
 Seeds (--seed, data already in D) or leeches F into D, listening only on
 --ip with DHT, LSD, UPnP, NAT-PMP, uTP and (unless --pex) PEX off, so every
@@ -14,13 +14,15 @@ to wait on:
     state STATE          (checking_files, downloading, seeding, ...)
     announced            (a tracker answered an announce)
     finished             (all pieces verified)
-    peer IP:PORT rc4|plaintext  (--encryption: each peer once, as connected)
+    peer IP:PORT rc4|obfuscated|plaintext  (--encryption: each peer once, once
+                         its handshake is over; obfuscated: MSE, plaintext payload)
 
 and runs until SIGTERM (--exit-when-done: until finished). Leeching, it
 also prints "progress P" every second.
 
 --encryption forced: Message Stream Encryption with RC4 only, both ways
 (pe_forced, pe_rc4), as a user who requires encryption sets it;
+forced-both: MSE always, offering RC4 and plaintext payload (pe_both);
 disabled: plaintext only (pe_disabled both ways).
 """
 
@@ -68,7 +70,7 @@ def main():
     ap.add_argument("--exit-when-done", action="store_true")
     ap.add_argument("--upload-limit", type=int, default=0, help="bytes/s, 0 = none")
     ap.add_argument("--pex", action="store_true", help="peer exchange on (tests of PEX only)")
-    ap.add_argument("--encryption", choices=("forced", "disabled"))
+    ap.add_argument("--encryption", choices=("forced", "forced-both", "disabled"))
     args = ap.parse_args()
 
     stopping = []
@@ -79,10 +81,11 @@ def main():
     if args.upload_limit:
         s["upload_rate_limit"] = args.upload_limit
         s["ignore_limits_on_local_network"] = False  # 127.0.0.0/8 is "local"
-    if args.encryption == "forced":
+    if args.encryption in ("forced", "forced-both"):
+        level = lt.enc_level.rc4 if args.encryption == "forced" else lt.enc_level.both
         s.update({"out_enc_policy": int(lt.enc_policy.forced),
                   "in_enc_policy": int(lt.enc_policy.forced),
-                  "allowed_enc_level": int(lt.enc_level.rc4)})
+                  "allowed_enc_level": int(level), "prefer_rc4": False})
     elif args.encryption == "disabled":
         s.update({"out_enc_policy": int(lt.enc_policy.disabled),
                   "in_enc_policy": int(lt.enc_policy.disabled)})
@@ -122,7 +125,9 @@ def main():
                     continue  # encryption is known once the handshake is over
                 if addr not in peers_seen:
                     peers_seen.add(addr)
-                    say("peer %s %s" % (addr, "rc4" if p.flags & p.rc4_encrypted else "plaintext"))
+                    kind = ("rc4" if p.flags & p.rc4_encrypted else
+                            "obfuscated" if p.flags & p.plaintext_encrypted else "plaintext")
+                    say("peer %s %s" % (addr, kind))
         st = h.status()
         if str(st.state) != last_state:
             last_state = str(st.state)

@@ -6,7 +6,8 @@ ways, RC4 only) seeds to btd, which dials plaintext first by default and
 falls back to MSE when that is closed, and downloads from btd with
 encryption=require; both transfers must keep the original sha256 and be
 RC4 on the wire (libtorrent's rc4_encrypted flag, btd's torrent.peers
-and `btctl peers`). btd with encryption=require refuses a plaintext-only
+and `btctl peers`). A libtorrent offering plaintext payload after MSE gets
+it from btd's default mode. btd with encryption=require refuses a plaintext-only
 libtorrent; two btd, one preferring encryption, speak RC4 to each other;
 and a stream of garbage in place of an MSE handshake is closed
 with one clear debug line while btd keeps running.
@@ -93,6 +94,37 @@ def test_btd_requiring_encryption_seeds(t, data):
         if leecher:
             leecher.stop()
         t.eq(btd.stop(), 0, "seed: btd exits 0")
+
+
+def test_plaintext_payload_when_both_allow_it(t, data):
+    """btd (prefer_plaintext) selects plaintext payload for an MSE peer that offers it."""
+    seed_dir, sums, torrent = data
+    btd = Btd(BTD)
+    leecher = None
+    try:
+        btd.call("session.set", upload_limit=1024 * 1024)
+        tid = btd.add(torrent, dir=seed_dir)["id"]
+        btd.wait_done(tid, timeout=60)
+        port = btd.call("session.get")["listen_port"]
+        out = btdtest.tempdir("obf-leech-")
+        leecher = LtPeer(torrent, out, "127.0.0.5", seed=False, peers=["127.0.0.1:%d" % port],
+                         wait_announce=False, encryption="forced-both")
+
+        def mse_peer():
+            peers = btd.call("torrent.peers", id=str(tid))
+            return next((p for p in peers if p["mse"] and p["state"] == "active"), None)
+        peer = wait_until(mse_peer, 30, "an MSE peer in torrent.peers")
+        t.ok(not peer["encrypted"], "torrent.peers: MSE handshake, payload not RC4", peer)
+        leecher.wait_line("finished", 60)
+        t.eq(sha256_file(os.path.join(out, "enc.bin")), sums["enc.bin"],
+             "an MSE peer offering plaintext payload gets the original bytes")
+        t.ok(leecher.wait_line("peer ", 5).endswith(" obfuscated"),
+             "libtorrent saw an MSE handshake with plaintext payload", leecher.lines()[-5:])
+        clean_log(t, btd, "obfuscated")
+    finally:
+        if leecher:
+            leecher.stop()
+        t.eq(btd.stop(), 0, "obfuscated: btd exits 0")
 
 
 def test_require_refuses_plaintext(t, data):
@@ -189,6 +221,7 @@ def main():
     data = (seed_dir, sums, torrent)
     t.run(test_btd_downloads_from_a_forced_peer, data)
     t.run(test_btd_requiring_encryption_seeds, data)
+    t.run(test_plaintext_payload_when_both_allow_it, data)
     t.run(test_require_refuses_plaintext, data)
     t.run(test_btd_to_btd_prefer_encrypted, data)
     t.run(test_garbage_handshakes_are_closed, data)
