@@ -135,7 +135,8 @@ int btd_peer_mse_input(struct btd_peer *p)
     if (!bt_mse_done(p->mse))
         return 0;
     bt_mse_decrypt(p->mse, p->rbuf, p->rlen); /* what came with the end of the handshake */
-    btd_debug("peer=%s MSE handshake done (%s)", p->name,
+    btd_debug("%s%.8s%speer=%s MSE handshake done (%s)", p->torrent ? "ih=" : "",
+              p->torrent ? p->torrent->hex : "", p->torrent ? " " : "", p->name,
               p->mse->selected == BT_MSE_RC4 ? "RC4" : "plaintext payload");
     return 1;
 }

@@ -220,13 +220,13 @@ class FakePeer(_LineProcess):
 
 
 class Aria2Seeder(_LineProcess):
-    def __init__(self, torrent, data_dir, ip):
+    def __init__(self, torrent, data_dir, ip, extra=()):
         self.port = free_port()
         cmd = ["aria2c", "--no-conf=true", "--enable-dht=false", "--enable-dht6=false",
                "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-ratio=0.0",
                "--bt-seed-unverified=true", "--check-integrity=false", "--interface=" + ip,
                "--listen-port=%d" % self.port, "--dir=" + data_dir, "--summary-interval=0",
-               "--console-log-level=warn", "--bt-external-ip=" + ip, torrent]
+               "--console-log-level=warn", "--bt-external-ip=" + ip] + list(extra) + [torrent]
         super().__init__(cmd, "aria2")
         wait_until(lambda: tcp_listening(ip, self.port), 30, "aria2c listening")
         self.addr = "%s:%d" % (ip, self.port)

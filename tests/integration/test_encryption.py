@@ -3,7 +3,8 @@
 
 python3-libtorrent set as a user who requires encryption (pe_forced both
 ways, RC4 only) seeds to btd, which dials plaintext first by default and
-falls back to MSE when that is closed, and downloads from btd with
+falls back to MSE when that is closed (so does aria2c with
+--bt-require-crypto), and downloads from btd with
 encryption=require; both transfers must keep the original sha256 and be
 RC4 on the wire (libtorrent's rc4_encrypted flag, btd's torrent.peers
 and `btctl peers`). A libtorrent offering plaintext payload after MSE gets
@@ -15,12 +16,13 @@ with one clear debug line while btd keeps running.
 
 import os
 import random
+import re
 import socket
 import sys
 import time
 
 import btdtest
-from swarm import Btd, LtPeer, payload_torrent, sha256_file, wait_until
+from swarm import Aria2Seeder, Btd, LtPeer, payload_torrent, sha256_file, wait_until
 
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
@@ -54,6 +56,27 @@ def test_btd_downloads_from_a_forced_peer(t, data):
         if seeder:
             seeder.stop()
         t.eq(btd.stop(), 0, "download: btd exits 0")
+
+
+def test_btd_downloads_from_aria2_requiring_encryption(t, data):
+    seed_dir, sums, torrent = data
+    btd = Btd(BTD)
+    seeder = None
+    try:
+        seeder = Aria2Seeder(torrent, seed_dir, "127.0.0.6",
+                             extra=["--bt-require-crypto=true", "--bt-min-crypto-level=arc4"])
+        tid = btd.add(torrent, peers=[seeder.addr])["id"]
+        btd.wait_done(tid, timeout=60)
+        t.eq(sha256_file(os.path.join(btd.downloads, "enc.bin")), sums["enc.bin"],
+             "btd downloads the original bytes from aria2c --bt-require-crypto")
+        log = btd.log_text()
+        t.ok(re.search(r"peer=127\.0\.0\.6:\d+ MSE handshake done \(RC4\)", log),
+             "the aria2c connection was RC4", log[-2000:])
+        clean_log(t, btd, "aria2")
+    finally:
+        if seeder:
+            seeder.stop()
+        t.eq(btd.stop(), 0, "aria2: btd exits 0")
 
 
 def btctl_peers(btd, tid):
@@ -220,6 +243,7 @@ def main():
     seed_dir, sums, torrent, _ = payload_torrent(BTCTL, FILES, "enc.bin", piece_length=32768)
     data = (seed_dir, sums, torrent)
     t.run(test_btd_downloads_from_a_forced_peer, data)
+    t.run(test_btd_downloads_from_aria2_requiring_encryption, data)
     t.run(test_btd_requiring_encryption_seeds, data)
     t.run(test_plaintext_payload_when_both_allow_it, data)
     t.run(test_require_refuses_plaintext, data)
