@@ -90,6 +90,13 @@ struct btd_resume_job {
     uint8_t *meta;       /* owned raw .torrent, or NULL */
     size_t meta_len;
     struct btd_resume rec; /* owned */
+    /*
+     * The torrent's data has not been checked to the end (added paused, a
+     * check running or stopped by a disk fault): the record then lists no
+     * piece and every file as missing, so a restart checks whatever files
+     * are there instead of trusting them as they are.
+     */
+    bool unchecked;
 };
 int btd_resume_save(void *job, struct btd_storage *s);
 void btd_resume_job_free(void *job);

@@ -155,7 +155,7 @@ static void mark_file_pieces(const struct bt_metainfo *m, uint32_t i, bool *piec
 
 static void check_done(struct btd_torrent *t)
 {
-    t->checked = true;
+    t->checked = !t->error; /* a fault stopped it: checked again on resume and at restart */
     t->resume_dirty = t->resume_soon = true;
     btd_info("ih=%.8s existing data: %u of %u pieces valid", t->hex, t->picker.have,
              t->picker.piece_count);
@@ -168,8 +168,8 @@ static void check_done(struct btd_torrent *t)
 /*
  * Reads pieces back from disk on the worker pool (data already in the
  * directory: complete data seeds, partial data keeps its valid pieces):
- * those in only, or without it the pieces of every file that exists and is
- * not empty (a fresh download has none, and needs no job at all).
+ * those in only, or without it the pieces of every file not known to be
+ * absent or empty (a fresh download has none, and needs no job at all).
  */
 static void start_check(struct btd_torrent *t, const bool *only)
 {
@@ -187,7 +187,9 @@ static void start_check(struct btd_torrent *t, const bool *only)
             return;
         }
         for (i = 0; i < m->file_count; i++) {
-            if (btd_storage_stat(t->storage, i, &size, &mtime) == 0 && size > 0)
+            r = btd_storage_stat(t->storage, i, &size, &mtime);
+            /* Only a file known absent or empty is skipped: other errors are the check's. */
+            if ((r == 0 && size > 0) || (r < 0 && r != -ENOENT && r != -ENOTDIR))
                 mark_file_pieces(m, i, present);
         }
         only = present;
@@ -707,7 +709,8 @@ struct btd_resume_job *btd_torrent_resume_job(struct btd_torrent *t)
     rec->upload_limit = t->bw[BTD_BW_UP].rate;
     rec->piece_count = npieces;
     rec->file_count = nfiles;
-    for (i = 0; i < npieces; i++) {
+    job->unchecked = m && !t->checked;
+    for (i = 0; i < npieces && !job->unchecked; i++) {
         if (t->picker.state[i] == BTD_PIECE_HAVE)
             rec->have[i / 8] |= (uint8_t)(0x80u >> (i % 8));
     }

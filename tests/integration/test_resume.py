@@ -9,6 +9,9 @@
   last restart the download completes with the right sha256.
 - A truncated, empty or corrupt record is ignored with a warning and the
   data is checked; a file changed on disk is checked and mended.
+- A torrent added paused over complete data has not been checked: its
+  record must not let a restart trust "no pieces" (after resume it seeds
+  without a byte downloaded, from the check alone; no peer exists).
 - A second btd on the same state directory is refused.
 """
 
@@ -194,10 +197,33 @@ def test_second_btd_on_same_state_is_refused(t):
         t.eq(first.stop(), 0, "state lock: btd exits 0")
 
 
+def test_unchecked_torrent_is_checked_after_a_restart(t):
+    seed_dir, _, torrent, ih = payload_torrent(BTCTL, {"whole.bin": 3 * MIB + 5}, "whole.bin",
+                                               piece_length=PIECE)
+    btd = Btd(BTD)
+    again = None
+    try:
+        tid = btd.add(torrent, dir=seed_dir, paused=True)["id"]
+        t.eq(btd.status(tid)["state"], "paused", "added paused: not checked yet")
+        t.eq(btd.stop(), 0, "unchecked: btd exits 0")
+        rec = record(btd, ih)
+        t.ok(listed_pieces(rec) == [], "the record of an unchecked torrent lists no piece")
+        again = Btd(BTD, state_dir=btd.state)
+        again.call("torrent.resume", id=str(tid))
+        st = again.wait_done(tid, timeout=60)
+        t.eq(st["downloaded_bytes"], 0,
+             "after the restart and resume the data is checked and seeds: nothing downloaded")
+    finally:
+        if again:
+            t.eq(again.stop(), 0, "unchecked, restarted: btd exits 0")
+
+
 def main():
     t = btdtest.Tap()
     for fn in (test_clean_restart, test_kill9_never_lists_a_bad_piece,
-               test_bad_records_and_changed_files, test_second_btd_on_same_state_is_refused):
+               test_bad_records_and_changed_files,
+               test_unchecked_torrent_is_checked_after_a_restart,
+               test_second_btd_on_same_state_is_refused):
         t.run(fn)
     return t.done()
 
