@@ -79,6 +79,14 @@ def test_btd_downloads_from_aria2_requiring_encryption(t, data):
         t.eq(btd.stop(), 0, "aria2: btd exits 0")
 
 
+def wait_peer(btd, tid, flag, what):
+    """The first active peer of torrent tid whose torrent.peers field flag is true."""
+    def found():
+        peers = btd.call("torrent.peers", id=str(tid))
+        return next((p for p in peers if p[flag] and p["state"] == "active"), None)
+    return wait_until(found, 30, what)
+
+
 def btctl_peers(btd, tid):
     res = btdtest.run([BTCTL, "--socket", btd.socket, "peers", str(tid)], timeout=20)
     return res.stdout
@@ -96,11 +104,7 @@ def test_btd_requiring_encryption_seeds(t, data):
         out = btdtest.tempdir("enc-leech-")
         leecher = LtPeer(torrent, out, "127.0.0.3", seed=False, peers=["127.0.0.1:%d" % port],
                          wait_announce=False, encryption="forced")
-
-        def encrypted_peer():
-            peers = btd.call("torrent.peers", id=str(tid))
-            return next((p for p in peers if p["encrypted"] and p["state"] == "active"), None)
-        peer = wait_until(encrypted_peer, 30, "an encrypted peer in torrent.peers")
+        peer = wait_peer(btd, tid, "encrypted", "an encrypted peer in torrent.peers")
         t.ok(peer["mse"], "torrent.peers: the peer came through MSE", peer)
         table = btctl_peers(btd, tid)
         row = next((ln for ln in table.splitlines() if ln.startswith(peer["address"])), "")
@@ -132,11 +136,7 @@ def test_plaintext_payload_when_both_allow_it(t, data):
         out = btdtest.tempdir("obf-leech-")
         leecher = LtPeer(torrent, out, "127.0.0.5", seed=False, peers=["127.0.0.1:%d" % port],
                          wait_announce=False, encryption="forced-both")
-
-        def mse_peer():
-            peers = btd.call("torrent.peers", id=str(tid))
-            return next((p for p in peers if p["mse"] and p["state"] == "active"), None)
-        peer = wait_until(mse_peer, 30, "an MSE peer in torrent.peers")
+        peer = wait_peer(btd, tid, "mse", "an MSE peer in torrent.peers")
         t.ok(not peer["encrypted"], "torrent.peers: MSE handshake, payload not RC4", peer)
         leecher.wait_line("finished", 60)
         t.eq(sha256_file(os.path.join(out, "enc.bin")), sums["enc.bin"],
@@ -187,11 +187,7 @@ def test_btd_to_btd_prefer_encrypted(t, data):
         port = seeder.call("session.get")["listen_port"]
         leecher.call("session.set", encryption="prefer_encrypted")
         lid = leecher.add(torrent, peers=["127.0.0.1:%d" % port])["id"]
-
-        def encrypted_peer():
-            peers = leecher.call("torrent.peers", id=str(lid))
-            return next((p for p in peers if p["encrypted"]), None)
-        wait_until(encrypted_peer, 30, "the leecher's encrypted peer")
+        wait_peer(leecher, lid, "encrypted", "the leecher's encrypted peer")
         leecher.wait_done(lid, timeout=60)
         t.eq(sha256_file(os.path.join(leecher.downloads, "enc.bin")), sums["enc.bin"],
              "btd (prefer_encrypted) downloads the original bytes from btd over RC4")
