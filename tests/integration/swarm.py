@@ -12,6 +12,10 @@
 - ``Aria2Seeder(torrent, dir, ip)``: aria2c seeding.
 - ``Aria2Leecher(torrent, dir, ip)``: aria2c downloading through the torrent's
   tracker, exiting when complete; ``.wait_exit(timeout)``.
+- ``Transmission(ip, encryption)``: transmission-daemon on its own loopback
+  address and config dir; ``.call(method, **args)`` speaks its RPC,
+  ``.seed(torrent, dir)`` adds a torrent over complete data and waits until
+  it seeds; ``.addr`` (dial it: it never dials loopback peers itself).
 - ``payload_torrent(btctl, files, root, ...)``: random files and their torrent.
 - ``Btd(btd_path)``: btd on a fresh state dir and socket with ``--port 0``;
   ``.call(method, **params)`` speaks JSON-RPC on the socket and returns the
@@ -28,6 +32,7 @@ import os
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -371,3 +376,75 @@ def create_torrent(btctl, path, out, trackers=(), piece_length=None):
     if res.returncode != 0:
         raise RuntimeError("btctl create failed: " + res.stderr)
     return res.stdout.splitlines()[0].strip()
+
+
+class Transmission:
+    """transmission-daemon 3.00 in the foreground: DHT, LPD, PEX, uTP and port
+    forwarding off; encryption 0 tolerated, 1 preferred, 2 required."""
+
+    def __init__(self, ip, encryption=1):
+        self.dir = btdtest.tempdir("tr-")
+        self.rpc_port, self.port = free_port(), free_port()
+        settings = {
+            "dht-enabled": False, "lpd-enabled": False, "pex-enabled": False,
+            "utp-enabled": False, "port-forwarding-enabled": False, "blocklist-enabled": False,
+            "rpc-enabled": True, "rpc-bind-address": "127.0.0.1", "rpc-port": self.rpc_port,
+            "rpc-whitelist-enabled": True, "rpc-whitelist": "127.0.0.1",
+            "rpc-host-whitelist-enabled": False, "rpc-authentication-required": False,
+            "bind-address-ipv4": ip, "bind-address-ipv6": "::1", "peer-port": self.port,
+            "peer-port-random-on-start": False, "encryption": encryption,
+            "incomplete-dir-enabled": False, "watch-dir-enabled": False,
+            "start-added-torrents": True, "ratio-limit-enabled": False,
+            "idle-seeding-limit-enabled": False, "message-level": 2,
+        }
+        with open(os.path.join(self.dir, "settings.json"), "w") as f:
+            json.dump(settings, f)
+        self.log = os.path.join(self.dir, "transmission.log")
+        self._f = open(self.log, "w")
+        self.proc = btdtest.start(["transmission-daemon", "--foreground", "--config-dir",
+                                   self.dir], stdout=self._f, stderr=self._f)
+        wait_until(lambda: self.proc.poll() is not None or
+                   tcp_listening("127.0.0.1", self.rpc_port), 20, "transmission's RPC port")
+        if self.proc.poll() is not None:
+            raise RuntimeError("transmission-daemon exited at start")
+        self.addr = "%s:%d" % (ip, self.port)
+        self._sid = ""
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def call(self, method, **args):
+        body = json.dumps({"method": method, "arguments": args}).encode()
+        url = "http://127.0.0.1:%d/transmission/rpc" % self.rpc_port
+        for _ in range(3):
+            req = urllib.request.Request(url, body, {"X-Transmission-Session-Id": self._sid,
+                                                     "Content-Type": "application/json"})
+            try:
+                with self._opener.open(req, timeout=10) as r:
+                    reply = json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                if e.code == 409:  # it hands out the session id to send back
+                    self._sid = e.headers.get("X-Transmission-Session-Id", "")
+                    continue
+                raise
+            if reply.get("result") != "success":
+                raise RuntimeError("transmission %s: %s" % (method, reply.get("result")))
+            return reply["arguments"]
+        raise RuntimeError("transmission %s: no session id" % method)
+
+    def seed(self, torrent, data_dir, timeout=60):
+        """Adds torrent over complete data in data_dir; returns its id once it seeds."""
+        with open(torrent, "rb") as f:
+            meta = base64.b64encode(f.read()).decode()
+        added = self.call("torrent-add", metainfo=meta, **{"download-dir": data_dir})
+        tid = (added.get("torrent-added") or added.get("torrent-duplicate"))["id"]
+
+        def seeding():
+            st = self.call("torrent-get", ids=[tid], fields=["status", "percentDone"])
+            st = st["torrents"][0]
+            return st["status"] == 6 and st["percentDone"] >= 1  # TR_STATUS_SEED
+        wait_until(seeding, timeout, "transmission to check its data and seed")
+        return tid
+
+    def stop(self):
+        rc = btdtest.stop(self.proc, timeout=20)
+        self._f.close()
+        return rc

@@ -4,7 +4,8 @@
 python3-libtorrent set as a user who requires encryption (pe_forced both
 ways, RC4 only) seeds to btd, which dials plaintext first by default and
 falls back to MSE when that is closed (so does aria2c with
---bt-require-crypto), and downloads from btd with
+--bt-require-crypto; transmission-daemon with encryption required seeds to
+btd set to require), and downloads from btd with
 encryption=require; both transfers must keep the original sha256 and be
 RC4 on the wire (libtorrent's rc4_encrypted flag, btd's torrent.peers
 and `btctl peers`). A libtorrent offering plaintext payload after MSE gets
@@ -22,7 +23,8 @@ import sys
 import time
 
 import btdtest
-from swarm import Aria2Seeder, Btd, LtPeer, payload_torrent, sha256_file, wait_until
+from swarm import (Aria2Seeder, Btd, LtPeer, Transmission, payload_torrent, sha256_file,
+                   wait_until)
 
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
@@ -85,6 +87,27 @@ def wait_peer(btd, tid, flag, what):
         peers = btd.call("torrent.peers", id=str(tid))
         return next((p for p in peers if p[flag] and p["state"] == "active"), None)
     return wait_until(found, 30, what)
+
+
+def test_btd_downloads_from_transmission_requiring_encryption(t, data):
+    """transmission-daemon with encryption required seeds; btd (require) dials it over MSE."""
+    seed_dir, sums, torrent = data
+    tr = Transmission("127.0.0.9", encryption=2)
+    btd = Btd(BTD)
+    try:
+        tr.seed(torrent, seed_dir)
+        btd.call("session.set", encryption="require")
+        tid = btd.add(torrent, peers=[tr.addr])["id"]
+        peer = wait_peer(btd, tid, "encrypted", "an RC4 connection to transmission")
+        t.ok(peer["mse"] and peer["address"].startswith("127.0.0.9:"),
+             "transmission (encryption required) and btd speak MSE with RC4", peer)
+        btd.wait_done(tid, timeout=60)
+        t.eq(sha256_file(os.path.join(btd.downloads, "enc.bin")), sums["enc.bin"],
+             "btd downloads the original bytes from transmission over RC4")
+        clean_log(t, btd, "transmission")
+    finally:
+        t.eq(tr.stop(), 0, "transmission exits 0")
+        t.eq(btd.stop(), 0, "transmission: btd exits 0")
 
 
 def btctl_peers(btd, tid):
@@ -240,6 +263,7 @@ def main():
     data = (seed_dir, sums, torrent)
     t.run(test_btd_downloads_from_a_forced_peer, data)
     t.run(test_btd_downloads_from_aria2_requiring_encryption, data)
+    t.run(test_btd_downloads_from_transmission_requiring_encryption, data)
     t.run(test_btd_requiring_encryption_seeds, data)
     t.run(test_plaintext_payload_when_both_allow_it, data)
     t.run(test_require_refuses_plaintext, data)
