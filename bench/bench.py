@@ -71,15 +71,12 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -228,33 +225,6 @@ def run_libtorrent(a, torrent, ddir, log):
 TR_IP = "127.0.0.10"  # transmission-daemon; its dialling seeders on 127.0.0.11..
 
 
-class TransmissionRpc:
-    """transmission-daemon's JSON RPC on 127.0.0.1 (the X-Transmission-Session-Id dance)."""
-
-    def __init__(self, port):
-        self.url = "http://127.0.0.1:%d/transmission/rpc" % port
-        self.sid = ""
-        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback
-
-    def call(self, method, **args):
-        body = json.dumps({"method": method, "arguments": args}).encode()
-        for _ in range(3):
-            req = urllib.request.Request(self.url, body, {"X-Transmission-Session-Id": self.sid,
-                                                          "Content-Type": "application/json"})
-            try:
-                with self.opener.open(req, timeout=10) as r:
-                    reply = json.loads(r.read())
-            except urllib.error.HTTPError as e:
-                if e.code == 409:  # the session id, to send back
-                    self.sid = e.headers.get("X-Transmission-Session-Id", "")
-                    continue
-                raise
-            if reply.get("result") != "success":
-                raise RuntimeError("transmission %s: %s" % (method, reply.get("result")))
-            return reply["arguments"]
-        raise RuntimeError("transmission %s: no session id" % method)
-
-
 def run_transmission(a, torrent, ddir, log):
     """transmission-daemon 3.00 in the foreground on TR_IP, its own config directory.
 
@@ -289,7 +259,7 @@ def run_transmission(a, torrent, ddir, log):
                          20, "transmission's RPC port")
         if child.exited():
             return None, child, "exited %d at start" % child.proc.returncode
-        tr = TransmissionRpc(rpc_port)
+        tr = swarm.TransmissionRpc(rpc_port)
         with open(torrent, "rb") as f:
             meta = base64.b64encode(f.read()).decode()
         t0 = time.monotonic()
@@ -357,21 +327,10 @@ def proc_cpu(pid):
 
 def rpc(sock, method, **params):
     """One JSON-RPC call on btd's control socket; the result, or raises."""
-    req = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}) + "\n"
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(10)
-        s.connect(sock)
-        s.sendall(req.encode())
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    reply = json.loads(buf)
-    if "error" in reply:
-        raise RuntimeError("%s: %s" % (method, reply["error"].get("message")))
-    return reply["result"]
+    try:
+        return swarm.control_call(sock, method, **params)
+    except swarm.RpcError as e:
+        raise RuntimeError("%s: %s" % (method, e.message)) from None
 
 
 def spawn_btd(a, log, listen_ip, download_dir):

@@ -12,6 +12,9 @@
 - ``Aria2Seeder(torrent, dir, ip)``: aria2c seeding.
 - ``Aria2Leecher(torrent, dir, ip)``: aria2c downloading through the torrent's
   tracker, exiting when complete; ``.wait_exit(timeout)``.
+- ``control_call(socket, method, **params)``: one JSON-RPC call on a btd
+  control socket (what ``Btd.call`` does); ``TransmissionRpc(port)``: the
+  same for transmission-daemon's RPC.
 - ``Transmission(ip, encryption)``: transmission-daemon on its own loopback
   address and config dir; ``.call(method, **args)`` speaks its RPC,
   ``.seed(torrent, dir)`` adds a torrent over complete data and waits until
@@ -267,6 +270,30 @@ class RpcError(Exception):
         self.message = message
 
 
+def control_raw(sock_path, data, timeout=10):
+    """Sends bytes on btd's control socket; the reply bytes up to the first newline."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(sock_path)
+        s.sendall(data)
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        return buf
+
+
+def control_call(sock_path, method, **params):
+    """One JSON-RPC call on btd's control socket: the result, or raises RpcError."""
+    req = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    reply = json.loads(control_raw(sock_path, (json.dumps(req) + "\n").encode()))
+    if "error" in reply:
+        raise RpcError(reply["error"]["code"], reply["error"]["message"])
+    return reply["result"]
+
+
 class Btd:
     def __init__(self, btd_path, extra=(), env=None, state_dir=None, wrapper=()):
         """state_dir: another btd's (a restart), else a fresh one.
@@ -294,24 +321,10 @@ class Btd:
 
     def raw(self, data, timeout=10):
         """Sends bytes, returns the reply bytes up to the first newline (or b"" on close)."""
-        with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(timeout)
-            s.connect(self.socket)
-            s.sendall(data)
-            buf = b""
-            while not buf.endswith(b"\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-            return buf
+        return control_raw(self.socket, data, timeout)
 
     def call(self, method, **params):
-        req = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-        reply = json.loads(self.raw((json.dumps(req) + "\n").encode()))
-        if "error" in reply:
-            raise RpcError(reply["error"]["code"], reply["error"]["message"])
-        return reply["result"]
+        return control_call(self.socket, method, **params)
 
     def add(self, torrent, **params):
         with open(torrent, "rb") as f:
@@ -378,6 +391,33 @@ def create_torrent(btctl, path, out, trackers=(), piece_length=None):
     return res.stdout.splitlines()[0].strip()
 
 
+class TransmissionRpc:
+    """transmission-daemon's JSON RPC on 127.0.0.1 (the X-Transmission-Session-Id dance)."""
+
+    def __init__(self, port):
+        self.url = "http://127.0.0.1:%d/transmission/rpc" % port
+        self.sid = ""
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback
+
+    def call(self, method, **args):
+        body = json.dumps({"method": method, "arguments": args}).encode()
+        for _ in range(3):
+            req = urllib.request.Request(self.url, body, {"X-Transmission-Session-Id": self.sid,
+                                                          "Content-Type": "application/json"})
+            try:
+                with self.opener.open(req, timeout=10) as r:
+                    reply = json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                if e.code == 409:  # it hands out the session id to send back
+                    self.sid = e.headers.get("X-Transmission-Session-Id", "")
+                    continue
+                raise
+            if reply.get("result") != "success":
+                raise RuntimeError("transmission %s: %s" % (method, reply.get("result")))
+            return reply["arguments"]
+        raise RuntimeError("transmission %s: no session id" % method)
+
+
 class Transmission:
     """transmission-daemon 3.00 in the foreground: DHT, LPD, PEX, uTP and port
     forwarding off; encryption 0 tolerated, 1 preferred, 2 required."""
@@ -408,27 +448,10 @@ class Transmission:
         if self.proc.poll() is not None:
             raise RuntimeError("transmission-daemon exited at start")
         self.addr = "%s:%d" % (ip, self.port)
-        self._sid = ""
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self.rpc = TransmissionRpc(self.rpc_port)
 
     def call(self, method, **args):
-        body = json.dumps({"method": method, "arguments": args}).encode()
-        url = "http://127.0.0.1:%d/transmission/rpc" % self.rpc_port
-        for _ in range(3):
-            req = urllib.request.Request(url, body, {"X-Transmission-Session-Id": self._sid,
-                                                     "Content-Type": "application/json"})
-            try:
-                with self._opener.open(req, timeout=10) as r:
-                    reply = json.loads(r.read())
-            except urllib.error.HTTPError as e:
-                if e.code == 409:  # it hands out the session id to send back
-                    self._sid = e.headers.get("X-Transmission-Session-Id", "")
-                    continue
-                raise
-            if reply.get("result") != "success":
-                raise RuntimeError("transmission %s: %s" % (method, reply.get("result")))
-            return reply["arguments"]
-        raise RuntimeError("transmission %s: no session id" % method)
+        return self.rpc.call(method, **args)
 
     def seed(self, torrent, data_dir, timeout=60):
         """Adds torrent over complete data in data_dir; returns its id once it seeds."""
