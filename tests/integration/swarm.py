@@ -171,7 +171,8 @@ class _LineProcess:
             exited = self.proc.poll() is not None  # before reading: its last line counts
             line = next((ln for ln in self.lines() if ln.startswith(prefix)), None)
             if line is None and exited:
-                raise RuntimeError("%s exited: %s" % (self.proc.args[1:3], self.lines()[-5:]))
+                raise RuntimeError("%s exited with status %s: %s" % (
+                    self.proc.args[1:3], self.proc.returncode, self.lines()[-5:]))
             return line
         return wait_until(found, timeout, "%r from %s" % (prefix, self.proc.args[:2]))
 
