@@ -488,11 +488,44 @@ static uint32_t find_file(const struct btd_storage *s, uint64_t off)
     return lo;
 }
 
-static int check_span(const struct btd_storage *s, uint64_t off, size_t len)
+static bool span_ok(const struct btd_storage *s, uint64_t off, size_t len)
 {
-    if (off > s->total_length || (uint64_t)len > s->total_length - off)
+    return off <= s->total_length && (uint64_t)len <= s->total_length - off;
+}
+
+/* What each_span does with one file's part of a span: n bytes at in, done bytes into the span. */
+typedef int (*span_fn)(struct btd_storage *s, uint32_t i, uint64_t in, size_t done, size_t n,
+                       void *arg);
+
+/*
+ * Calls fn for each file's part of the len bytes at torrent offset off, in
+ * order, until one fails; on a failure *fail_file (if not NULL) is set to
+ * that file's index. 0 or fn's -errno; -EINVAL if the span is past the end.
+ */
+static int each_span(struct btd_storage *s, uint64_t off, size_t len, span_fn fn, void *arg,
+                     uint32_t *fail_file)
+{
+    size_t done = 0;
+    uint32_t i;
+    int r = 0;
+
+    if (!span_ok(s, off, len))
         return -EINVAL;
-    return 0;
+    for (i = find_file(s, off); r == 0 && done < len && i < s->file_count; i++) {
+        const struct sfile *f = &s->files[i];
+        uint64_t in = off + done - f->offset;
+        size_t n = len - done;
+
+        if (f->length == 0)
+            continue;
+        if ((uint64_t)n > f->length - in)
+            n = (size_t)(f->length - in);
+        r = fn(s, i, in, done, n, arg);
+        if (r < 0 && fail_file)
+            *fail_file = i;
+        done += n;
+    }
+    return r;
 }
 
 /* Zero-length files hold no piece, so no write reaches them: create them all
@@ -519,14 +552,18 @@ static int create_empty_files(struct btd_storage *s, uint32_t *fail_file)
     return 0;
 }
 
-static int write_in_file(struct btd_storage *s, uint32_t i, uint64_t in, const uint8_t *p, size_t n)
+static int write_span(struct btd_storage *s, uint32_t i, uint64_t in, size_t done, size_t n,
+                      void *arg)
 {
-    int fd = file_fd(s, i, true);
-    int r;
+    const uint8_t *data = arg;
+    int fd, r;
 
+    if (s->files[i].pad)
+        return 0;
+    fd = file_fd(s, i, true);
     if (fd < 0)
         return fd;
-    r = pwrite_all(fd, p, n, in);
+    r = pwrite_all(fd, data + done, n, in);
     close(fd);
     if (r == 0)
         atomic_store(&s->dirty[i], true);
@@ -536,12 +573,13 @@ static int write_in_file(struct btd_storage *s, uint32_t i, uint64_t in, const u
 int btd_storage_write(struct btd_storage *s, uint64_t off, const uint8_t *data, size_t len,
                       uint32_t *fail_file)
 {
-    uint32_t i;
-    int r = check_span(s, off, len);
+    int r;
 
+    if (!span_ok(s, off, len))
+        return -EINVAL;
+    r = create_empty_files(s, fail_file);
     if (r < 0)
         return r;
-    r = create_empty_files(s, fail_file);
     /*
      * One writer at a time: concurrent pwrites into one file contend on its
      * inode lock, and the kernel spins on it (perf: ~6 % of a download's
@@ -549,35 +587,25 @@ int btd_storage_write(struct btd_storage *s, uint64_t off, const uint8_t *data, 
      * the bulk of a worker's time, still runs in parallel.
      */
     pthread_mutex_lock(&s->write_lock);
-    for (i = find_file(s, off); r == 0 && len > 0 && i < s->file_count; i++) {
-        const struct sfile *f = &s->files[i];
-        uint64_t in = off - f->offset;
-        size_t n = len;
-
-        if (f->length == 0)
-            continue;
-        if ((uint64_t)n > f->length - in)
-            n = (size_t)(f->length - in);
-        if (!f->pad)
-            r = write_in_file(s, i, in, data, n);
-        if (r < 0 && fail_file)
-            *fail_file = i;
-        off += n;
-        data += n;
-        len -= n;
-    }
+    r = each_span(s, off, len, write_span, (void *)data, fail_file);
     pthread_mutex_unlock(&s->write_lock);
     return r;
 }
 
-static int read_in_file(struct btd_storage *s, uint32_t i, uint64_t in, uint8_t *p, size_t n)
+static int read_span(struct btd_storage *s, uint32_t i, uint64_t in, size_t done, size_t n,
+                     void *arg)
 {
-    int fd = file_fd(s, i, false);
-    int r;
+    uint8_t *out = (uint8_t *)arg + done;
+    int fd, r;
 
+    if (s->files[i].pad) {
+        memset(out, 0, n);
+        return 0;
+    }
+    fd = file_fd(s, i, false);
     if (fd < 0)
         return fd;
-    r = pread_all(fd, p, n, in);
+    r = pread_all(fd, out, n, in);
     close(fd);
     return r;
 }
@@ -585,29 +613,7 @@ static int read_in_file(struct btd_storage *s, uint32_t i, uint64_t in, uint8_t 
 int btd_storage_read(struct btd_storage *s, uint64_t off, uint8_t *out, size_t len,
                      uint32_t *fail_file)
 {
-    uint32_t i;
-    int r = check_span(s, off, len);
-
-    for (i = find_file(s, off); r == 0 && len > 0 && i < s->file_count; i++) {
-        const struct sfile *f = &s->files[i];
-        uint64_t in = off - f->offset;
-        size_t n = len;
-
-        if (f->length == 0)
-            continue;
-        if ((uint64_t)n > f->length - in)
-            n = (size_t)(f->length - in);
-        if (f->pad)
-            memset(out, 0, n);
-        else
-            r = read_in_file(s, i, in, out, n);
-        if (r < 0 && fail_file)
-            *fail_file = i;
-        off += n;
-        out += n;
-        len -= n;
-    }
-    return r;
+    return each_span(s, off, len, read_span, out, fail_file);
 }
 
 int btd_storage_sync(struct btd_storage *s)
