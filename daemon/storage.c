@@ -12,6 +12,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "mapped.h"
+
 /* One file of the layout, copied from the metainfo. */
 struct sfile {
     char *path;       /* owned: "name/dir/file", components joined with '/' */
@@ -614,6 +616,59 @@ int btd_storage_read(struct btd_storage *s, uint64_t off, uint8_t *out, size_t l
                      uint32_t *fail_file)
 {
     return each_span(s, off, len, read_span, out, fail_file);
+}
+
+/* Bytes a hash reads at a time where a file cannot be mapped, and of zeros for padding. */
+#define HASH_CHUNK (128u * 1024)
+
+/* Feeds n bytes of file i at in to sha by reading them, HASH_CHUNK at a time. */
+static int hash_by_reading(struct btd_storage *s, uint32_t i, uint64_t in, size_t n,
+                           struct bt_sha1 *sha)
+{
+    size_t cap = n < HASH_CHUNK ? n : HASH_CHUNK, k, done;
+    uint8_t *chunk = malloc(cap);
+    int r = chunk ? 0 : -ENOMEM;
+
+    for (done = 0; r == 0 && done < n; done += k) {
+        k = n - done < cap ? n - done : cap;
+        r = read_span(s, i, in + done, 0, k, chunk);
+        if (r == 0)
+            bt_sha1_update(sha, chunk, k);
+    }
+    free(chunk);
+    return r;
+}
+
+static int hash_span(struct btd_storage *s, uint32_t i, uint64_t in, size_t done, size_t n,
+                     void *arg)
+{
+    static const uint8_t zeros[4096];
+    struct bt_sha1 *sha = arg;
+    size_t k, fed;
+    int fd, r;
+
+    (void)done;
+    if (s->files[i].pad) {
+        for (; n > 0; n -= k) {
+            k = n < sizeof(zeros) ? n : sizeof(zeros);
+            bt_sha1_update(sha, zeros, k);
+        }
+        return 0;
+    }
+    fd = file_fd(s, i, false);
+    if (fd < 0)
+        return fd;
+    r = btd_mapped_hash(fd, in, n, sha, &fed);
+    close(fd);
+    if (r < 0 && r != -ENODATA && r != -EIO)
+        r = hash_by_reading(s, i, in + fed, n - fed, sha);
+    return r;
+}
+
+int btd_storage_hash(struct btd_storage *s, uint64_t off, size_t len, struct bt_sha1 *sha,
+                     uint32_t *fail_file)
+{
+    return each_span(s, off, len, hash_span, sha, fail_file);
 }
 
 int btd_storage_sync(struct btd_storage *s)

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "metainfo.h"
+#include "sha1.h"
 
 #define BTD_STORAGE_MAX_OPEN 32 /* file descriptors cached per torrent */
 
@@ -50,6 +51,14 @@ int btd_storage_write(struct btd_storage *s, uint64_t off, const uint8_t *data, 
  * Worker thread.
  */
 int btd_storage_read(struct btd_storage *s, uint64_t off, uint8_t *out, size_t len,
+                     uint32_t *fail_file);
+/*
+ * Feeds the len bytes at torrent offset off to sha, straight from the page
+ * cache through a mapping where the file allows it (see mapped.h), else by
+ * reading; padding as zeros. Returns as btd_storage_read; on an error sha
+ * holds part of the span. Worker thread.
+ */
+int btd_storage_hash(struct btd_storage *s, uint64_t off, size_t len, struct bt_sha1 *sha,
                      uint32_t *fail_file);
 /* fdatasync every file written since the last sync. Worker thread. */
 int btd_storage_sync(struct btd_storage *s);

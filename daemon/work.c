@@ -87,37 +87,17 @@ void btd_work_pool_free(struct btd_work_pool *p)
 }
 
 /* Worker thread: only the job is touched. */
-/*
- * Bytes a CHECK reads and hashes at a time: the chunk is hashed while it is
- * still in the cache it was copied into, and the buffer is reused, where a
- * whole-piece buffer (up to 16 MiB) would be faulted in page by page for
- * every piece and read back from memory to hash.
- */
-#define CHECK_CHUNK (128u * 1024)
-
-/* Reads and hashes a CHECK job's piece a chunk at a time; the result has no buffer. */
+/* Hashes a CHECK job's piece from disk; the result has no buffer. */
 static void check_piece(struct job *job)
 {
-    size_t cap = job->len < CHECK_CHUNK ? job->len : CHECK_CHUNK;
-    uint8_t *chunk = malloc(cap ? cap : 1);
     uint8_t digest[BT_SHA1_LEN];
     struct bt_sha1 sha;
-    size_t done = 0, n;
 
-    if (!chunk || bt_sha1_init(&sha) < 0) {
-        free(chunk);
-        job->status = -ENOMEM;
+    job->status = bt_sha1_init(&sha);
+    if (job->status < 0)
         return;
-    }
-    while (job->status == 0 && done < job->len) {
-        n = job->len - done < cap ? job->len - done : cap;
-        job->status = btd_storage_read(job->storage, job->offset + done, chunk, n, &job->file);
-        if (job->status == 0)
-            bt_sha1_update(&sha, chunk, n);
-        done += n;
-    }
+    job->status = btd_storage_hash(job->storage, job->offset, job->len, &sha, &job->file);
     bt_sha1_final(&sha, digest);
-    free(chunk);
     /* Not on disk yet: for a recheck the piece is missing, not an error. */
     if (job->status == -ENOENT || job->status == -ENODATA) {
         job->status = 0;

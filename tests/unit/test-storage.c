@@ -133,6 +133,55 @@ static void test_writes_across_file_boundaries_read_back(void)
     tmpdir_remove(dir);
 }
 
+/* The SHA-1 btd_storage_hash feeds for span [off, off + n), or -errno. */
+static int hash_span(struct btd_storage *s, uint64_t off, size_t n, uint8_t out[BT_SHA1_LEN],
+                     uint32_t *file)
+{
+    struct bt_sha1 sha;
+    int r;
+
+    if (bt_sha1_init(&sha) < 0)
+        return -ENOMEM;
+    r = btd_storage_hash(s, off, n, &sha, file);
+    bt_sha1_final(&sha, out);
+    return r;
+}
+
+/* Hashing reads what a read gives, padding as zeros, across files; a short file is ENODATA. */
+static void test_hash_matches_what_is_read(void)
+{
+    struct bt_metainfo m = layout(layout_files, 5);
+    struct btd_storage *s = NULL;
+    uint8_t data[TOTAL], want[TOTAL], got[BT_SHA1_LEN], expect[BT_SHA1_LEN];
+    static const size_t spans[][2] = {{0, TOTAL}, {1000, 2000}, {1600, 10}, {5000, 748}};
+    uint32_t file = UINT32_MAX;
+    char path[128];
+    size_t i;
+    int r;
+
+    tmpdir_make(path, sizeof(path), "storage");
+    fill(data, sizeof(data), 3);
+    memcpy(want, data, sizeof(want));
+    memset(want + 1500, 0, 548);
+    CHECK(btd_storage_new(&s, path, &m) == 0);
+    CHECK(btd_storage_write(s, 0, data, TOTAL, NULL) == 0);
+    for (i = 0; i < sizeof(spans) / sizeof(spans[0]); i++) {
+        CHECK(hash_span(s, spans[i][0], spans[i][1], got, NULL) == 0);
+        bt_sha1(expect, want + spans[i][0], spans[i][1]);
+        CHECK_MSG(memcmp(got, expect, BT_SHA1_LEN) == 0, "span %zu", i);
+    }
+    CHECK(truncate(strcat(path, "/t/sub/dir/b.bin"), 2000) == 0);
+    r = hash_span(s, 0, TOTAL, got, &file);
+    CHECK_MSG(r == -ENODATA && file == 2, "short file: %d, file %u", r, file);
+    CHECK(unlink(path) == 0);
+    r = hash_span(s, 2048, 100, got, &file);
+    CHECK_MSG(r == -ENOENT, "missing file: %d", r);
+    CHECK(hash_span(s, TOTAL - 4, 8, got, NULL) == -EINVAL);
+    btd_storage_unref(s);
+    *strstr(path, "/t/") = '\0';
+    tmpdir_remove(path);
+}
+
 static void test_rejects_span_past_the_end(void)
 {
     struct bt_metainfo m = layout(layout_files, 5);
@@ -492,6 +541,7 @@ int main(void)
 {
     TAP_RUN(test_writes_across_file_boundaries_read_back);
     TAP_RUN(test_rejects_span_past_the_end);
+    TAP_RUN(test_hash_matches_what_is_read);
     TAP_RUN(test_creates_missing_download_dir_with_parents);
     TAP_RUN(test_reading_missing_file_gives_enoent_and_creates_nothing);
     TAP_RUN(test_reading_missing_file_gives_enoent_without_openat2);
