@@ -323,6 +323,13 @@ static int step(struct bt_mse *m, uint8_t *in, size_t len, struct bt_buf *out, s
     return r;
 }
 
+/* The DH keys are needed only until the RC4 keys are made: done or failed, they go. */
+static void forget_dh(struct bt_mse *m)
+{
+    explicit_bzero(m->priv, sizeof(m->priv));
+    explicit_bzero(m->secret, sizeof(m->secret));
+}
+
 int bt_mse_feed(struct bt_mse *m, uint8_t *in, size_t len, struct bt_buf *out)
 {
     size_t off = 0, used;
@@ -334,10 +341,14 @@ int bt_mse_feed(struct bt_mse *m, uint8_t *in, size_t len, struct bt_buf *out)
     do {
         before = m->state;
         r = step(m, in + off, len - off, out, &used);
-        if (r < 0)
+        if (r < 0) {
+            forget_dh(m);
             return r;
+        }
         off += used;
     } while (m->state != before && m->state != BT_MSE_DONE);
+    if (m->state == BT_MSE_DONE)
+        forget_dh(m);
     return off > (size_t)INT32_MAX ? -EMSGSIZE : (int)off;
 }
 

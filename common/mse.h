@@ -69,15 +69,15 @@ typedef bool (*bt_mse_find_cb)(void *data, const uint8_t req2[20], uint8_t ret_s
 
 struct bt_mse {
     enum bt_mse_state state;
-    uint32_t allowed;      /* BT_MSE_* bits we accept */
-    bool prefer_plaintext; /* B: select plaintext when both sides allow it */
-    uint32_t selected;     /* BT_MSE_PLAINTEXT or BT_MSE_RC4, once DONE */
-    uint8_t priv[BT_DH_PRIV_LEN];
-    uint8_t secret[BT_DH_LEN];
-    uint8_t skey[20]; /* the info-hash: A's from the start, B's once found */
-    uint8_t sync[20]; /* A: ENCRYPT(VC) (8 bytes); B: HASH('req1', S) */
-    uint32_t pad_len; /* bytes of PadC or PadD announced */
-    uint32_t ia_left; /* B: bytes of IA not yet decrypted (RC4 whatever was selected) */
+    uint32_t allowed;             /* BT_MSE_* bits we accept */
+    bool prefer_plaintext;        /* B: select plaintext when both sides allow it */
+    uint32_t selected;            /* BT_MSE_PLAINTEXT or BT_MSE_RC4, once DONE */
+    uint8_t priv[BT_DH_PRIV_LEN]; /* zeroed once the handshake is done or failed */
+    uint8_t secret[BT_DH_LEN];    /* likewise */
+    uint8_t skey[20];             /* the info-hash: A's from the start, B's once found */
+    uint8_t sync[20];             /* A: ENCRYPT(VC) (8 bytes); B: HASH('req1', S) */
+    uint32_t pad_len;             /* bytes of PadC or PadD announced */
+    uint32_t ia_left;             /* B: bytes of IA not yet decrypted (RC4 whatever was selected) */
     uint8_t ia[BT_MSE_IA_SEND_MAX]; /* A: the IA to send in step 3 */
     uint32_t ia_len;                /* A: bytes */
     struct bt_rc4 enc;              /* what we send */

@@ -36,6 +36,8 @@ static void on_closed(uv_handle_t *h)
     bt_buf_deinit(&p->out);
     free(p->early_bits);
     free(p->rbuf);
+    if (p->mse)
+        explicit_bzero(p->mse, sizeof(*p->mse)); /* the RC4 states */
     free(p->mse);
     free(p);
 }

@@ -263,6 +263,13 @@ static void check_payload(struct pair *p)
     CHECK(memcmp(wire, msg, sizeof(msg)) == 0);
 }
 
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    while (n > 0 && p[n - 1] == 0)
+        n--;
+    return n == 0;
+}
+
 static void test_handshake_rc4_in_memory(void)
 {
     static const size_t chunks[] = {0, 1, 7, 97, 600};
@@ -274,6 +281,8 @@ static void test_handshake_rc4_in_memory(void)
         CHECK(pair_run(&p, chunks[i]) == 0);
         CHECK(p.a.selected == BT_MSE_RC4 && p.b.selected == BT_MSE_RC4);
         CHECK(memcmp(p.b.skey, p.st.hashes[1], 20) == 0);
+        CHECK(all_zero(p.a.priv, sizeof(p.a.priv)) && all_zero(p.a.secret, sizeof(p.a.secret)));
+        CHECK(all_zero(p.b.priv, sizeof(p.b.priv)) && all_zero(p.b.secret, sizeof(p.b.secret)));
         check_payload(&p);
         pair_deinit(&p);
     }
@@ -308,6 +317,7 @@ static void test_no_common_method_is_refused(void)
     pair_init(&p, BT_MSE_PLAINTEXT, BT_MSE_RC4, false, 0);
     CHECK(pair_run(&p, 0) == -EPROTO);
     CHECK(p.b.error != NULL);
+    CHECK(all_zero(p.b.priv, sizeof(p.b.priv)) && all_zero(p.b.secret, sizeof(p.b.secret)));
     pair_deinit(&p);
 }
 
