@@ -3,7 +3,8 @@
 
     bench.py --build DIR [--mode download|upload|both|recheck|idle|all] [--size MIB]
              [--layout single|multi] [--runs N] [--seeders N] [--leech-queue N]
-             [--leech-mse] [--no-transmission] [--recheck-size MIB] [--recheck-no-lt]
+             [--leech-mse] [--clients LIST] [--no-transmission] [--recheck-size MIB]
+             [--recheck-no-lt]
              [--lt-hash-threads N] [--idle-torrents N] [--idle-kib KIB]
              [--idle-seconds S] [--note TEXT] [--timeout S] [--tmp DIR] [--keep]
              [--no-warmup]
@@ -1265,7 +1266,10 @@ def main():
                     "default; 0 = lt_peer.py's 1500, more than btd queues)")
     ap.add_argument("--leech-mse", action="store_true",
                     help="upload: the leecher tries an encrypted handshake first (libtorrent's "
-                    "default; btd answers plaintext only, ~1 s to redial)")
+                    "default)")
+    ap.add_argument("--clients", default=",".join(CLIENTS), metavar="LIST",
+                    help="download: the clients to run, comma-separated (default: %s)"
+                    % ",".join(CLIENTS))
     ap.add_argument("--no-transmission", dest="transmission", action="store_false",
                     help="download: leave transmission-daemon out (it is in when installed)")
     ap.add_argument("--recheck-size", type=int, default=4096, metavar="MIB",
@@ -1293,8 +1297,11 @@ def main():
     if a.recheck_size < 1 or a.idle_torrents < 1 or a.idle_kib < 1 or a.idle_seconds < 1:
         ap.error("need --recheck-size, --idle-torrents, --idle-kib, --idle-seconds >= 1")
     parts = PARTS[a.mode]
-    a.clients = [c for c in CLIENTS if c != "transmission" or (
-        a.transmission and shutil.which("transmission-daemon"))]
+    wanted = a.clients.split(",")
+    if not wanted or any(c not in CLIENTS for c in wanted):
+        ap.error("--clients: a comma-separated list of " + ", ".join(CLIENTS))
+    a.clients = [c for c in CLIENTS if c in wanted and (c != "transmission" or (
+        a.transmission and shutil.which("transmission-daemon")))]
     a.btd = os.path.join(a.build, "daemon", "btd")
     a.btctl = os.path.join(a.build, "ctl", "btctl")
     a.load_start = open("/proc/loadavg").read().split(" ")[0]
