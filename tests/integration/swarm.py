@@ -247,14 +247,14 @@ class Aria2Leecher(_LineProcess):
     It exits once the download is complete and verified (--seed-time=0).
     """
 
-    def __init__(self, torrent, data_dir, ip):
+    def __init__(self, torrent, data_dir, ip, extra=()):
         self.port = free_port()
         cmd = ["aria2c", "--no-conf=true", "--enable-dht=false", "--enable-dht6=false",
                "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-time=0",
                "--interface=" + ip, "--listen-port=%d" % self.port, "--dir=" + data_dir,
                "--file-allocation=none", "--disable-ipv6=true", "--summary-interval=0",
-               "--console-log-level=warn", "--enable-color=false", "--bt-external-ip=" + ip,
-               torrent]
+               "--console-log-level=warn", "--enable-color=false", "--bt-external-ip=" + ip
+               ] + list(extra) + [torrent]
         super().__init__(cmd, "aria2")
         self.ip = ip
 

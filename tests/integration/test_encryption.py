@@ -6,7 +6,8 @@ ways, RC4 only) seeds to btd, which dials plaintext first by default and
 falls back to MSE when that is closed (so does aria2c with
 --bt-require-crypto; transmission-daemon with encryption required seeds to
 btd set to require), and downloads from btd with
-encryption=require; both transfers must keep the original sha256 and be
+encryption=require, as does aria2c --bt-require-crypto, which finds btd
+through opentracker and dials it; both transfers must keep the original sha256 and be
 RC4 on the wire (libtorrent's rc4_encrypted flag, btd's torrent.peers
 and `btctl peers`). A libtorrent offering plaintext payload after MSE gets
 it from btd's default mode. btd with encryption=require refuses a plaintext-only
@@ -23,8 +24,8 @@ import sys
 import time
 
 import btdtest
-from swarm import (Aria2Seeder, Btd, LtPeer, Transmission, payload_torrent, sha256_file,
-                   wait_until)
+from swarm import (Aria2Leecher, Aria2Seeder, Btd, LtPeer, Opentracker, Transmission,
+                   free_port, payload_torrent, sha256_file, wait_until)
 
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
@@ -79,6 +80,43 @@ def test_btd_downloads_from_aria2_requiring_encryption(t, data):
         if seeder:
             seeder.stop()
         t.eq(btd.stop(), 0, "aria2: btd exits 0")
+
+
+def test_aria2_requiring_encryption_leeches_from_btd(t, data):
+    """aria2c --bt-require-crypto finds btd (require) through the tracker and dials it over MSE."""
+    port = free_port()
+    http, _ = Opentracker.urls(port)
+    seed_dir, sums, torrent, ih = payload_torrent(BTCTL, FILES, "enc.bin", [http],
+                                                  piece_length=32768)
+    tracker = Opentracker([ih], port)
+    btd = Btd(BTD)
+    aria = None
+    try:
+        btd.call("session.set", encryption="require")
+        tid = btd.add(torrent, dir=seed_dir)["id"]
+        btd.wait_done(tid, timeout=60)
+        wait_until(lambda: btd.status(tid)["trackers"][0]["last_announce"], 30,
+                   "btd's first announce")
+        out = btdtest.tempdir("enc-aria2-")
+        aria = Aria2Leecher(torrent, out, "127.0.0.7",
+                            extra=["--bt-require-crypto=true", "--bt-min-crypto-level=arc4"])
+        try:
+            rc = aria.wait_exit(60)
+        except TimeoutError:
+            rc = "still running after 60 s"
+        t.eq(rc, 0, "aria2c (require crypto) exits 0, its download complete")
+        path = os.path.join(out, "enc.bin")
+        t.eq(sha256_file(path) if os.path.exists(path) else None, sums["enc.bin"],
+             "aria2c --bt-require-crypto gets the original bytes from btd (require)")
+        log = btd.log_text()
+        t.ok(re.search(r"peer=127\.0\.0\.7:\d+ MSE handshake done \(RC4\)", log),
+             "aria2c dialled btd over MSE with RC4", log[-2000:])
+        clean_log(t, btd, "aria2 leech")
+    finally:
+        if aria:
+            aria.stop()
+        tracker.stop()
+        t.eq(btd.stop(), 0, "aria2 leech: btd exits 0")
 
 
 def wait_peer(btd, tid, flag, what):
@@ -264,6 +302,7 @@ def main():
     t.run(test_btd_downloads_from_a_forced_peer, data)
     t.run(test_btd_downloads_from_aria2_requiring_encryption, data)
     t.run(test_btd_downloads_from_transmission_requiring_encryption, data)
+    t.run(test_aria2_requiring_encryption_leeches_from_btd, data)
     t.run(test_btd_requiring_encryption_seeds, data)
     t.run(test_plaintext_payload_when_both_allow_it, data)
     t.run(test_require_refuses_plaintext, data)
