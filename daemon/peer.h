@@ -156,6 +156,11 @@ void btd_peer_fill_requests(struct btd_peer *p);
  * if that names pieces the torrent does not have, or on ENOMEM.
  */
 bool btd_peer_metadata_arrived(struct btd_peer *p);
+/*
+ * The torrent's file selection changed: counts again the pieces of the
+ * peer's we want and lack, says interested or not, asks for blocks.
+ */
+void btd_peer_selection_changed(struct btd_peer *p);
 /* We now have piece: tell the peer (and drop interest if nothing else is wanted). */
 void btd_peer_have(struct btd_peer *p, uint32_t piece);
 /* End game: another copy of this block arrived; cancel ours if outstanding. */

@@ -112,7 +112,7 @@ void btd_peer_cancel_block(struct btd_peer *p, uint32_t piece, uint32_t begin)
 /* Two seeds have nothing to give each other: the connection goes. True if closed. */
 bool btd__peer_close_if_both_seeding(struct btd_peer *p)
 {
-    if (!btd_picker_complete(&p->torrent->picker) || bt_bitfield_count(&p->have) < p->have.npieces)
+    if (!btd_picker_all_had(&p->torrent->picker) || bt_bitfield_count(&p->have) < p->have.npieces)
         return false;
     btd_peer_close(p, "both seeding");
     return true;
@@ -125,7 +125,8 @@ void btd_peer_have(struct btd_peer *p, uint32_t piece)
     btd__peer_send_simple(p, BT_WIRE_HAVE, piece, 0, 0);
     if (btd__peer_close_if_both_seeding(p))
         return;
-    if (bt_bitfield_test(&p->have, piece) && p->interesting > 0) {
+    if (bt_bitfield_test(&p->have, piece) && p->torrent->picker.prio[piece] != BTD_PRIO_SKIP &&
+        p->interesting > 0) {
         p->interesting--;
         btd__peer_update_interest(p);
     }
@@ -153,14 +154,31 @@ void btd__peer_tick_requests(struct btd_peer *p, uint64_t now)
     btd_peer_fill_requests(p);
 }
 
-/* They have piece i: availability, interest. */
+/* They have piece i: availability, interest (in the pieces we want and lack). */
 void btd__peer_learn_piece(struct btd_peer *p, uint32_t i)
 {
     struct btd_picker *pk = &p->torrent->picker;
 
     btd_picker_peer_has(pk, i);
-    if (pk->state[i] != BTD_PIECE_HAVE)
+    if (pk->state[i] != BTD_PIECE_HAVE && pk->prio[i] != BTD_PRIO_SKIP)
         p->interesting++;
+}
+
+void btd_peer_selection_changed(struct btd_peer *p)
+{
+    const struct btd_picker *pk = &p->torrent->picker;
+    uint32_t i;
+
+    if (p->state != BTD_PEER_ACTIVE || !p->torrent->meta)
+        return;
+    p->interesting = 0;
+    for (i = 0; i < pk->piece_count && i < p->have.npieces; i++) {
+        if (pk->state[i] != BTD_PIECE_HAVE && pk->prio[i] != BTD_PRIO_SKIP &&
+            bt_bitfield_test(&p->have, i))
+            p->interesting++;
+    }
+    btd__peer_update_interest(p);
+    btd_peer_fill_requests(p);
 }
 
 static void on_choke(struct btd_peer *p, const struct bt_wire_msg *m)

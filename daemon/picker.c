@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "picker-internal.h"
 
 int btd_picker_init(struct btd_picker *p, uint32_t piece_count, uint64_t piece_length,
                     uint64_t total_length, uint32_t max_jobs)
@@ -16,13 +17,20 @@ int btd_picker_init(struct btd_picker *p, uint32_t piece_count, uint64_t piece_l
     p->max_jobs = max_jobs ? max_jobs : 1;
     p->state = calloc(piece_count ? piece_count : 1, sizeof(*p->state));
     p->avail = calloc(piece_count ? piece_count : 1, sizeof(*p->avail));
+    p->prio = malloc(piece_count ? piece_count : 1);
     p->pool = calloc(p->max_jobs, sizeof(*p->pool));
-    if (!p->state || !p->avail || !p->pool) {
+    if (!p->state || !p->avail || !p->prio || !p->pool) {
         btd_picker_deinit(p);
         return -ENOMEM;
     }
-    p->unclaimed = piece_count;
-    p->rare[0] = piece_count;
+    memset(p->prio, BTD_PRIO_NORMAL, piece_count);
+    if (btd__picker_build_runs(p, p->prio) < 0) {
+        btd_picker_deinit(p);
+        return -ENOMEM;
+    }
+    p->unclaimed = p->wanted = piece_count;
+    p->band_unclaimed[BTD_PRIO_NORMAL - 1] = piece_count;
+    p->rare[BTD_PRIO_NORMAL - 1][0] = piece_count;
     bt_random_bytes(&p->rng, sizeof(p->rng));
     p->rng |= 1; /* xorshift's state is never 0 */
     return 0;
@@ -33,34 +41,36 @@ static uint32_t bucket(uint16_t avail)
     return avail < BTD_PICKER_AVAIL_BUCKETS - 1 ? avail : BTD_PICKER_AVAIL_BUCKETS - 1;
 }
 
-/* Every change of a piece's state: keeps unclaimed, have and rare right. */
+void btd__picker_tally(struct btd_picker *p, uint32_t piece, bool add)
+{
+    uint32_t d = add ? 1 : UINT32_MAX; /* +1 or -1, modulo 2^32 */
+    uint8_t prio = p->prio[piece];
+
+    if (p->state[piece] == BTD_PIECE_UNCLAIMED && prio != BTD_PRIO_SKIP) {
+        p->unclaimed += d;
+        p->band_unclaimed[prio - 1] += d;
+        p->rare[prio - 1][bucket(p->avail[piece])] += d;
+    } else if (p->state[piece] == BTD_PIECE_HAVE) {
+        p->have += d;
+        p->wanted_have += prio != BTD_PRIO_SKIP ? d : 0;
+    }
+    p->wanted += prio != BTD_PRIO_SKIP ? d : 0;
+}
+
+/* Every change of a piece's state: keeps the counts and rare right. */
 static void set_state(struct btd_picker *p, uint32_t piece, enum btd_piece_state state)
 {
-    enum btd_piece_state old = (enum btd_piece_state)p->state[piece];
-
-    if (old == BTD_PIECE_UNCLAIMED) {
-        p->unclaimed--;
-        p->rare[bucket(p->avail[piece])]--;
-    } else if (old == BTD_PIECE_HAVE) {
-        p->have--;
-    }
-    if (state == BTD_PIECE_UNCLAIMED) {
-        p->unclaimed++;
-        p->rare[bucket(p->avail[piece])]++;
-    } else if (state == BTD_PIECE_HAVE) {
-        p->have++;
-    }
+    btd__picker_tally(p, piece, false);
     p->state[piece] = (uint8_t)state;
+    btd__picker_tally(p, piece, true);
 }
 
 /* Every change of a piece's availability. */
 static void set_avail(struct btd_picker *p, uint32_t piece, uint16_t avail)
 {
-    if (p->state[piece] == BTD_PIECE_UNCLAIMED) {
-        p->rare[bucket(p->avail[piece])]--;
-        p->rare[bucket(avail)]++;
-    }
+    btd__picker_tally(p, piece, false);
     p->avail[piece] = avail;
+    btd__picker_tally(p, piece, true);
 }
 
 static void job_free(struct btd_job *j)
@@ -77,6 +87,7 @@ static void job_free(struct btd_job *j)
 void btd_picker_deinit(struct btd_picker *p)
 {
     struct btd_job *j, *next;
+    uint32_t i;
 
     for (j = p->jobs; j; j = next) {
         next = j->next;
@@ -87,6 +98,9 @@ void btd_picker_deinit(struct btd_picker *p)
     free(p->pool);
     free(p->state);
     free(p->avail);
+    free(p->prio);
+    for (i = 0; i < BTD_PICKER_BANDS; i++)
+        free(p->runs[i]);
     memset(p, 0, sizeof(*p));
 }
 
@@ -196,46 +210,6 @@ static struct btd_job *job_new(struct btd_picker *p, uint32_t piece, const void 
     return j;
 }
 
-static uint32_t next_random(struct btd_picker *p)
-{
-    uint32_t x = p->rng;
-
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return p->rng = x;
-}
-
-/*
- * The rarest unclaimed piece the peer has; a random start breaks ties. The
- * scan stops at a piece as rare as the rarest unclaimed one (from rare[]),
- * or held by this peer alone.
- */
-static int64_t rarest_piece(struct btd_picker *p, const struct btd_picker_peer *peer)
-{
-    uint32_t start = next_random(p) % p->piece_count, i, best_avail = UINT32_MAX;
-    uint32_t floor = 0;
-    int64_t best = -1;
-
-    while (floor < BTD_PICKER_AVAIL_BUCKETS - 1 && p->rare[floor] == 0)
-        floor++;
-    if (floor < 1)
-        floor = 1; /* a piece this peer has is held by one peer at least */
-    for (i = 0; i < p->piece_count; i++) {
-        uint32_t piece = start + i < p->piece_count ? start + i : start + i - p->piece_count;
-
-        if (p->state[piece] != BTD_PIECE_UNCLAIMED || p->avail[piece] >= best_avail)
-            continue;
-        if (!peer->has(peer->key, piece))
-            continue;
-        best = piece;
-        best_avail = p->avail[piece];
-        if (best_avail <= floor)
-            break;
-    }
-    return best;
-}
-
 static int take(struct btd_job *j, uint32_t block, uint32_t *ret_piece, uint32_t *ret_begin,
                 uint32_t *ret_len)
 {
@@ -296,7 +270,7 @@ int btd_picker_next(struct btd_picker *p, const struct btd_picker_peer *peer, ui
         }
     }
     if (p->njobs < p->max_jobs) {
-        piece = rarest_piece(p, peer);
+        piece = btd__picker_pick(p, peer);
         if (piece >= 0) {
             j = job_new(p, (uint32_t)piece, peer->key);
             if (!j)

@@ -10,8 +10,11 @@
  * A peer with nothing to do is "unemployed" (the torrent counts those).
  *
  * Picking: a peer first continues its own jobs, then adopts an orphaned
- * job, then claims the rarest unclaimed piece it has (random tie-break),
- * while fewer than max_jobs pieces are in flight. When nothing is
+ * job, then claims an unclaimed piece it has, while fewer than max_jobs
+ * pieces are in flight: of the highest priority it can serve, the rarest
+ * (random tie-break). A piece of priority SKIP (it touches no wanted file)
+ * is never claimed, and is counted in neither `unclaimed` nor the rarity
+ * histograms; a torrent is complete when every piece not SKIP is had. When nothing is
  * unclaimed (end game) it may also request blocks of other peers' jobs
  * that it has not requested itself; the first copy wins and the torrent
  * cancels the others.
@@ -27,6 +30,21 @@
 #include <stdint.h>
 
 #define BTD_BLOCK_SIZE 16384u /* bytes per request */
+
+/* A piece's priority: the highest of the wanted files it touches (picker_prio.c). */
+enum btd_piece_prio {
+    BTD_PRIO_SKIP = 0, /* touches no wanted file: never claimed */
+    BTD_PRIO_LOW,
+    BTD_PRIO_NORMAL, /* every piece's at init */
+    BTD_PRIO_HIGH,
+};
+#define BTD_PICKER_BANDS 3 /* LOW, NORMAL, HIGH: band = priority - 1 */
+
+/* Pieces first .. first + count - 1, the pos-th of their band onwards. */
+struct btd_picker_run {
+    uint32_t first, count;
+    uint32_t pos; /* pieces of the band in the runs before this one */
+};
 
 enum btd_piece_state {
     BTD_PIECE_UNCLAIMED = 0,
@@ -60,16 +78,29 @@ struct btd_picker {
     struct btd_job *jobs;  /* owned: pending jobs, newest first */
     uint32_t njobs;        /* pending + verifying pieces (each holds a buffer) */
     uint32_t max_jobs;
-    uint32_t unclaimed; /* pieces in BTD_PIECE_UNCLAIMED */
-    uint32_t have;      /* pieces in BTD_PIECE_HAVE */
+    uint32_t unclaimed;   /* pieces in BTD_PIECE_UNCLAIMED, SKIP ones left out */
+    uint32_t have;        /* pieces in BTD_PIECE_HAVE, SKIP ones included */
+    uint8_t *prio;        /* owned: enum btd_piece_prio per piece */
+    uint32_t wanted;      /* pieces whose priority is not SKIP */
+    uint32_t wanted_have; /* ... of them in BTD_PIECE_HAVE */
     /*
-     * Unclaimed pieces by availability (the last bucket: that many or
-     * more): the claim's scan stops at a piece no unclaimed piece is rarer
-     * than, instead of reading every piece (O(pieces) per claim).
+     * Unclaimed pieces not SKIP, by band and availability (the last
+     * bucket: that many or more): the claim's scan stops at a piece no
+     * unclaimed piece of its band is rarer than, instead of reading every
+     * piece (O(pieces) per claim).
      */
-    uint32_t rare[BTD_PICKER_AVAIL_BUCKETS];
-    uint32_t rng;   /* xorshift32 state: where a claim's scan starts (ties) */
-    uint8_t **pool; /* owned: spare piece buffers (piece_length bytes each) */
+    uint32_t rare[BTD_PICKER_BANDS][BTD_PICKER_AVAIL_BUCKETS];
+    uint32_t band_unclaimed[BTD_PICKER_BANDS];
+    /*
+     * Each band's pieces as runs in piece order (files are contiguous, so
+     * there are few): a claim walks its band only, however small.
+     */
+    struct btd_picker_run *runs[BTD_PICKER_BANDS]; /* owned */
+    uint32_t nruns[BTD_PICKER_BANDS];
+    uint32_t band_size[BTD_PICKER_BANDS]; /* pieces */
+    uint64_t scanned; /* pieces claims looked at since init: the claim cost, for tests */
+    uint32_t rng;     /* xorshift32 state: where a claim's scan starts (ties) */
+    uint8_t **pool;   /* owned: spare piece buffers (piece_length bytes each) */
     uint32_t npool;
     bool halted; /* no block is handed out (the torrent stopped downloading: a disk fault) */
 };
@@ -85,7 +116,7 @@ struct btd_picker_peer {
     btd_picker_requested_cb requested;
 };
 
-/* All pieces start unclaimed. 0 or -ENOMEM. */
+/* All pieces start unclaimed, of priority NORMAL. 0 or -ENOMEM. */
 int btd_picker_init(struct btd_picker *p, uint32_t piece_count, uint64_t piece_length,
                     uint64_t total_length, uint32_t max_jobs);
 void btd_picker_deinit(struct btd_picker *p);
@@ -150,14 +181,29 @@ void btd_picker_forget(struct btd_picker *p);
 /* The verdict on a VERIFYING piece: have on success, back to unclaimed on failure. */
 void btd_picker_verified(struct btd_picker *p, uint32_t piece, bool ok);
 
+/*
+ * Sets every piece's priority (prio: piece_count enum btd_piece_prio).
+ * Jobs in flight are left to finish whatever their piece's new priority.
+ * 0, or -ENOMEM with nothing changed.
+ */
+int btd_picker_set_priorities(struct btd_picker *p, const uint8_t *prio);
+/* Bytes of the pieces not SKIP, and of those of them verified. */
+uint64_t btd_picker_wanted_bytes(const struct btd_picker *p);
+uint64_t btd_picker_wanted_have_bytes(const struct btd_picker *p);
+
 /* The pending job for piece, or NULL. */
 struct btd_job *btd_picker_job(const struct btd_picker *p, uint32_t piece);
 /* True if peer owns a pending job. */
 bool btd_picker_has_job(const struct btd_picker *p, const void *peer);
 /* Bytes of verified data. */
 uint64_t btd_picker_have_bytes(const struct btd_picker *p);
-/* True once every piece is verified. */
+/* True once every wanted piece (not SKIP) is verified: done, for the user. */
 static inline bool btd_picker_complete(const struct btd_picker *p)
+{
+    return p->wanted_have == p->wanted;
+}
+/* True once every piece of the torrent is verified: a seed. */
+static inline bool btd_picker_all_had(const struct btd_picker *p)
 {
     return p->have == p->piece_count;
 }

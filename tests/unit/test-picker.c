@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
@@ -220,17 +221,30 @@ static void test_unrequested_piece_is_refused(void)
     btd_picker_deinit(&p);
 }
 
-/* rare[] counts exactly the unclaimed pieces, each in its availability's bucket. */
+/*
+ * rare[] counts exactly the unclaimed pieces not SKIP, each in its band and
+ * its availability's bucket; the other counts match the states too.
+ */
 static bool rare_consistent(const struct btd_picker *p)
 {
-    uint32_t want[BTD_PICKER_AVAIL_BUCKETS] = {0}, i;
+    uint32_t want[BTD_PICKER_BANDS][BTD_PICKER_AVAIL_BUCKETS] = {{0}}, i;
+    uint32_t unclaimed = 0, have = 0, wanted = 0, wanted_have = 0;
 
     for (i = 0; i < p->piece_count; i++) {
-        if (p->state[i] == BTD_PIECE_UNCLAIMED)
-            want[p->avail[i] < BTD_PICKER_AVAIL_BUCKETS - 1 ? p->avail[i]
-                                                            : BTD_PICKER_AVAIL_BUCKETS - 1]++;
+        bool skip = p->prio[i] == BTD_PRIO_SKIP;
+
+        if (p->state[i] == BTD_PIECE_UNCLAIMED && !skip) {
+            unclaimed++;
+            want[p->prio[i] - 1][p->avail[i] < BTD_PICKER_AVAIL_BUCKETS - 1
+                                     ? p->avail[i]
+                                     : BTD_PICKER_AVAIL_BUCKETS - 1]++;
+        }
+        have += p->state[i] == BTD_PIECE_HAVE;
+        wanted += !skip;
+        wanted_have += !skip && p->state[i] == BTD_PIECE_HAVE;
     }
-    return memcmp(want, p->rare, sizeof(want)) == 0;
+    return memcmp(want, p->rare, sizeof(want)) == 0 && unclaimed == p->unclaimed &&
+           have == p->have && wanted == p->wanted && wanted_have == p->wanted_have;
 }
 
 static void test_rarity_counts_follow_every_change(void)
@@ -298,6 +312,145 @@ static void test_claim_stops_at_a_piece_as_rare_as_any(void)
     btd_picker_deinit(&p);
 }
 
+/* Priorities for pieces: prio[i] for i < n. */
+static void set_prios(struct btd_picker *p, const char *spec)
+{
+    uint8_t prio[64];
+    uint32_t i;
+
+    for (i = 0; i < p->piece_count; i++)
+        prio[i] = spec[i] == 's'   ? BTD_PRIO_SKIP
+                  : spec[i] == 'l' ? BTD_PRIO_LOW
+                  : spec[i] == 'h' ? BTD_PRIO_HIGH
+                                   : BTD_PRIO_NORMAL;
+    CHECK(btd_picker_set_priorities(p, prio) == 0);
+}
+
+static void test_skipped_piece_is_never_claimed(void)
+{
+    struct btd_picker p;
+    struct fake a = {0};
+    uint32_t piece, begin, len, i, claimed = 0;
+
+    CHECK(btd_picker_init(&p, 8, BTD_BLOCK_SIZE, 8 * BTD_BLOCK_SIZE, 8) == 0);
+    for (i = 0; i < 8; i++) {
+        a.has[i] = true;
+        btd_picker_peer_has(&p, i);
+    }
+    btd_picker_peer_lost(&p, 1); /* the rarest, but skipped */
+    set_prios(&p, "ssnnnnss");
+    CHECK(rare_consistent(&p) && p.unclaimed == 4 && p.wanted == 4);
+    CHECK(!btd_picker_complete(&p));
+    while (next(&p, &a, &piece, &begin, &len) == 1) {
+        CHECK(piece >= 2 && piece <= 5);
+        claimed++;
+    }
+    CHECK(claimed == 4 && p.unclaimed == 0);
+    btd_picker_drop_jobs(&p);
+    for (i = 2; i <= 5; i++)
+        btd_picker_set_have(&p, i);
+    CHECK(btd_picker_complete(&p) && !btd_picker_all_had(&p) && rare_consistent(&p));
+    /* Wanting piece 7 again: not complete, and it is claimed. */
+    set_prios(&p, "ssnnnnsn");
+    CHECK(!btd_picker_complete(&p) && rare_consistent(&p) && p.unclaimed == 1);
+    memset(a.req, 0, sizeof(a.req));
+    CHECK(next(&p, &a, &piece, &begin, &len) == 1 && piece == 7);
+    btd_picker_deinit(&p);
+}
+
+static void test_higher_priority_is_claimed_before_rarer(void)
+{
+    struct btd_picker p;
+    struct fake a = {0}, b = {0};
+    uint32_t piece, begin, len, i, order[8];
+
+    CHECK(btd_picker_init(&p, 8, BTD_BLOCK_SIZE, 8 * BTD_BLOCK_SIZE, 8) == 0);
+    for (i = 0; i < 8; i++) {
+        a.has[i] = true;
+        btd_picker_peer_has(&p, i);
+        btd_picker_peer_has(&p, i);
+    }
+    btd_picker_peer_lost(&p, 0); /* rarest of all, but low */
+    btd_picker_peer_lost(&p, 4); /* the rarest of the normal ones */
+    set_prios(&p, "llnnnnhh");
+    CHECK(rare_consistent(&p));
+    for (i = 0; i < 8; i++) {
+        CHECK(next(&p, &a, &order[i], &begin, &len) == 1 && begin == 0);
+        a.req[order[i]][1] = true; /* one-block pieces: nothing more to ask of it */
+    }
+    CHECK((order[0] == 6 && order[1] == 7) || (order[0] == 7 && order[1] == 6));
+    CHECK(order[2] == 4);
+    for (i = 3; i < 6; i++)
+        CHECK(order[i] >= 2 && order[i] <= 5);
+    CHECK(order[6] == 0 && order[7] == 1);
+    btd_picker_drop_jobs(&p);
+    /* A peer without the high pieces gets the best it has, not nothing. */
+    b.has[3] = true;
+    b.has[0] = true;
+    CHECK(next(&p, &b, &piece, &begin, &len) == 1 && piece == 3);
+    btd_picker_deinit(&p);
+}
+
+static void test_bytes_count_wanted_pieces(void)
+{
+    struct btd_picker p;
+    uint64_t pl = 32768, total = 8 * pl - 100; /* the last piece is short */
+
+    CHECK(btd_picker_init(&p, 8, pl, total, 4) == 0);
+    CHECK(btd_picker_wanted_bytes(&p) == total && btd_picker_wanted_have_bytes(&p) == 0);
+    set_prios(&p, "nsssssnh");
+    CHECK(btd_picker_wanted_bytes(&p) == 3 * pl - 100);
+    btd_picker_set_have(&p, 7);
+    btd_picker_set_have(&p, 3); /* had, but not wanted */
+    CHECK(btd_picker_wanted_have_bytes(&p) == pl - 100);
+    CHECK(btd_picker_have_bytes(&p) == 2 * pl - 100);
+    set_prios(&p, "nsssssns");
+    CHECK(btd_picker_wanted_bytes(&p) == 2 * pl && btd_picker_wanted_have_bytes(&p) == 0);
+    CHECK(rare_consistent(&p));
+    btd_picker_deinit(&p);
+}
+
+/*
+ * The cost of a claim stays flat with priorities: a small high band among
+ * 100,000 pieces is found without walking the others, and the claims after
+ * it still read one has() each.
+ */
+static void test_claim_cost_stays_flat_with_priorities(void)
+{
+    struct btd_picker p;
+    struct btd_picker_peer w = {.key = &p, .has = counting_has};
+    uint32_t piece, begin, len, i, n = 100000;
+    uint8_t *prio = malloc(n);
+
+    CHECK(prio != NULL);
+    CHECK(btd_picker_init(&p, n, BTD_BLOCK_SIZE, (uint64_t)n * BTD_BLOCK_SIZE, n) == 0);
+    for (i = 0; i < n; i++) {
+        btd_picker_peer_has(&p, i);
+        btd_picker_peer_has(&p, i);
+        prio[i] = i < 10000 ? BTD_PRIO_SKIP : BTD_PRIO_NORMAL;
+    }
+    memset(prio + 50000, BTD_PRIO_HIGH, 100);
+    CHECK(btd_picker_set_priorities(&p, prio) == 0);
+    has_calls = 0;
+    for (i = 0; i < 100; i++) {
+        CHECK(btd_picker_next(&p, &w, &piece, &begin, &len) == 1);
+        CHECK(piece >= 50000 && piece < 50100);
+    }
+    /* One has() per claim; at most the band walked each time, never the torrent. */
+    CHECK(has_calls == 100);
+    CHECK(p.scanned <= 100 * 100);
+    p.scanned = 0;
+    for (i = 0; i < 1000; i++) {
+        CHECK(btd_picker_next(&p, &w, &piece, &begin, &len) == 1);
+        CHECK(piece >= 10000 && (piece < 50000 || piece >= 50100));
+    }
+    CHECK(has_calls == 1100);
+    CHECK(p.scanned < 1000 * 10); /* 1 % of the band taken: about one piece per claim */
+    CHECK(rare_consistent(&p));
+    btd_picker_deinit(&p);
+    free(prio);
+}
+
 static void test_cancelled_block_is_handed_out_again(void)
 {
     struct btd_picker p;
@@ -331,5 +484,9 @@ int main(void)
     TAP_RUN(test_rarity_counts_follow_every_change);
     TAP_RUN(test_claim_stops_at_a_piece_as_rare_as_any);
     TAP_RUN(test_cancelled_block_is_handed_out_again);
+    TAP_RUN(test_skipped_piece_is_never_claimed);
+    TAP_RUN(test_higher_priority_is_claimed_before_rarer);
+    TAP_RUN(test_bytes_count_wanted_pieces);
+    TAP_RUN(test_claim_cost_stays_flat_with_priorities);
     return tap_done();
 }
