@@ -10,6 +10,7 @@
 #include "config.h"
 #include "control.h"
 #include "crypto.h"
+#include "log.h"
 #include "metainfo.h"
 #include "peer.h"
 #include "peer_mse.h"
@@ -55,8 +56,9 @@ static json_t *jobs_summary(const struct btd_torrent *t)
 
 static json_t *torrent_status(const struct btd_torrent *t)
 {
-    uint64_t have = t->meta ? btd_picker_have_bytes(&t->picker) : 0, left = btd_torrent_left(t);
-    uint64_t size = t->meta ? t->meta->total_length : 0;
+    uint64_t have = t->meta ? btd_picker_have_bytes(&t->picker) : 0;
+    uint64_t wanted = t->meta ? btd_picker_wanted_bytes(&t->picker) : 0;
+    uint64_t left = btd_torrent_wanted_left(t), size = t->meta ? t->meta->total_length : 0;
     double rate = t->down.per_second;
     json_t *o;
 
@@ -64,7 +66,7 @@ static json_t *torrent_status(const struct btd_torrent *t)
                   (json_int_t)t->id, "info_hash", t->hex, "name", btd_torrent_name(t), "state",
                   btd_torrent_state_name(t->state), "progress",
                   !t->meta ? 0.0
-                  : size   ? (double)have / (double)size
+                  : wanted ? (double)(wanted - left) / (double)wanted
                            : 1.0,
                   "size", (json_int_t)size, "verified_bytes", (json_int_t)have, "downloaded_bytes",
                   (json_int_t)t->downloaded, "uploaded_bytes", (json_int_t)t->uploaded,
@@ -79,6 +81,8 @@ static json_t *torrent_status(const struct btd_torrent *t)
                         : rate >= 1.0 ? json_integer((json_int_t)((double)left / rate))
                                       : json_null());
     json_object_set_new(o, "error", t->error ? json_string(t->error) : json_null());
+    json_object_set_new(o, "wanted_bytes", json_integer((json_int_t)wanted));
+    json_object_set_new(o, "left_bytes", json_integer((json_int_t)left));
     json_object_set_new(o, "hash_failures", json_integer(t->hash_failures));
     json_object_set_new(o, "jobs", jobs_summary(t));
     json_object_set_new(o, "download_limit", json_integer((json_int_t)t->bw[BTD_BW_DOWN].rate));
@@ -86,16 +90,212 @@ static json_t *torrent_status(const struct btd_torrent *t)
     return o;
 }
 
+/* Which of a file's choices a selection list sets. */
+enum sel_op {
+    SEL_ONLY = 1, /* every other file skipped, these wanted */
+    SEL_WANT,
+    SEL_SKIP,
+    SEL_HIGH,
+    SEL_NORMAL,
+    SEL_LOW,
+};
+
+struct sel_key {
+    const char *key;
+    enum sel_op op;
+};
+
+static const struct sel_key set_keys[] = {
+    {"files_wanted", SEL_WANT},      {"files_skipped", SEL_SKIP}, {"priority_high", SEL_HIGH},
+    {"priority_normal", SEL_NORMAL}, {"priority_low", SEL_LOW},   {NULL, 0},
+};
+
+static const struct sel_key add_keys[] = {
+    {"only", SEL_ONLY},          {"skip", SEL_SKIP},
+    {"priority_high", SEL_HIGH}, {"priority_normal", SEL_NORMAL},
+    {"priority_low", SEL_LOW},   {NULL, 0},
+};
+
+/* True if params names one of keys. */
+static bool sel_named(json_t *params, const struct sel_key *keys)
+{
+    for (; keys->key; keys++) {
+        if (json_object_get(params, keys->key))
+            return true;
+    }
+    return false;
+}
+
+/* True if key is one of keys. */
+static bool sel_key_known(const struct sel_key *keys, const char *key)
+{
+    for (; keys->key; keys++) {
+        if (strcmp(keys->key, key) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A selection being applied: m's files as torrent.files lists them, and what named each. */
+struct sel {
+    const struct bt_metainfo *m;
+    struct btd_file_choice *c; /* borrowed: m->file_count entries */
+    uint32_t *map;             /* owned: metainfo index of each listed file */
+    uint32_t n;
+    const char *
+        *named; /* owned, 2 per listed file: the key that set its wanted flag, its priority */
+};
+
+/* Sets listed file i as op says; a file set one way by a key and another by another is refused. */
+static int sel_one(struct sel *sl, const struct sel_key *k, uint32_t i, struct bt_error *err)
+{
+    struct btd_file_choice *c = &sl->c[sl->map[i]];
+    bool wanted_op = k->op == SEL_ONLY || k->op == SEL_WANT || k->op == SEL_SKIP;
+    const char **named = &sl->named[2 * i + (wanted_op ? 0 : 1)];
+
+    if (*named && *named != k->key)
+        return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.%s: file %u is also in %s", k->key,
+                            i, *named);
+    *named = k->key;
+    if (wanted_op)
+        c->wanted = k->op != SEL_SKIP;
+    else
+        c->prio = k->op == SEL_HIGH  ? BTD_PRIO_HIGH
+                  : k->op == SEL_LOW ? BTD_PRIO_LOW
+                                     : BTD_PRIO_NORMAL;
+    return 0;
+}
+
+/* params[k->key]: "all" or a list of file indices, applied. */
+static int sel_list(struct sel *sl, const struct sel_key *k, json_t *v, struct bt_error *err)
+{
+    json_t *item;
+    size_t j;
+    uint32_t i;
+    int r = 0;
+
+    if (k->op == SEL_ONLY) {
+        for (i = 0; i < sl->n; i++)
+            sl->c[sl->map[i]].wanted = false;
+    }
+    if (json_is_string(v) && strcmp(json_string_value(v), "all") == 0) {
+        for (i = 0; i < sl->n && r == 0; i++)
+            r = sel_one(sl, k, i, err);
+        return r;
+    }
+    if (!json_is_array(v))
+        return bt_error_set(err, BT_RPC_INVALID_PARAMS,
+                            "params.%s: not a list of file indices or \"all\"", k->key);
+    json_array_foreach(v, j, item)
+    {
+        json_int_t f = json_is_integer(item) ? json_integer_value(item) : -1;
+
+        if (!json_is_integer(item) || f < 0)
+            return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.%s[%zu]: not a file index",
+                                k->key, j);
+        if (f >= (json_int_t)sl->n)
+            return bt_error_set(err, BT_RPC_INVALID_PARAMS,
+                                "params.%s[%zu]: no file %lld (the torrent's files are 0 to %u)",
+                                k->key, j, (long long)f, sl->n - 1);
+        r = sel_one(sl, k, (uint32_t)f, err);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+/*
+ * Applies to c (m's files) the lists that params names among keys, with
+ * indices as torrent.files lists the files (padding left out). *ret_any
+ * says whether params named any. 0 or a JSON-RPC error code with err.
+ */
+static int apply_selection(json_t *params, const struct sel_key *keys, const struct bt_metainfo *m,
+                           struct btd_file_choice *c, bool *ret_any, struct bt_error *err)
+{
+    struct sel sl = {.m = m, .c = c};
+    const struct sel_key *k;
+    json_t *v;
+    size_t i;
+    int r = 0;
+
+    *ret_any = false;
+    sl.map = calloc(m->file_count ? m->file_count : 1, sizeof(*sl.map));
+    sl.named = calloc(2 * (m->file_count ? m->file_count : 1), sizeof(*sl.named));
+    if (!sl.map || !sl.named)
+        r = bt_error_set(err, BT_RPC_INTERNAL_ERROR, "out of memory");
+    for (i = 0; r == 0 && i < m->file_count; i++) {
+        if (!m->files[i].pad)
+            sl.map[sl.n++] = (uint32_t)i;
+    }
+    for (k = keys; r == 0 && k->key; k++) {
+        v = json_object_get(params, k->key);
+        if (!v)
+            continue;
+        *ret_any = true;
+        r = sel_list(&sl, k, v, err);
+    }
+    free(sl.map);
+    free(sl.named);
+    return r;
+}
+
+/*
+ * torrent.add of a .torrent (base64 in b64), with the file selection params
+ * names (skip, only, priority_*): checked before the torrent is added, and
+ * applied before it can ask a peer for anything.
+ */
+static int add_metainfo(struct btd_session *s, json_t *params, const char *b64, const char *dir,
+                        bool paused, const char *const *peers, size_t npeers,
+                        struct btd_torrent **ret, struct bt_error *err)
+{
+    struct btd_file_choice *c = NULL;
+    struct bt_metainfo *m = NULL;
+    bool any = false;
+    uint8_t *raw;
+    size_t len, cap = strlen(b64) / 4 * 3 + 3;
+    int r;
+
+    raw = malloc(cap);
+    if (!raw)
+        return bt_error_set(err, BT_RPC_INTERNAL_ERROR, "out of memory");
+    r = bt_base64_decode(raw, cap, b64, strlen(b64));
+    if (r < 0) {
+        free(raw);
+        return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.metainfo: not valid base64");
+    }
+    len = (size_t)r;
+    r = bt_metainfo_parse(&m, raw, len, err);
+    if (r < 0) {
+        free(raw);
+        return BT_RPC_BAD_TORRENT;
+    }
+    c = btd_file_choices_new(m);
+    r = c ? apply_selection(params, add_keys, m, c, &any, err)
+          : bt_error_set(err, BT_RPC_INTERNAL_ERROR, "out of memory");
+    if (r == 0)
+        r = btd_session_add(s, m, raw, len, dir, paused, peers, npeers, ret, err);
+    else
+        bt_metainfo_free(m);
+    free(raw);
+    if (r || !any) {
+        free(c);
+        return r;
+    }
+    if (btd_torrent_set_choices(*ret, c) < 0) { /* rather nothing than the files not wanted */
+        btd_err("ih=%.8s cannot apply the file selection: out of memory; pausing", (*ret)->hex);
+        btd_torrent_pause(*ret);
+    }
+    return 0;
+}
+
 static int m_torrent_add(struct btd_session *s, json_t *params, json_t **ret_result,
                          struct bt_error *err)
 {
     const char *b64 = NULL, *magnet = NULL, *dir = NULL, *peers_c[MAX_DIRECT_PEERS];
     json_t *peers = NULL, *item;
-    struct bt_metainfo *m = NULL;
     struct btd_torrent *t;
     bool paused = false;
-    uint8_t *raw;
-    size_t i, len, npeers = 0;
+    size_t i, npeers = 0;
     int r;
 
     r = bt_rpc_param_string(params, "metainfo", false, &b64, err);
@@ -129,29 +329,14 @@ static int m_torrent_add(struct btd_session *s, json_t *params, json_t **ret_res
                                 "params.peers[%zu]: \"%s\" is not HOST:PORT", i, peers_c[i]);
     }
     if (magnet) {
+        if (sel_named(params, add_keys))
+            return bt_error_set(err, BT_RPC_INVALID_PARAMS,
+                                "params: a magnet's files are not known until its metadata "
+                                "arrives; choose them then with torrent.set");
         r = btd_session_add_magnet(s, magnet, dir, paused, peers_c, npeers, &t, err);
-        if (r)
-            return r;
-        *ret_result = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)t->id, "info_hash", t->hex,
-                                "name", btd_torrent_name(t));
-        return 0;
+    } else {
+        r = add_metainfo(s, params, b64, dir, paused, peers_c, npeers, &t, err);
     }
-    raw = malloc(strlen(b64) / 4 * 3 + 3);
-    if (!raw)
-        return bt_error_set(err, BT_RPC_INTERNAL_ERROR, "out of memory");
-    r = bt_base64_decode(raw, strlen(b64) / 4 * 3 + 3, b64, strlen(b64));
-    if (r < 0) {
-        free(raw);
-        return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.metainfo: not valid base64");
-    }
-    len = (size_t)r;
-    r = bt_metainfo_parse(&m, raw, len, err);
-    if (r < 0) {
-        free(raw);
-        return BT_RPC_BAD_TORRENT;
-    }
-    r = btd_session_add(s, m, raw, len, dir, paused, peers_c, npeers, &t, err);
-    free(raw);
     if (r)
         return r;
     *ret_result = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)t->id, "info_hash", t->hex, "name",
@@ -266,12 +451,17 @@ static int m_torrent_peers(struct btd_session *s, json_t *params, json_t **ret_r
     return 0;
 }
 
+static const char *prio_name(uint8_t prio)
+{
+    return prio == BTD_PRIO_HIGH ? "high" : prio == BTD_PRIO_LOW ? "low" : "normal";
+}
+
 static int m_torrent_files(struct btd_session *s, json_t *params, json_t **ret_result,
                            struct bt_error *err)
 {
     struct btd_torrent *t;
     json_t *arr;
-    size_t i;
+    size_t i, n = 0;
     int r = find_torrent(s, params, &t, err);
 
     if (r)
@@ -279,12 +469,16 @@ static int m_torrent_files(struct btd_session *s, json_t *params, json_t **ret_r
     arr = json_array();
     for (i = 0; t->meta && i < t->meta->file_count; i++) {
         const struct bt_file *f = &t->meta->files[i];
+        struct btd_file_choice c =
+            t->choices ? t->choices[i] : (struct btd_file_choice){true, BTD_PRIO_NORMAL};
 
         if (f->pad)
             continue;
-        json_array_append_new(arr,
-                              json_pack("{s:s, s:I, s:I}", "path", f->path, "size",
-                                        (json_int_t)f->length, "offset", (json_int_t)f->offset));
+        json_array_append_new(
+            arr, json_pack("{s:I, s:s, s:I, s:I, s:b, s:s, s:I}", "index", (json_int_t)n++, "path",
+                           f->path, "size", (json_int_t)f->length, "offset", (json_int_t)f->offset,
+                           "wanted", c.wanted, "priority", prio_name(c.prio), "done",
+                           (json_int_t)btd_torrent_file_done(t, (uint32_t)i)));
     }
     *ret_result = arr;
     return 0;
@@ -335,9 +529,36 @@ static int m_torrent_verify(struct btd_session *s, json_t *params, json_t **ret_
 
 #define MAX_LIMIT ((int64_t)1 << 40) /* bytes/s, as in the config */
 
+/* The file selection torrent.set names, checked whole before anything changes; NULL if none. */
+static int set_selection(struct btd_torrent *t, json_t *params, struct btd_file_choice **ret,
+                         struct bt_error *err)
+{
+    struct btd_file_choice *c;
+    bool any;
+    int r;
+
+    *ret = NULL;
+    if (!sel_named(params, set_keys))
+        return 0;
+    if (!t->meta)
+        return bt_error_set(err, BT_RPC_INVALID_PARAMS,
+                            "torrent %u has no metadata yet: its files are not known", t->id);
+    c = btd_torrent_choices(t);
+    if (!c)
+        return bt_error_set(err, BT_RPC_INTERNAL_ERROR, "out of memory");
+    r = apply_selection(params, set_keys, t->meta, c, &any, err);
+    if (r) {
+        free(c);
+        return r;
+    }
+    *ret = c;
+    return 0;
+}
+
 static int m_torrent_set(struct btd_session *s, json_t *params, json_t **ret_result,
                          struct bt_error *err)
 {
+    struct btd_file_choice *c = NULL;
     struct btd_torrent *t;
     int64_t down, up;
     const char *key;
@@ -348,9 +569,12 @@ static int m_torrent_set(struct btd_session *s, json_t *params, json_t **ret_res
         return r;
     json_object_foreach(params, key, v)
     {
-        if (strcmp(key, "id") && strcmp(key, "download_limit") && strcmp(key, "upload_limit"))
+        if (strcmp(key, "id") && strcmp(key, "download_limit") && strcmp(key, "upload_limit") &&
+            !sel_key_known(set_keys, key))
             return bt_error_set(err, BT_RPC_INVALID_PARAMS,
-                                "params.%s: not a torrent setting (download_limit, upload_limit)",
+                                "params.%s: not a torrent setting (download_limit, upload_limit, "
+                                "files_wanted, files_skipped, priority_high, priority_normal, "
+                                "priority_low)",
                                 key);
     }
     down = (int64_t)t->bw[BTD_BW_DOWN].rate;
@@ -358,8 +582,12 @@ static int m_torrent_set(struct btd_session *s, json_t *params, json_t **ret_res
     r = bt_rpc_param_int(params, "download_limit", false, 0, MAX_LIMIT, &down, err);
     if (!r)
         r = bt_rpc_param_int(params, "upload_limit", false, 0, MAX_LIMIT, &up, err);
+    if (!r)
+        r = set_selection(t, params, &c, err);
     if (r)
         return r;
+    if (c && btd_torrent_set_choices(t, c) < 0)
+        return bt_error_set(err, BT_RPC_INTERNAL_ERROR, "out of memory");
     btd_torrent_set_limits(t, (uint64_t)down, (uint64_t)up);
     *ret_result = torrent_status(t);
     return 0;

@@ -40,6 +40,12 @@ enum btd_piece_prio {
 };
 #define BTD_PICKER_BANDS 3 /* LOW, NORMAL, HIGH: band = priority - 1 */
 
+/* What the user chose for one file of a torrent. */
+struct btd_file_choice {
+    bool wanted;  /* false: skipped (its pieces are fetched only for other files) */
+    uint8_t prio; /* BTD_PRIO_LOW, BTD_PRIO_NORMAL or BTD_PRIO_HIGH */
+};
+
 /* Pieces first .. first + count - 1, the pos-th of their band onwards. */
 struct btd_picker_run {
     uint32_t first, count;

@@ -21,7 +21,46 @@ void btd_resume_deinit(struct btd_resume *r)
     free(r->dir);
     free(r->have);
     free(r->files);
+    free(r->choices);
     memset(r, 0, sizeof(*r));
+}
+
+/* The indices of the files skipped (prio 0) or of priority prio, as a new array. */
+static json_t *choice_list(const struct btd_resume *r, uint8_t prio)
+{
+    json_t *arr = json_array();
+    uint32_t i;
+
+    for (i = 0; arr && i < r->file_count; i++) {
+        if ((prio ? r->choices[i].prio == prio : !r->choices[i].wanted) &&
+            json_array_append_new(arr, json_integer(i)) < 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+/* Adds files_skipped, files_high and files_low to o when not every file is wanted and normal. */
+static int encode_choices(json_t *o, const struct btd_resume *r)
+{
+    static const struct {
+        const char *key;
+        uint8_t prio;
+    } lists[] = {
+        {"files_skipped", 0},
+        {"files_high", BTD_PRIO_HIGH},
+        {"files_low", BTD_PRIO_LOW},
+    };
+    json_t *arr;
+    size_t i;
+
+    for (i = 0; r->choices && i < sizeof(lists) / sizeof(lists[0]); i++) {
+        arr = choice_list(r, lists[i].prio);
+        if (!arr || json_object_set_new(o, lists[i].key, arr) < 0)
+            return -ENOMEM;
+    }
+    return 0;
 }
 
 char *btd_resume_encode(const struct btd_resume *r)
@@ -52,8 +91,10 @@ char *btd_resume_encode(const struct btd_resume *r)
                   (json_int_t)r->upload_limit, "pieces", (json_int_t)r->piece_count, "have", b64,
                   "files", files);
     free(b64);
-    if (!o)
+    if (!o || encode_choices(o, r) < 0) {
+        json_decref(o);
         return NULL;
+    }
     text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return text;
@@ -86,6 +127,46 @@ static int decode_files(json_t *arr, uint32_t file_count, struct btd_resume *r,
             return bad(err, "files: an entry is not [size, mtime]");
         r->files[i] = (struct btd_resume_file){
             .size = (uint64_t)size, .mtime_ns = (int64_t)mtime, .exists = true};
+    }
+    return 0;
+}
+
+/*
+ * files_skipped, files_high and files_low, each optional: file indices
+ * (a skipped file keeps its priority for when it is wanted). Without any,
+ * r->choices stays NULL: every file wanted, normal.
+ */
+static int decode_choices(json_t *o, uint32_t file_count, struct btd_resume *r,
+                          struct bt_error *err)
+{
+    static const char *const keys[] = {"files_skipped", "files_high", "files_low"};
+    json_t *arr, *item;
+    size_t k, i;
+    json_int_t f;
+
+    for (k = 0; k < 3; k++) {
+        arr = json_object_get(o, keys[k]);
+        if (!arr)
+            continue;
+        if (!json_is_array(arr))
+            return bt_error_set(err, -EBADMSG, "%s: not a list", keys[k]);
+        if (!r->choices) {
+            r->choices = calloc(file_count ? file_count : 1, sizeof(*r->choices));
+            if (!r->choices)
+                return -ENOMEM;
+            for (i = 0; i < file_count; i++)
+                r->choices[i] = (struct btd_file_choice){.wanted = true, .prio = BTD_PRIO_NORMAL};
+        }
+        json_array_foreach(arr, i, item)
+        {
+            f = json_is_integer(item) ? json_integer_value(item) : -1;
+            if (f < 0 || f >= (json_int_t)file_count)
+                return bt_error_set(err, -EBADMSG, "%s: not a list of file indices", keys[k]);
+            if (k == 0)
+                r->choices[f].wanted = false;
+            else
+                r->choices[f].prio = k == 1 ? BTD_PRIO_HIGH : BTD_PRIO_LOW;
+        }
     }
     return 0;
 }
@@ -132,7 +213,8 @@ static int decode_object(json_t *o, uint32_t piece_count, uint32_t file_count, s
     r->download_limit = (uint64_t)dlim;
     r->upload_limit = (uint64_t)ulim;
     r->piece_count = piece_count;
-    return decode_files(files, file_count, r, err);
+    n = decode_files(files, file_count, r, err);
+    return n < 0 ? n : decode_choices(o, file_count, r, err);
 }
 
 int btd_resume_decode(const char *text, size_t len, uint32_t piece_count, uint32_t file_count,

@@ -8,8 +8,11 @@
  *     STATE/torrents/HEX.resume.bak  the record before it
  *
  * A record holds the torrent's id, download dir, paused flag, totals,
- * added time, limits, the verified pieces (a bitfield) and the size and
- * mtime of every file when it was written. Files are written atomically
+ * added time, limits, the verified pieces (a bitfield), the size and
+ * mtime of every file when it was written, and the file selection:
+ * "files_skipped", "files_high", "files_low" (file indices in metainfo
+ * order; a record without them, as written before they existed, means
+ * every file wanted at priority normal). Files are written atomically
  * (temp file, fsync, rename, fsync of the directory), and a record is
  * written only after btd_storage_sync: a piece it lists is on the disk.
  *
@@ -25,6 +28,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "picker.h"
 #include "storage.h"
 
 #define BTD_RESUME_MAX_BYTES ((size_t)64 << 20) /* a record or metainfo copy we read */
@@ -47,6 +51,7 @@ struct btd_resume {
     uint32_t piece_count;
     struct btd_resume_file *files; /* owned */
     uint32_t file_count;
+    struct btd_file_choice *choices; /* owned: file_count entries, or NULL (all wanted, normal) */
     bool recheck; /* not stored: the previous record stood in, check every piece */
 };
 

@@ -10,4 +10,11 @@
 /* Dials known addresses while under the caps (downloading or fetching metadata). */
 void btd__torrent_connect_more(struct btd_torrent *t);
 
+/*
+ * The wanted pieces changed (torrent_files.c): peers recount their
+ * interest; downloading becomes seeding once every wanted piece is had,
+ * seeding downloading again when some are not.
+ */
+void btd__torrent_selection_changed(struct btd_torrent *t);
+
 #endif

@@ -133,7 +133,7 @@ static void go_active(struct btd_torrent *t)
     bool complete = btd_picker_complete(&t->picker);
 
     set_state(t, complete ? BTD_TORRENT_SEEDING : BTD_TORRENT_DOWNLOADING);
-    if (complete)
+    if (btd_picker_all_had(&t->picker))
         t->completed_sent = true; /* complete from the start: nothing to report */
     if (t->tracker)
         btd_tracker_start(t->tracker);
@@ -337,15 +337,16 @@ int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id
         btd_torrent_free(t);
         return r;
     }
-    if (rec) {
+    if (rec && rec->choices)
+        r = btd_torrent_set_choices(t, btd_file_choices_dup(rec->choices, m->file_count));
+    if (rec && r == 0)
         r = restore(t, rec);
-        if (r < 0) {
-            t->meta = NULL;
-            btd_torrent_free(t);
-            return r;
-        }
-    } else if (!paused) {
+    else if (!rec && !paused)
         start_check(t, NULL);
+    if (r < 0) {
+        t->meta = NULL;
+        btd_torrent_free(t);
+        return r;
     }
     *ret = t;
     return 0;
@@ -457,6 +458,7 @@ void btd_torrent_free(struct btd_torrent *t)
     free(t->meta_raw);
     free(t->dir);
     free(t->error);
+    free(t->choices);
     free(t);
 }
 
@@ -475,13 +477,43 @@ void btd_torrent_piece_complete(struct btd_torrent *t, struct btd_job *job)
     }
 }
 
+/*
+ * Every wanted piece is had: seeding. Trackers hear `completed` only once
+ * every piece of the torrent is had; a partial seed (files skipped) still
+ * announces the bytes it lacks as `left`.
+ */
 static void finish_download(struct btd_torrent *t)
 {
-    btd_notice("ih=%.8s download complete: %s", t->hex, btd_torrent_name(t));
+    bool all = btd_picker_all_had(&t->picker);
+
+    btd_notice("ih=%.8s download complete%s: %s", t->hex, all ? "" : " (the wanted files)",
+               btd_torrent_name(t));
     set_state(t, BTD_TORRENT_SEEDING);
+    if (!all)
+        return;
     if (t->tracker && !t->completed_sent)
         btd_tracker_completed(t->tracker);
     t->completed_sent = true;
+}
+
+void btd__torrent_selection_changed(struct btd_torrent *t)
+{
+    bool complete = btd_picker_complete(&t->picker);
+    struct btd_peer *p, *next;
+
+    for (p = t->peers; p; p = next) {
+        next = p->next;
+        btd_peer_selection_changed(p);
+    }
+    if (t->state == BTD_TORRENT_DOWNLOADING && complete) {
+        finish_download(t);
+    } else if (t->state == BTD_TORRENT_SEEDING && !complete) {
+        btd_notice("ih=%.8s more files wanted: downloading again", t->hex);
+        set_state(t, BTD_TORRENT_DOWNLOADING);
+        if (t->tracker)
+            btd_tracker_reannounce(t->tracker);
+        btd__torrent_connect_more(t);
+    }
 }
 
 #define FAULT_LOG_MS 60000 /* a torrent's disk faults: one log line a minute at most */
@@ -663,58 +695,6 @@ void btd_torrent_set_limits(struct btd_torrent *t, uint64_t download, uint64_t u
     btd_bucket_set_rate(&t->bw[BTD_BW_DOWN], download, now);
     btd_bucket_set_rate(&t->bw[BTD_BW_UP], upload, now);
     btd_bandwidth_wait(t->session);
-}
-
-struct btd_resume_job *btd_torrent_resume_job(struct btd_torrent *t)
-{
-    const struct bt_metainfo *m = t->meta;
-    uint32_t i, npieces = m ? m->piece_count : 0, nfiles = m ? (uint32_t)m->file_count : 0;
-    struct btd_resume_job *job = calloc(1, sizeof(*job));
-    const uint8_t *copy = t->meta_raw;
-    size_t copy_len = t->meta_raw_len;
-    struct btd_resume *rec;
-
-    if (!job)
-        return NULL;
-    rec = &job->rec;
-    memcpy(job->hex, t->hex, sizeof(job->hex));
-    job->record_path = btd_resume_path(t->session->cfg->state_dir, t->hex, "resume");
-    if (!m && t->magnet) { /* no metadata yet: the magnet stands in for the .torrent */
-        copy = (const uint8_t *)t->magnet;
-        copy_len = strlen(t->magnet);
-    }
-    if (copy) {
-        job->metainfo_path =
-            btd_resume_path(t->session->cfg->state_dir, t->hex, m ? "torrent" : "magnet");
-        job->meta = malloc(copy_len ? copy_len : 1);
-        if (job->meta)
-            memcpy(job->meta, copy, copy_len);
-        job->meta_len = copy_len;
-    }
-    rec->dir = strdup(t->dir);
-    rec->have = calloc(1, bt_bitfield_bytes(npieces) + 1);
-    rec->files = calloc(nfiles ? nfiles : 1, sizeof(*rec->files));
-    if (!job->record_path || !rec->dir || !rec->have || !rec->files ||
-        (copy && (!job->metainfo_path || !job->meta))) {
-        btd_resume_job_free(job);
-        return NULL;
-    }
-    rec->id = t->id;
-    rec->paused = t->paused;
-    rec->completed_sent = t->completed_sent;
-    rec->added_at = t->added_at;
-    rec->uploaded = t->uploaded;
-    rec->downloaded = t->downloaded;
-    rec->download_limit = t->bw[BTD_BW_DOWN].rate;
-    rec->upload_limit = t->bw[BTD_BW_UP].rate;
-    rec->piece_count = npieces;
-    rec->file_count = nfiles;
-    job->unchecked = m && !t->checked;
-    for (i = 0; i < npieces && !job->unchecked; i++) {
-        if (t->picker.state[i] == BTD_PIECE_HAVE)
-            rec->have[i / 8] |= (uint8_t)(0x80u >> (i % 8));
-    }
-    return job;
 }
 
 void btd_torrent_pause(struct btd_torrent *t)

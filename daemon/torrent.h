@@ -104,6 +104,8 @@ struct btd_torrent {
     bool resume_dirty;       /* the resume record is out of date */
     bool resume_soon;        /* ... and should be written at the next chance */
     uint32_t last_save;      /* ticks when the record was last written */
+    /* owned: per file (metainfo order), or NULL: every file wanted, priority normal */
+    struct btd_file_choice *choices;
 };
 
 /*
@@ -176,8 +178,32 @@ void btd_torrent_peer_closed(struct btd_torrent *t, struct btd_peer *p);
 int btd_torrent_attach(struct btd_torrent *t, struct btd_peer *p);
 struct btd_addr_entry *btd_torrent_book_entry(struct btd_torrent *t, uint32_t key);
 
+/*
+ * The file selection (torrent_files.c). A piece is wanted if it touches a
+ * wanted file (padding aside), and takes the highest priority of those.
+ * btd_torrent_choices: a copy of t's choices (new, file_count entries), or
+ * NULL on ENOMEM or while t has no metadata.
+ */
+struct btd_file_choice *btd_torrent_choices(const struct btd_torrent *t);
+/* Default choices for m's files (new: all wanted, normal), or NULL on ENOMEM. */
+struct btd_file_choice *btd_file_choices_new(const struct bt_metainfo *m);
+/* A copy of n choices (new), or NULL on ENOMEM. */
+struct btd_file_choice *btd_file_choices_dup(const struct btd_file_choice *c, size_t n);
+/*
+ * choices (stolen; file_count entries) become t's: the pieces' priorities
+ * follow, peers are told our interest, and a torrent whose wanted pieces
+ * are all had becomes seeding, one that lacks some downloading again
+ * (trackers asked for peers). 0, or -ENOMEM (choices freed, nothing changed).
+ */
+int btd_torrent_set_choices(struct btd_torrent *t, struct btd_file_choice *choices);
+/* Bytes of file i (metainfo order) in verified pieces. */
+uint64_t btd_torrent_file_done(const struct btd_torrent *t, uint32_t i);
+/* Bytes of wanted pieces not verified yet. */
+uint64_t btd_torrent_wanted_left(const struct btd_torrent *t);
+
 /* For status. */
 const char *btd_torrent_state_name(enum btd_torrent_state s);
+/* Bytes of the whole torrent not verified (the trackers' `left`, wanted or not). */
 uint64_t btd_torrent_left(const struct btd_torrent *t);
 /* An unchoked peer with no request out and no job: the "unemployed" queue. */
 bool btd_torrent_peer_unemployed(const struct btd_torrent *t, const struct btd_peer *p);
