@@ -26,6 +26,9 @@ static const char add_help[] =
     "                        a relative DIR is taken from the current directory\n"
     "      --paused          add the torrent paused (`btctl resume ID` starts it)\n"
     "      --peer HOST:PORT  connect to this peer too (repeatable; no tracker needed)\n"
+    "      --skip LIST       do not download these files (LIST: indices as `btctl info`\n"
+    "                        numbers the files, padding left out: 0,3-5 or all)\n"
+    "      --only LIST       download these files only, skip the others\n"
     "      --json            print btd's reply as JSON: {id, info_hash, name}\n"
     "  -h, --help            show this help\n"
     "\n"
@@ -33,18 +36,25 @@ static const char add_help[] =
     "the info-hash or a unique prefix of it (6+ hex digits) names the torrent\n"
     "in the other commands. A magnet URI is passed to btd as it is (btd fetches\n"
     "the metadata from peers: state `metadata`); a bare 40-digit hex info-hash\n"
-    "is taken as the magnet of that hash (peers from --peer or x.pe only).\n";
+    "is taken as the magnet of that hash (peers from --peer or x.pe only).\n"
+    "--skip and --only are applied before anything is fetched (`btctl files ID\n"
+    "--want LIST` changes them later); a magnet's files are known only once its\n"
+    "metadata arrived: choose them then with `btctl files`.\n";
 
 enum {
     OPT_DIR = 0x100,
     OPT_PAUSED,
     OPT_PEER,
+    OPT_SKIP,
+    OPT_ONLY,
 };
 
 static const struct option add_options[] = {
     {"dir", required_argument, NULL, OPT_DIR},
     {"paused", no_argument, NULL, OPT_PAUSED},
     {"peer", required_argument, NULL, OPT_PEER},
+    {"skip", required_argument, NULL, OPT_SKIP},
+    {"only", required_argument, NULL, OPT_ONLY},
     {"json", no_argument, NULL, 'j'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -55,6 +65,8 @@ struct add_opts {
     const char *dir;    /* borrowed; NULL for btd's default */
     bool paused;
     json_t *peers; /* owned: array of "host:port" strings */
+    json_t *skip;  /* owned or NULL: --skip's files ("all" or an array) */
+    json_t *only;  /* owned or NULL: --only's files */
 };
 
 /* Returns -1 to go on, else the exit status. */
@@ -78,6 +90,11 @@ static int parse_args(struct btctl *ctl, struct add_opts *o, int argc, char **ar
             if (strchr(optarg, ':') == NULL)
                 return btctl_usage_error(cmd, "--peer: '%s' is not HOST:PORT", optarg);
             json_array_append_new(o->peers, json_string(optarg));
+        } else if (c == OPT_SKIP || c == OPT_ONLY) {
+            r = btctl_file_list_option(cmd, c == OPT_SKIP ? "--skip" : "--only",
+                                       c == OPT_SKIP ? &o->skip : &o->only, optarg);
+            if (r >= 0)
+                return r;
         } else {
             r = btctl_remote_option(ctl, cmd, c);
             if (r >= 0)
@@ -214,6 +231,10 @@ static int build_params(const struct add_opts *o, json_t **ret_params)
         json_object_set_new(params, "paused", json_true());
     if (json_array_size(o->peers) > 0)
         json_object_set(params, "peers", o->peers);
+    if (o->skip)
+        json_object_set(params, "skip", o->skip);
+    if (o->only)
+        json_object_set(params, "only", o->only);
     *ret_params = params;
     return BTCTL_EXIT_OK;
 }
@@ -251,6 +272,8 @@ static int run_add(struct btctl *ctl, int argc, char **argv)
     if (r < 0)
         r = build_params(&o, &params);
     json_decref(o.peers);
+    json_decref(o.skip);
+    json_decref(o.only);
     if (!params)
         return r;
     return btctl_remote_show(ctl, "torrent.add", params, show_added);
@@ -259,7 +282,8 @@ static int run_add(struct btctl *ctl, int argc, char **argv)
 const struct btctl_command btctl_add_command = {
     .name = "add",
     .run = run_add,
-    .usage = "FILE.torrent|MAGNET [--dir DIR] [--paused] [--peer HOST:PORT]... [--json]",
+    .usage = "FILE.torrent|MAGNET [--dir DIR] [--paused] [--peer HOST:PORT]... [--skip LIST] "
+             "[--only LIST] [--json]",
     .summary = "give a torrent to btd to download (prints its info-hash)",
     .help = add_help,
 };

@@ -21,7 +21,8 @@ static const char info_help[] =
     "               comment, created_by, creation_date, files [{path, size, pad}]\n"
     "  -h, --help   show this help\n"
     "\n"
-    "Padding files (BEP 47) are counted but not listed in the text output.\n";
+    "Files are numbered from 0 as `btctl add --skip` takes them; padding files\n"
+    "(BEP 47) are counted but neither listed nor numbered in the text output.\n";
 
 /*
  * A new JSON string. Text that is not UTF-8 (torrents are not always) has
@@ -140,20 +141,25 @@ static int add_summary(struct btctl_table *t, const struct bt_metainfo *m, const
     return r < 0 ? -ENOMEM : 0;
 }
 
-/* Sizes and paths of the real files; returns how many padding files were left out. */
+/*
+ * Index (as `btctl add --skip` and btd's torrent.files number them), size
+ * and path of the real files; returns how many padding files were left out.
+ */
 static int add_files(struct btctl_table *t, const struct bt_metainfo *m, size_t *ret_pads)
 {
-    char size[BTCTL_SIZE_LEN];
+    char size[BTCTL_SIZE_LEN], index[24];
     size_t pads = 0;
 
     btctl_table_align_right(t, 0);
+    btctl_table_align_right(t, 1);
     for (size_t i = 0; i < m->file_count; i++) {
         if (m->files[i].pad) {
             pads++;
             continue;
         }
+        snprintf(index, sizeof(index), "%zu", i - pads);
         btctl_format_size(size, m->files[i].length);
-        if (btctl_table_add(t, (const char *const[]){size, m->files[i].path}) < 0)
+        if (btctl_table_add(t, (const char *const[]){index, size, m->files[i].path}) < 0)
             return -ENOMEM;
     }
     *ret_pads = pads;
@@ -190,7 +196,7 @@ static int print_text(const struct bt_metainfo *m, const char *hex)
     int r;
 
     btctl_table_init(&summary, 2);
-    btctl_table_init(&files, 2);
+    btctl_table_init(&files, 3);
     r = add_summary(&summary, m, hex);
     if (r == 0)
         r = add_files(&files, m, &pads);

@@ -1,6 +1,6 @@
 /*
- * inspect: `btctl jobs ID`, `peers ID` and `files ID`: a look inside one
- * torrent: its work queues, its connections and its files.
+ * inspect: `btctl jobs ID` and `peers ID`: a look inside one torrent: its
+ * work queues and its connections (its files: files.c).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -170,46 +170,4 @@ const struct btctl_command btctl_peers_command = {
     .usage = "ID [--json]",
     .summary = "list a torrent's peers and what flows to and from each",
     .help = peers_help,
-};
-
-/* files */
-
-static const char files_help[] =
-    "      --json   print btd's reply: [{path, size, offset}]\n"
-    "  -h, --help   show this help\n"
-    "\n"
-    "Paths are relative to the torrent's directory (`btctl status ID`).\n"
-    "Padding files are not listed.\n";
-
-static void file_row(const json_t *f, const char **cells, char (*scratch)[BTCTL_REMOTE_CELL_LEN])
-{
-    btctl_format_size(scratch[0], (uint64_t)btctl_remote_int(f, "size", 0));
-    cells[0] = scratch[0];
-    cells[1] = btctl_remote_str(f, "path", "?");
-}
-
-static int show_files(const json_t *files)
-{
-    static const char *const header[] = {"SIZE", "PATH"};
-
-    return btctl_remote_print_rows(files, header, 2, 1u << 0, file_row, "no files");
-}
-
-static int run_files(struct btctl *ctl, int argc, char **argv)
-{
-    const char *id = NULL;
-    int r;
-
-    r = btctl_remote_parse_id(ctl, &btctl_files_command, argc, argv, false, &id);
-    if (r >= 0)
-        return r;
-    return btctl_remote_show(ctl, "torrent.files", btctl_remote_id_params(id), show_files);
-}
-
-const struct btctl_command btctl_files_command = {
-    .name = "files",
-    .run = run_files,
-    .usage = "ID [--json]",
-    .summary = "list a torrent's files",
-    .help = files_help,
 };

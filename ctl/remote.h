@@ -87,4 +87,19 @@ int btctl_remote_print_rows(const json_t *array, const char *const *header, size
                                         char (*scratch)[BTCTL_REMOTE_CELL_LEN]),
                             const char *empty);
 
+/*
+ * File lists (files.c), as `btctl files --skip` and `btctl add --only`
+ * take them: "all", or indices and ranges joined by commas ("0,3-5"),
+ * each below BT_METAINFO_MAX_FILES. btctl_file_list_add appends s to
+ * *list (an array, created if NULL; "all" replaces it with the string
+ * "all", as btd takes it): 0, -EINVAL (not a list), -ERANGE, -ENOMEM.
+ */
+int btctl_file_list_add(json_t **list, const char *s);
+/*
+ * The same for option opt of cmd with a user's arg: -1 to go on, else the
+ * exit status (a usage error naming opt and arg).
+ */
+int btctl_file_list_option(const struct btctl_command *cmd, const char *opt, json_t **list,
+                           const char *arg);
+
 #endif
