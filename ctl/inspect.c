@@ -16,13 +16,14 @@
 static const char jobs_help[] =
     "      --json   print btd's reply: {unclaimed, pending: [{piece, blocks,\n"
     "               received, peer, verifying}], unemployed: [address], have,\n"
-    "               pieces}\n"
+    "               pieces, skipped}\n"
     "  -h, --help   show this help\n"
     "\n"
     "How the download is shared out. Unclaimed pieces wait for a peer; a\n"
     "pending piece is being fetched (BLOCKS received of its total) or\n"
     "verified; an unemployed peer is connected and unchoking us but has no\n"
-    "work. unclaimed + pending + have = pieces.\n";
+    "work. Skipped pieces touch no wanted file (`btctl files`) and are not\n"
+    "fetched. unclaimed + pending + have + skipped = pieces.\n";
 
 static void job_row(const json_t *job, const char **cells, char (*scratch)[BTCTL_REMOTE_CELL_LEN])
 {
@@ -54,6 +55,8 @@ static int show_jobs(const json_t *jobs)
         printf("have: %lld of %lld pieces\n", (long long)btctl_remote_int(jobs, "have", 0),
                (long long)btctl_remote_int(jobs, "pieces", 0));
     printf("unclaimed: %lld\n", (long long)btctl_remote_int(jobs, "unclaimed", 0));
+    if (btctl_remote_int(jobs, "skipped", 0) > 0)
+        printf("skipped: %lld\n", (long long)btctl_remote_int(jobs, "skipped", 0));
     printf("pending: %zu\n", npending);
     fflush(stdout);
     if (npending > 0)

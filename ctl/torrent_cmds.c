@@ -139,6 +139,14 @@ static int add_transfer(struct btctl_table *t, const json_t *st)
     line_addf(&l, "%s (%s of %s verified, %lld pieces)", pct, a, b,
               (long long)btctl_remote_int(st, "pieces", 0));
     r |= add_kv(t, "Progress:", l.buf);
+    if (btctl_remote_int(st, "wanted_bytes", -1) >= 0 &&
+        btctl_remote_int(st, "wanted_bytes", 0) < btctl_remote_int(st, "size", 0)) {
+        btctl_format_size(a, (uint64_t)btctl_remote_int(st, "wanted_bytes", 0));
+        btctl_format_size(b, (uint64_t)btctl_remote_int(st, "left_bytes", 0));
+        l.len = 0;
+        line_addf(&l, "%s in the pieces of the wanted files, %s left (`btctl files`)", a, b);
+        r |= add_kv(t, "Wanted:", l.buf);
+    }
     btctl_format_rate(rate, (uint64_t)btctl_remote_int(st, "download_rate", 0));
     btctl_format_size(a, (uint64_t)btctl_remote_int(st, "downloaded_bytes", 0));
     l.len = 0;

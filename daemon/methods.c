@@ -388,6 +388,17 @@ static int m_torrent_get(struct btd_session *s, json_t *params, json_t **ret_res
     return 0;
 }
 
+/* Pieces not wanted and not had, nor in flight: the rest of pieces - unclaimed - pending - have. */
+static uint32_t skipped(const struct btd_picker *p)
+{
+    const struct btd_job *j;
+    uint32_t in_flight = 0;
+
+    for (j = p->jobs; j; j = j->next)
+        in_flight += p->prio[j->index] == BTD_PRIO_SKIP;
+    return p->piece_count - p->wanted - (p->have - p->wanted_have) - in_flight;
+}
+
 static int m_torrent_jobs(struct btd_session *s, json_t *params, json_t **ret_result,
                           struct bt_error *err)
 {
@@ -414,10 +425,10 @@ static int m_torrent_jobs(struct btd_session *s, json_t *params, json_t **ret_re
         if (btd_torrent_peer_unemployed(t, p))
             json_array_append_new(unemployed, json_string(p->name));
     }
-    *ret_result =
-        json_pack("{s:I, s:o, s:o, s:I, s:I}", "unclaimed", (json_int_t)t->picker.unclaimed,
-                  "pending", pending, "unemployed", unemployed, "have", (json_int_t)t->picker.have,
-                  "pieces", (json_int_t)t->picker.piece_count);
+    *ret_result = json_pack(
+        "{s:I, s:o, s:o, s:I, s:I, s:I}", "unclaimed", (json_int_t)t->picker.unclaimed, "pending",
+        pending, "unemployed", unemployed, "have", (json_int_t)t->picker.have, "pieces",
+        (json_int_t)t->picker.piece_count, "skipped", (json_int_t)skipped(&t->picker));
     return 0;
 }
 

@@ -109,6 +109,14 @@ def test_skip_want_restart(t):
              [(0, True, "normal"), (1, False, "normal"), (2, False, "normal"),
               (3, False, "normal"), (4, True, "normal")], "torrent.files shows the selection")
 
+        jobs = btd.call("torrent.jobs", id=str(tid))
+        npieces = (total + PIECE - 1) // PIECE
+        t.ok(jobs["skipped"] == npieces - len(wanted_pieces({0, 4}))
+             and jobs["unclaimed"] + len(jobs["pending"]) + jobs["have"] + jobs["skipped"]
+             == npieces, "torrent.jobs counts the skipped pieces", repr(jobs))
+        r = btctl(btd, "status", str(tid))
+        t.ok(r.returncode == 0 and "Wanted:" in r.stdout, "btctl status says what is wanted",
+             r.stdout + r.stderr)
         r = btctl(btd, "files", str(tid), "--high", "4", "--low", "0")
         rows = [line.split() for line in r.stdout.splitlines()[1:]]
         t.ok(r.returncode == 0 and rows[0][2:4] == ["yes", "low"]
