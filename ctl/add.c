@@ -38,8 +38,8 @@ static const char add_help[] =
     "the metadata from peers: state `metadata`); a bare 40-digit hex info-hash\n"
     "is taken as the magnet of that hash (peers from --peer or x.pe only).\n"
     "--skip and --only are applied before anything is fetched (`btctl files ID\n"
-    "--want LIST` changes them later); a magnet's files are known only once its\n"
-    "metadata arrived: choose them then with `btctl files`.\n";
+    "--want LIST` changes them later); for a magnet, once its metadata arrived\n"
+    "(lists that do not fit its files then pause it: see `btctl files`).\n";
 
 enum {
     OPT_DIR = 0x100,

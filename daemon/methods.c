@@ -15,6 +15,7 @@
 #include "peer.h"
 #include "peer_mse.h"
 #include "rpc.h"
+#include "selection.h"
 #include "session.h"
 #include "torrent.h"
 #include "tracker.h"
@@ -90,155 +91,6 @@ static json_t *torrent_status(const struct btd_torrent *t)
     return o;
 }
 
-/* Which of a file's choices a selection list sets. */
-enum sel_op {
-    SEL_ONLY = 1, /* every other file skipped, these wanted */
-    SEL_WANT,
-    SEL_SKIP,
-    SEL_HIGH,
-    SEL_NORMAL,
-    SEL_LOW,
-};
-
-struct sel_key {
-    const char *key;
-    enum sel_op op;
-};
-
-static const struct sel_key set_keys[] = {
-    {"files_wanted", SEL_WANT},      {"files_skipped", SEL_SKIP}, {"priority_high", SEL_HIGH},
-    {"priority_normal", SEL_NORMAL}, {"priority_low", SEL_LOW},   {NULL, 0},
-};
-
-static const struct sel_key add_keys[] = {
-    {"only", SEL_ONLY},          {"skip", SEL_SKIP},
-    {"priority_high", SEL_HIGH}, {"priority_normal", SEL_NORMAL},
-    {"priority_low", SEL_LOW},   {NULL, 0},
-};
-
-/* True if params names one of keys. */
-static bool sel_named(json_t *params, const struct sel_key *keys)
-{
-    for (; keys->key; keys++) {
-        if (json_object_get(params, keys->key))
-            return true;
-    }
-    return false;
-}
-
-/* True if key is one of keys. */
-static bool sel_key_known(const struct sel_key *keys, const char *key)
-{
-    for (; keys->key; keys++) {
-        if (strcmp(keys->key, key) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* A selection being applied: m's files as torrent.files lists them, and what named each. */
-struct sel {
-    const struct bt_metainfo *m;
-    struct btd_file_choice *c; /* borrowed: m->file_count entries */
-    uint32_t *map;             /* owned: metainfo index of each listed file */
-    uint32_t n;
-    const char *
-        *named; /* owned, 2 per listed file: the key that set its wanted flag, its priority */
-};
-
-/* Sets listed file i as op says; a file set one way by a key and another by another is refused. */
-static int sel_one(struct sel *sl, const struct sel_key *k, uint32_t i, struct bt_error *err)
-{
-    struct btd_file_choice *c = &sl->c[sl->map[i]];
-    bool wanted_op = k->op == SEL_ONLY || k->op == SEL_WANT || k->op == SEL_SKIP;
-    const char **named = &sl->named[2 * i + (wanted_op ? 0 : 1)];
-
-    if (*named && *named != k->key)
-        return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.%s: file %u is also in %s", k->key,
-                            i, *named);
-    *named = k->key;
-    if (wanted_op)
-        c->wanted = k->op != SEL_SKIP;
-    else
-        c->prio = k->op == SEL_HIGH  ? BTD_PRIO_HIGH
-                  : k->op == SEL_LOW ? BTD_PRIO_LOW
-                                     : BTD_PRIO_NORMAL;
-    return 0;
-}
-
-/* params[k->key]: "all" or a list of file indices, applied. */
-static int sel_list(struct sel *sl, const struct sel_key *k, json_t *v, struct bt_error *err)
-{
-    json_t *item;
-    size_t j;
-    uint32_t i;
-    int r = 0;
-
-    if (k->op == SEL_ONLY) {
-        for (i = 0; i < sl->n; i++)
-            sl->c[sl->map[i]].wanted = false;
-    }
-    if (json_is_string(v) && strcmp(json_string_value(v), "all") == 0) {
-        for (i = 0; i < sl->n && r == 0; i++)
-            r = sel_one(sl, k, i, err);
-        return r;
-    }
-    if (!json_is_array(v))
-        return bt_error_set(err, BT_RPC_INVALID_PARAMS,
-                            "params.%s: not a list of file indices or \"all\"", k->key);
-    json_array_foreach(v, j, item)
-    {
-        json_int_t f = json_is_integer(item) ? json_integer_value(item) : -1;
-
-        if (!json_is_integer(item) || f < 0)
-            return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.%s[%zu]: not a file index",
-                                k->key, j);
-        if (f >= (json_int_t)sl->n)
-            return bt_error_set(err, BT_RPC_INVALID_PARAMS,
-                                "params.%s[%zu]: no file %lld (the torrent's files are 0 to %u)",
-                                k->key, j, (long long)f, sl->n - 1);
-        r = sel_one(sl, k, (uint32_t)f, err);
-        if (r)
-            return r;
-    }
-    return 0;
-}
-
-/*
- * Applies to c (m's files) the lists that params names among keys, with
- * indices as torrent.files lists the files (padding left out). *ret_any
- * says whether params named any. 0 or a JSON-RPC error code with err.
- */
-static int apply_selection(json_t *params, const struct sel_key *keys, const struct bt_metainfo *m,
-                           struct btd_file_choice *c, bool *ret_any, struct bt_error *err)
-{
-    struct sel sl = {.m = m, .c = c};
-    const struct sel_key *k;
-    json_t *v;
-    size_t i;
-    int r = 0;
-
-    *ret_any = false;
-    sl.map = calloc(m->file_count ? m->file_count : 1, sizeof(*sl.map));
-    sl.named = calloc(2 * (m->file_count ? m->file_count : 1), sizeof(*sl.named));
-    if (!sl.map || !sl.named)
-        r = bt_error_set(err, BT_RPC_INTERNAL_ERROR, "out of memory");
-    for (i = 0; r == 0 && i < m->file_count; i++) {
-        if (!m->files[i].pad)
-            sl.map[sl.n++] = (uint32_t)i;
-    }
-    for (k = keys; r == 0 && k->key; k++) {
-        v = json_object_get(params, k->key);
-        if (!v)
-            continue;
-        *ret_any = true;
-        r = sel_list(&sl, k, v, err);
-    }
-    free(sl.map);
-    free(sl.named);
-    return r;
-}
-
 /*
  * torrent.add of a .torrent (base64 in b64), with the file selection params
  * names (skip, only, priority_*): checked before the torrent is added, and
@@ -270,7 +122,7 @@ static int add_metainfo(struct btd_session *s, json_t *params, const char *b64, 
         return BT_RPC_BAD_TORRENT;
     }
     c = btd_file_choices_new(m);
-    r = c ? apply_selection(params, add_keys, m, c, &any, err)
+    r = c ? btd_selection_apply(params, BTD_SELECTION_ADD, m, c, &any, err)
           : bt_error_set(err, BT_RPC_INTERNAL_ERROR, "out of memory");
     if (r == 0)
         r = btd_session_add(s, m, raw, len, dir, paused, peers, npeers, ret, err);
@@ -286,6 +138,35 @@ static int add_metainfo(struct btd_session *s, json_t *params, const char *b64, 
         btd_torrent_pause(*ret);
     }
     return 0;
+}
+
+/*
+ * torrent.add of a magnet: its file lists (checked as far as they can be
+ * without the file list) are kept and applied when the metadata arrives.
+ */
+static int add_magnet(struct btd_session *s, json_t *params, const char *magnet, const char *dir,
+                      bool paused, const char *const *peers, size_t npeers,
+                      struct btd_torrent **ret, struct bt_error *err)
+{
+    char *text = NULL;
+    bool any;
+    int r = btd_selection_apply(params, BTD_SELECTION_ADD, NULL, NULL, &any, err);
+
+    if (r)
+        return r;
+    if (any) {
+        text = btd_selection_text(params, BTD_SELECTION_ADD);
+        if (!text)
+            return bt_error_set(err, BT_RPC_INTERNAL_ERROR, "out of memory");
+    }
+    r = btd_session_add_magnet(s, magnet, dir, paused, peers, npeers, ret, err);
+    if (r == 0 && text) {
+        (*ret)->pending_selection = text;
+        (*ret)->resume_dirty = (*ret)->resume_soon = true;
+        text = NULL;
+    }
+    free(text);
+    return r;
 }
 
 static int m_torrent_add(struct btd_session *s, json_t *params, json_t **ret_result,
@@ -329,11 +210,7 @@ static int m_torrent_add(struct btd_session *s, json_t *params, json_t **ret_res
                                 "params.peers[%zu]: \"%s\" is not HOST:PORT", i, peers_c[i]);
     }
     if (magnet) {
-        if (sel_named(params, add_keys))
-            return bt_error_set(err, BT_RPC_INVALID_PARAMS,
-                                "params: a magnet's files are not known until its metadata "
-                                "arrives; choose them then with torrent.set");
-        r = btd_session_add_magnet(s, magnet, dir, paused, peers_c, npeers, &t, err);
+        r = add_magnet(s, params, magnet, dir, paused, peers_c, npeers, &t, err);
     } else {
         r = add_metainfo(s, params, b64, dir, paused, peers_c, npeers, &t, err);
     }
@@ -549,7 +426,7 @@ static int set_selection(struct btd_torrent *t, json_t *params, struct btd_file_
     int r;
 
     *ret = NULL;
-    if (!sel_named(params, set_keys))
+    if (!btd_selection_named(params, BTD_SELECTION_SET))
         return 0;
     if (!t->meta)
         return bt_error_set(err, BT_RPC_INVALID_PARAMS,
@@ -557,7 +434,7 @@ static int set_selection(struct btd_torrent *t, json_t *params, struct btd_file_
     c = btd_torrent_choices(t);
     if (!c)
         return bt_error_set(err, BT_RPC_INTERNAL_ERROR, "out of memory");
-    r = apply_selection(params, set_keys, t->meta, c, &any, err);
+    r = btd_selection_apply(params, BTD_SELECTION_SET, t->meta, c, &any, err);
     if (r) {
         free(c);
         return r;
@@ -581,7 +458,7 @@ static int m_torrent_set(struct btd_session *s, json_t *params, json_t **ret_res
     json_object_foreach(params, key, v)
     {
         if (strcmp(key, "id") && strcmp(key, "download_limit") && strcmp(key, "upload_limit") &&
-            !sel_key_known(set_keys, key))
+            !btd_selection_key(key, BTD_SELECTION_SET))
             return bt_error_set(err, BT_RPC_INVALID_PARAMS,
                                 "params.%s: not a torrent setting (download_limit, upload_limit, "
                                 "files_wanted, files_skipped, priority_high, priority_normal, "

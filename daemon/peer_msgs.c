@@ -169,8 +169,8 @@ void btd_peer_selection_changed(struct btd_peer *p)
     const struct btd_picker *pk = &p->torrent->picker;
     uint32_t i;
 
-    if (p->state != BTD_PEER_ACTIVE || !p->torrent->meta)
-        return;
+    if (p->state != BTD_PEER_ACTIVE || !p->torrent->meta || p->have.npieces != pk->piece_count)
+        return; /* without the piece count yet: btd_peer_metadata_arrived counts */
     p->interesting = 0;
     for (i = 0; i < pk->piece_count && i < p->have.npieces; i++) {
         if (pk->state[i] != BTD_PIECE_HAVE && pk->prio[i] != BTD_PRIO_SKIP &&

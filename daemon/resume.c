@@ -22,6 +22,7 @@ void btd_resume_deinit(struct btd_resume *r)
     free(r->have);
     free(r->files);
     free(r->choices);
+    free(r->pending_selection);
     memset(r, 0, sizeof(*r));
 }
 
@@ -55,6 +56,11 @@ static int encode_choices(json_t *o, const struct btd_resume *r)
     json_t *arr;
     size_t i;
 
+    if (r->pending_selection) {
+        arr = json_loads(r->pending_selection, 0, NULL);
+        if (!arr || json_object_set_new(o, "pending_selection", arr) < 0)
+            return -ENOMEM;
+    }
     for (i = 0; r->choices && i < sizeof(lists) / sizeof(lists[0]); i++) {
         arr = choice_list(r, lists[i].prio);
         if (!arr || json_object_set_new(o, lists[i].key, arr) < 0)
@@ -140,10 +146,17 @@ static int decode_choices(json_t *o, uint32_t file_count, struct btd_resume *r,
                           struct bt_error *err)
 {
     static const char *const keys[] = {"files_skipped", "files_high", "files_low"};
-    json_t *arr, *item;
+    json_t *arr, *item, *pending = json_object_get(o, "pending_selection");
     size_t k, i;
     json_int_t f;
 
+    if (pending && !json_is_object(pending))
+        return bt_error_set(err, -EBADMSG, "pending_selection: not an object");
+    if (pending) {
+        r->pending_selection = json_dumps(pending, JSON_COMPACT);
+        if (!r->pending_selection)
+            return -ENOMEM;
+    }
     for (k = 0; k < 3; k++) {
         arr = json_object_get(o, keys[k]);
         if (!arr)

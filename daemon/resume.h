@@ -12,7 +12,8 @@
  * mtime of every file when it was written, and the file selection:
  * "files_skipped", "files_high", "files_low" (file indices in metainfo
  * order; a record without them, as written before they existed, means
- * every file wanted at priority normal). Files are written atomically
+ * every file wanted at priority normal); for a magnet still without its
+ * metadata, "pending_selection", the file lists given at torrent.add. Files are written atomically
  * (temp file, fsync, rename, fsync of the directory), and a record is
  * written only after btd_storage_sync: a piece it lists is on the disk.
  *
@@ -52,6 +53,7 @@ struct btd_resume {
     struct btd_resume_file *files; /* owned */
     uint32_t file_count;
     struct btd_file_choice *choices; /* owned: file_count entries, or NULL (all wanted, normal) */
+    char *pending_selection;         /* owned or NULL: a magnet's file lists, JSON (selection.h) */
     bool recheck; /* not stored: the previous record stood in, check every piece */
 };
 

@@ -436,6 +436,7 @@ int btd__session_add_magnet(struct btd_session *s, const struct bt_magnet *mg, c
     if (rec) {
         t->added_at = rec->added_at;
         btd_torrent_set_limits(t, rec->download_limit, rec->upload_limit);
+        t->pending_selection = rec->pending_selection ? strdup(rec->pending_selection) : NULL;
     }
     insert(s, t);
     for (i = 0; i < mg->peer_count; i++)

@@ -16,5 +16,12 @@ void btd__torrent_connect_more(struct btd_torrent *t);
  * seeding downloading again when some are not.
  */
 void btd__torrent_selection_changed(struct btd_torrent *t);
+/*
+ * The metadata arrived: the file lists given with a magnet at torrent.add
+ * become the choices. Lists that do not fit the torrent (an index beyond
+ * its files) pause it, with an error line, rather than fetch what the user
+ * did not want.
+ */
+void btd__torrent_apply_pending(struct btd_torrent *t);
 
 #endif

@@ -418,6 +418,7 @@ int btd_torrent_set_metadata(struct btd_torrent *t, struct bt_metainfo *m, uint8
         t->book[i].next_try = 0;
     }
     t->resume_dirty = t->resume_soon = true;
+    btd__torrent_apply_pending(t);
     if (t->paused)
         set_state(t, BTD_TORRENT_PAUSED);
     else
@@ -459,6 +460,7 @@ void btd_torrent_free(struct btd_torrent *t)
     free(t->dir);
     free(t->error);
     free(t->choices);
+    free(t->pending_selection);
     free(t);
 }
 

@@ -106,6 +106,7 @@ struct btd_torrent {
     uint32_t last_save;      /* ticks when the record was last written */
     /* owned: per file (metainfo order), or NULL: every file wanted, priority normal */
     struct btd_file_choice *choices;
+    char *pending_selection; /* owned or NULL: a magnet's file lists (selection.h), until meta */
 };
 
 /*

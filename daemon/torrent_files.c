@@ -10,6 +10,7 @@
 #include "bitfield.h"
 #include "log.h"
 #include "resume.h"
+#include "selection.h"
 #include "session.h"
 #include "torrent-internal.h"
 
@@ -82,6 +83,30 @@ int btd_torrent_set_choices(struct btd_torrent *t, struct btd_file_choice *choic
     return 0;
 }
 
+void btd__torrent_apply_pending(struct btd_torrent *t)
+{
+    struct btd_file_choice *c = t->meta ? btd_file_choices_new(t->meta) : NULL;
+    struct bt_error err = {{0}};
+    int r;
+
+    if (!t->pending_selection || !t->meta) {
+        free(c);
+        return;
+    }
+    r = c ? btd_selection_apply_text(t->pending_selection, BTD_SELECTION_ADD, t->meta, c, &err)
+          : bt_error_set(&err, -ENOMEM, "out of memory");
+    free(t->pending_selection);
+    t->pending_selection = NULL;
+    if (r == 0 && btd_torrent_set_choices(t, c) == 0)
+        return;
+    if (r != 0)
+        free(c);
+    btd_err("ih=%.8s the files chosen at torrent.add do not fit the torrent: %s; paused until "
+            "btctl files chooses and btctl resume",
+            t->hex, r ? err.msg : "out of memory");
+    btd_torrent_pause(t);
+}
+
 uint64_t btd_torrent_file_done(const struct btd_torrent *t, uint32_t i)
 {
     const struct bt_metainfo *m = t->meta;
@@ -141,8 +166,10 @@ struct btd_resume_job *btd_torrent_resume_job(struct btd_torrent *t)
     rec->have = calloc(1, bt_bitfield_bytes(npieces) + 1);
     rec->files = calloc(nfiles ? nfiles : 1, sizeof(*rec->files));
     rec->choices = t->choices ? btd_file_choices_dup(t->choices, nfiles) : NULL;
+    rec->pending_selection = t->pending_selection ? strdup(t->pending_selection) : NULL;
     if (!job->record_path || !rec->dir || !rec->have || !rec->files ||
-        (t->choices && !rec->choices) || (copy && (!job->metainfo_path || !job->meta))) {
+        (t->choices && !rec->choices) || (t->pending_selection && !rec->pending_selection) ||
+        (copy && (!job->metainfo_path || !job->meta))) {
         btd_resume_job_free(job);
         return NULL;
     }

@@ -11,6 +11,8 @@
   torrent download again (state downloading at once) and complete with it.
 - Bad indices and contradictory lists are refused with one clear line, by
   btctl and over JSON-RPC, and change nothing (a bad torrent.add adds nothing).
+- A magnet added with --only gets only those files once its metadata
+  arrives; lists that turn out not to fit its files pause it.
 - A restart on the same state directory keeps the selection and the skipped
   files already on disk.
 - Priorities: through a rate-limited seeder, the high file completes while
@@ -184,13 +186,45 @@ def test_bad_add_adds_nothing(t):
                      "torrent.add %r is refused: %s" % (params, want), e.message)
         t.eq(btd.call("torrent.list"), [], "a refused torrent.add adds nothing")
         try:
-            btd.call("torrent.add", magnet="magnet:?xt=urn:btih:" + ih, skip=[1])
-            t.ok(False, "a magnet with skip is refused")
+            btd.call("torrent.add", magnet="magnet:?xt=urn:btih:" + ih, skip="none")
+            t.ok(False, "a magnet with a malformed list is refused")
         except RpcError as e:
-            t.ok(e.code == -32602 and "metadata" in e.message,
-                 "a magnet with skip is refused: its files are not known yet", e.message)
+            t.ok(e.code == -32602 and "params.skip: not a list" in e.message,
+                 "a magnet with a malformed list is refused at once", e.message)
     finally:
         btd.stop()
+
+
+def test_magnet_with_skip(t):
+    seed_dir, sums, torrent, ih = payload_torrent(BTCTL, dict(FILES), "pack", piece_length=PIECE)
+    seeder = LtPeer(torrent, seed_dir, "127.0.0.4")
+    btd = Btd(BTD)
+    try:
+        magnet = "magnet:?xt=urn:btih:" + ih
+        r = btctl(btd, "add", magnet, "--dir", btd.downloads, "--only", "0,4", "--peer",
+                  seeder.addr)
+        t.ok(r.returncode == 0, "btctl add MAGNET --only 0,4", r.stderr)
+        tid = btd.call("torrent.list")[0]["id"]
+        btd.wait_done(tid, timeout=60)
+        dl = btd.downloads
+        t.ok(all(sha256_file(os.path.join(dl, FILES[i][0])) == sums[FILES[i][0]]
+                 for i in (0, 4)), "magnet: the files chosen at add have the original bytes")
+        t.ok(not os.path.exists(os.path.join(dl, FILES[2][0])),
+             "magnet: a file not chosen at add, touched by no wanted piece, does not exist")
+        t.eq([f["wanted"] for f in btd.call("torrent.files", id=str(tid))],
+             [True, False, False, False, True], "magnet: the selection applied once known")
+        btd.call("torrent.remove", id=str(tid))
+        r = btctl(btd, "add", magnet, "--dir", btdtest.tempdir("dl-"), "--skip", "7", "--peer",
+                  seeder.addr)
+        tid = btd.call("torrent.list")[0]["id"]
+        st = wait_until(lambda: (lambda s: s if s["state"] == "paused" else None)(
+            btd.status(tid)), 60, "the magnet with a bad index to pause")
+        t.ok(st["verified_bytes"] == 0 and "do not fit the torrent" in btd.log_text()
+             and "skip[0]: no file 7" in btd.log_text(),
+             "magnet: lists that do not fit the files pause it, fetching nothing", repr(st))
+    finally:
+        btd.stop()
+        seeder.stop()
 
 
 def test_priorities_order_the_download(t):
@@ -229,7 +263,7 @@ def test_priorities_order_the_download(t):
 
 def main():
     t = btdtest.Tap()
-    for fn in (test_skip_want_restart, test_bad_add_adds_nothing,
+    for fn in (test_skip_want_restart, test_bad_add_adds_nothing, test_magnet_with_skip,
                test_priorities_order_the_download):
         t.run(fn)
     return t.done()

@@ -85,6 +85,25 @@ static void test_old_record_is_read(void)
     btd_resume_deinit(&back);
 }
 
+static void test_magnet_pending_selection_survives(void)
+{
+    struct btd_resume r, back;
+    struct bt_error err = {{0}};
+    char *text;
+
+    make_record(&r);
+    r.piece_count = 0; /* a magnet: no metadata yet */
+    r.file_count = 0;
+    r.pending_selection = strdup("{\"skip\":[1,2]}");
+    text = btd_resume_encode(&r);
+    CHECK(text != NULL);
+    CHECK(btd_resume_decode(text, strlen(text), 0, 0, &back, &err) == 0);
+    CHECK(back.pending_selection && strcmp(back.pending_selection, "{\"skip\":[1,2]}") == 0);
+    free(text);
+    btd_resume_deinit(&back);
+    btd_resume_deinit(&r);
+}
+
 static void test_bad_file_index_is_refused(void)
 {
     static const char bad[] =
@@ -103,6 +122,7 @@ int main(void)
     TAP_RUN(test_selection_survives_a_round_trip);
     TAP_RUN(test_record_without_selection_means_all_wanted);
     TAP_RUN(test_old_record_is_read);
+    TAP_RUN(test_magnet_pending_selection_survives);
     TAP_RUN(test_bad_file_index_is_refused);
     return tap_done();
 }
