@@ -15,6 +15,8 @@
   arrives; lists that turn out not to fit its files pause it.
 - A restart on the same state directory keeps the selection and the skipped
   files already on disk.
+- Trackers: a partial seed announces left > 0 (opentracker counts it
+  incomplete); `completed` comes once every file is had.
 - Priorities: through a rate-limited seeder, the high file completes while
   the low one has not a byte, and the low one is fetched last.
 """
@@ -23,7 +25,8 @@ import os
 import sys
 
 import btdtest
-from swarm import Btd, LtPeer, RpcError, payload_torrent, sha256_file, wait_until
+from swarm import (Btd, LtPeer, Opentracker, RpcError, free_port, payload_torrent, scrape,
+                   sha256_file, wait_until)
 
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
@@ -227,6 +230,34 @@ def test_magnet_with_skip(t):
         seeder.stop()
 
 
+def test_tracker_hears_left_and_completed(t):
+    port = free_port()
+    seed_dir, sums, torrent, ih = payload_torrent(BTCTL, dict(FILES), "pack", piece_length=PIECE,
+                                                  trackers=[Opentracker.urls(port)[0]])
+    tracker = Opentracker([ih], port)
+    seeder = LtPeer(torrent, seed_dir, "127.0.0.5")
+    btd = Btd(BTD)
+    try:
+        tid = btd.add(torrent, skip=[1, 2, 3])["id"]
+        btd.wait_done(tid, timeout=60)
+        # A new `started` announce from the partial seed: left must still be > 0.
+        btd.call("torrent.pause", id=str(tid))
+        wait_until(lambda: scrape(port, ih) == (1, 0), 30, "btd's stopped to land")
+        btd.call("torrent.resume", id=str(tid))
+        got = wait_until(lambda: (lambda c: c if c[1] == 1 else None)(scrape(port, ih)), 30,
+                         "btd's started to land")
+        t.eq(got, (1, 1), "a partial seed is counted incomplete by the tracker (left > 0)")
+        btd.call("torrent.set", id=str(tid), files_wanted="all")
+        btd.wait_done(tid, timeout=60)
+        got = wait_until(lambda: (lambda c: c if c[0] == 2 else None)(scrape(port, ih)), 30,
+                         "btd's completed to land")
+        t.eq(got, (2, 0), "once every file is had, `completed` makes btd a seed on the tracker")
+    finally:
+        btd.stop()
+        seeder.stop()
+        tracker.stop()
+
+
 def test_priorities_order_the_download(t):
     files = {"pr/a-low.bin": 16 * PIECE, "pr/b-normal.bin": 16 * PIECE,
              "pr/c-high.bin": 16 * PIECE}
@@ -264,7 +295,7 @@ def test_priorities_order_the_download(t):
 def main():
     t = btdtest.Tap()
     for fn in (test_skip_want_restart, test_bad_add_adds_nothing, test_magnet_with_skip,
-               test_priorities_order_the_download):
+               test_tracker_hears_left_and_completed, test_priorities_order_the_download):
         t.run(fn)
     return t.done()
 
