@@ -332,21 +332,22 @@ int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id
     r = attach_meta(t, m);
     if (r == 0)
         r = start_tracker(t, m->tiers, m->tier_count);
+    if (r == 0 && rec && rec->choices)
+        r = btd_torrent_set_choices(t, btd_file_choices_dup(rec->choices, m->file_count));
     if (r < 0) {
         t->meta = NULL; /* the caller keeps m on failure */
         btd_torrent_free(t);
         return r;
     }
-    if (rec && rec->choices)
-        r = btd_torrent_set_choices(t, btd_file_choices_dup(rec->choices, m->file_count));
-    if (rec && r == 0)
+    if (rec) {
         r = restore(t, rec);
-    else if (!rec && !paused)
+        if (r < 0) {
+            t->meta = NULL;
+            btd_torrent_free(t);
+            return r;
+        }
+    } else if (!paused) {
         start_check(t, NULL);
-    if (r < 0) {
-        t->meta = NULL;
-        btd_torrent_free(t);
-        return r;
     }
     *ret = t;
     return 0;
