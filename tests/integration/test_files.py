@@ -14,7 +14,7 @@
 - A magnet added with --only gets only those files once its metadata
   arrives; lists that turn out not to fit its files pause it.
 - A restart on the same state directory keeps the selection and the skipped
-  files already on disk.
+  files already on disk; a verify checks their pieces as any others.
 - Trackers: a partial seed announces left > 0 (opentracker counts it
   incomplete); `completed` comes once every file is had.
 - Priorities: through a rate-limited seeder, the high file completes while
@@ -168,6 +168,15 @@ def test_skip_want_restart(t):
              and os.path.exists(os.path.join(dl, FILES[3][0])),
              "skipped files already on disk are kept")
         t.eq(st["downloaded_bytes"], before, "restarted: complete again, nothing fetched again")
+        st = again.call("torrent.set", id=str(tid), files_skipped=[2])
+        have = again.call("torrent.jobs", id=str(tid))["have"]
+        t.ok(st["state"] == "seeding" and have > len(wanted_pieces({0, 4}))
+             and sha256_file(os.path.join(dl, FILES[2][0])) == sums[FILES[2][0]],
+             "skipping a complete file keeps it and its verified pieces", "have=%d" % have)
+        again.call("torrent.verify", id=str(tid))
+        again.wait_done(tid, timeout=30)
+        t.eq(again.call("torrent.jobs", id=str(tid))["have"], have,
+             "btctl verify checks the pieces of skipped files too and keeps them")
     finally:
         if again:
             again.stop()
