@@ -89,7 +89,8 @@ static const char usage[] =
     "\n"
     "Flags override the file, the file overrides built-in defaults.\n"
     "SIGTERM or SIGINT: announce `stopped` to trackers, save state and exit 0 (within 5 s).\n"
-    "SIGHUP: read FILE again; limits, peer caps, log level and encryption change at once.\n";
+    "SIGHUP: read FILE again; limits, peer caps, log level, encryption and watch_dir change at\n"
+    "once.\n";
 
 /* Tells systemd (Type=notify) something, if it is listening. */
 static void sd_notify_msg(const char *msg)

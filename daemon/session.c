@@ -21,6 +21,7 @@
 #include "torrent.h"
 #include "tracker_http.h"
 #include "tracker_udp.h"
+#include "watch.h"
 #include "work.h"
 
 #define PEER_ID_PREFIX "-BT0001-"
@@ -120,6 +121,19 @@ static int listen_open(struct btd_session *s, struct bt_error *err)
     return 0;
 }
 
+/* Watches cfg->watch_dir, or stops watching: after a start, a reload or session.set. */
+static void apply_watch_dir(struct btd_session *s)
+{
+    const char *want = s->cfg->watch_dir;
+
+    if (s->watch && want && strcmp(btd_watch_dir(s->watch), want) == 0)
+        return;
+    btd_watch_close(s->watch);
+    s->watch = NULL;
+    if (want && want[0])
+        btd_watch_open(&s->watch, s, want);
+}
+
 int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config *cfg,
                     struct bt_error *err)
 {
@@ -163,6 +177,7 @@ int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config
     btd__session_restore_all(s);
     uv_timer_start(&s->tick, on_tick, 1000, 1000);
     btd_bandwidth_configure(s);
+    apply_watch_dir(s);
     *ret = s;
     return 0;
 }
@@ -260,8 +275,11 @@ void btd_session_close(struct btd_session *s, void (*cb)(void *data), void *data
     s->on_closed_data = data;
     uv_update_time(s->loop); /* the deadline counts from now, not from the last poll */
     s->stop_started = uv_now(s->loop);
-    /* No new work: no control client, no peer, no request, no announce but `stopped`. */
+    /* No new work: no control client, no watched file, no peer, no request, no announce but
+     * `stopped`. */
     btd_control_close(s->control);
+    btd_watch_close(s->watch);
+    s->watch = NULL;
     while (s->incoming)
         btd_peer_close(s->incoming, "shutting down");
     s->stopping.on_change = on_stopping_change;
@@ -496,6 +514,7 @@ void btd_session_apply_config(struct btd_session *s)
     if (btd_log_parse_level(s->cfg->log_level, &level) == 0)
         btd_log_set_level(level);
     btd_bandwidth_configure(s);
+    apply_watch_dir(s);
 }
 
 void btd_session_remove(struct btd_session *s, struct btd_torrent *t, bool delete_data)
