@@ -158,7 +158,7 @@ int btd_config_init(struct btd_config *c)
                        ? strdup(sd_state)
                        : path_under("XDG_STATE_HOME", ".local/state", "btd");
     c->socket_path = default_socket();
-    c->listen_address = strdup("0.0.0.0");
+    c->listen_address = strdup("::");
     c->log_level = strdup("info");
     c->encryption = strdup("prefer_plaintext");
     c->watch_dir = strdup("");

@@ -93,24 +93,22 @@ static void on_peer_connection(uv_stream_t *server, int status)
     uv_close((uv_handle_t *)tmp, (uv_close_cb)free);
 }
 
-static int listen_open(struct btd_session *s, struct bt_error *err)
+/* Binds and listens on host:port; 0 or a libuv error. */
+static int listen_on(struct btd_session *s, const char *host, int port)
 {
-    const char *host = s->cfg->listen_address;
-    int port = (int)s->cfg->port, len, r;
     struct sockaddr_storage ss;
+    int r, len = sizeof(ss);
 
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0)
-        return bt_error_set(err, -EINVAL, "listen_address: \"%s\" is not an IP address", host);
+        return UV_EINVAL;
     r = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0);
     if (r == 0)
         r = uv_listen((uv_stream_t *)&s->listener, 128, on_peer_connection);
-    len = sizeof(ss);
     if (r == 0)
         r = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
     if (r < 0)
-        return bt_error_set(err, r, "cannot listen for peers on %s port %d: %s", host, port,
-                            uv_strerror(r));
+        return r;
     s->listen_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     /* A specific listen address is also the source of our connections. */
     if (strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0) {
@@ -118,6 +116,32 @@ static int listen_open(struct btd_session *s, struct bt_error *err)
         ((struct sockaddr_in *)&s->bind_out)->sin_port = 0; /* same offset in sockaddr_in6 */
         s->bind_out_set = true;
     }
+    return 0;
+}
+
+/*
+ * The peer port. "::" (the default) is dual-stack: IPv6 peers and IPv4
+ * ones (as ::ffff:a.b.c.d, which addr.c reads as IPv4); on a host without
+ * IPv6 it falls back to 0.0.0.0.
+ */
+static int listen_open(struct btd_session *s, struct bt_error *err)
+{
+    const char *host = s->cfg->listen_address;
+    int port = (int)s->cfg->port, r;
+    struct sockaddr_in6 probe;
+
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&probe) != 0 &&
+        uv_ip6_addr(host, port, &probe) != 0)
+        return bt_error_set(err, -EINVAL, "listen_address: \"%s\" is not an IP address", host);
+    r = listen_on(s, host, port);
+    if (r == UV_EAFNOSUPPORT && strcmp(host, "::") == 0) {
+        /* No socket was made (libuv makes it in the bind): the handle takes another. */
+        btd_notice("no IPv6 here: listening for peers on 0.0.0.0 only");
+        r = listen_on(s, "0.0.0.0", port);
+    }
+    if (r < 0)
+        return bt_error_set(err, r, "cannot listen for peers on %s port %d: %s", host, port,
+                            uv_strerror(r));
     return 0;
 }
 
