@@ -30,10 +30,6 @@ static void on_work_done(void *data, struct btd_work_result *res)
     struct btd_session *s = data;
     struct btd_torrent *t;
 
-    if (res->kind == BTD_WORK_CALL) {
-        btd__session_on_saved(s, res);
-        return;
-    }
     if (s->closing && res->kind != BTD_WORK_VERIFY_WRITE)
         return; /* shutting down: only a written piece still counts */
     t = btd_session_find_id(s, res->torrent_id);
