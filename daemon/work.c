@@ -381,7 +381,8 @@ void btd_work_pool_drain(struct btd_work_pool *p, void (*idle)(void *data), void
     p->tail = NULL;
     while (*pp) {
         job = *pp;
-        if (job->kind == BTD_WORK_READ || job->kind == BTD_WORK_CHECK) {
+        if (job->kind == BTD_WORK_READ || job->kind == BTD_WORK_CHECK ||
+            (job->kind == BTD_WORK_CALL && job->ops->drop_when_draining)) {
             *pp = job->next;
             job_free(job);
         } else {

@@ -64,8 +64,9 @@ int btd_work_pool_new(struct btd_work_pool **ret, uv_loop_t *loop, btd_work_done
 void btd_work_pool_free(struct btd_work_pool *p);
 size_t btd_work_pool_inflight(const struct btd_work_pool *p);
 /*
- * Shutting down, before btd_work_pool_free: queued READ and CHECK jobs are
- * dropped; the other jobs (writes of verified pieces above all) run and
+ * Shutting down, before btd_work_pool_free: queued READ and CHECK jobs, and
+ * CALLs whose ops say drop_when_draining, are dropped (their free_arg runs,
+ * their done does not); the other jobs (writes of verified pieces above all) run and
  * their results are delivered as usual. idle(data) runs once nothing is
  * queued or in flight, from inside this call if nothing is; it may free
  * the pool.
@@ -100,6 +101,7 @@ struct btd_work_call_ops {
     int (*fn)(void *arg, struct btd_storage *s);
     btd_work_done_cb done;
     void (*free_arg)(void *arg);
+    bool drop_when_draining; /* read-only work: dropped like READ and CHECK (pool_drain) */
 };
 
 /* Submits a CALL; ops must outlive the job (a static const). arg is stolen, also on failure

@@ -508,6 +508,38 @@ static void test_call_refused_frees_its_arg(void)
     teardown(&c, &loop, dir);
 }
 
+static const struct btd_work_call_ops call_ops_droppable = {
+    .fn = call_fn, .done = call_done, .free_arg = call_free, .drop_when_draining = true};
+
+static void test_drain_drops_queued_read_only_calls(void)
+{
+    struct call_arg keep = {0}, drop = {0}, running = {0};
+    struct drain d = {0};
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64];
+
+    tmpdir_make(dir, sizeof(dir), "work");
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    d.c = &c;
+    keep.c = drop.c = running.c = &c;
+    CHECK(btd_work_call(c.pool, TORRENT_ID, c.storage, &call_ops_droppable, &running) == 0);
+    submit_all(&c, false); /* fills the slots: the next two calls wait in the queue */
+    CHECK(btd_work_pool_inflight(c.pool) == BTD_WORK_MAX_INFLIGHT);
+    CHECK(btd_work_call(c.pool, TORRENT_ID, c.storage, &call_ops_droppable, &drop) == 0);
+    CHECK(btd_work_call(c.pool, TORRENT_ID, c.storage, &call_ops, &keep) == 0);
+    btd_work_pool_drain(c.pool, on_idle, &d);
+    CHECK(drop.freed == 1 && drop.ran == 0); /* dropped at once */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(d.idle == 1 && c.calls == PIECES);
+    CHECK_MSG(drop.ran == 0 && drop.done == 0 && drop.freed == 1, "dropped call: ran %d done %d",
+              drop.ran, drop.done);
+    CHECK(keep.ran == 1 && keep.done == 1 && keep.freed == 1);
+    CHECK(running.ran == 1 && running.done == 1 && running.freed == 1); /* it was not queued */
+    teardown(&c, &loop, dir);
+}
+
 int main(void)
 {
     size_t i;
@@ -527,5 +559,6 @@ int main(void)
     TAP_RUN(test_drain_of_an_idle_pool_says_so_at_once);
     TAP_RUN(test_call_result_goes_to_its_own_callback);
     TAP_RUN(test_call_refused_frees_its_arg);
+    TAP_RUN(test_drain_drops_queued_read_only_calls);
     return tap_done();
 }
