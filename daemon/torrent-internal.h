@@ -20,19 +20,27 @@ void btd__torrent_go_active(struct btd_torrent *t);
 void btd__torrent_connect_more(struct btd_torrent *t);
 
 /*
- * Reads pieces back from disk on the worker pool (data already in the
- * directory: complete data seeds, partial data keeps its valid pieces):
- * those in only, or without it the pieces of every file not known to be
- * absent or empty (a fresh download has none, and needs no job at all).
+ * Checks the data in the directory (complete data seeds, partial data keeps
+ * its valid pieces): state checking; every file is stat()ed on a worker,
+ * then the pieces of every file not known to be absent or empty are read
+ * back (CHECK jobs). A fresh download has no such file and needs no CHECK
+ * job: its peers (a magnet's) are kept. Any restore not yet applied is
+ * dropped.
  */
-void btd__torrent_start_check(struct btd_torrent *t, const bool *only);
+void btd__torrent_start_check(struct btd_torrent *t);
+/* A check runs: the stat of the files or CHECK jobs are out. */
+bool btd__torrent_checking(const struct btd_torrent *t);
 /* A CHECK job's result. */
 void btd__torrent_on_checked(struct btd_torrent *t, struct btd_work_result *res);
 /*
- * Applies a resume record: the pieces it lists in files whose size and
- * mtime are as it says are had; the pieces touching any other file are
- * checked. Then the torrent starts (or stays paused). 0 or -ENOMEM.
+ * Applies a resume record (copied): the pieces it lists in files whose size
+ * and mtime are as it says are had, the pieces touching any other file are
+ * checked; then the torrent starts (or stays paused). The files are stat()ed
+ * on a worker first (state checking meanwhile unless paused), so all of this
+ * happens later, on the loop. 0 or -errno (the torrent cannot be restored).
  */
 int btd__torrent_restore(struct btd_torrent *t, const struct btd_resume *rec);
+/* Frees t->restore, if any (the torrent goes, or a check takes its place). */
+void btd__torrent_drop_restore(struct btd_torrent *t);
 
 #endif

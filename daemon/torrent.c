@@ -213,7 +213,7 @@ int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id
             return r;
         }
     } else if (!paused) {
-        btd__torrent_start_check(t, NULL);
+        btd__torrent_start_check(t);
     }
     *ret = t;
     return 0;
@@ -288,14 +288,16 @@ int btd_torrent_set_metadata(struct btd_torrent *t, struct bt_metainfo *m, uint8
     if (t->paused)
         btd__torrent_set_state(t, BTD_TORRENT_PAUSED);
     else
-        btd__torrent_start_check(t, NULL);
+        btd__torrent_start_check(t);
     /*
-     * The peers stay, with the pieces they announced meanwhile, unless data
-     * on disk is being checked (no peers while checking, as for a verify).
+     * The peers stay, with the pieces they announced meanwhile. Only when
+     * the stat of the files finds data on disk to read back are they closed
+     * (no peers while checking, as for a verify); until then they ask for
+     * nothing.
      */
     for (p = t->peers; p; p = next) {
         next = p->next;
-        if (t->state == BTD_TORRENT_CHECKING || t->paused)
+        if (t->paused)
             btd_peer_close(p, "metadata received, checking the data on disk");
         else
             btd_peer_metadata_arrived(p);
@@ -315,6 +317,7 @@ void btd_torrent_free(struct btd_torrent *t)
     }
     if (t->storage)
         btd_storage_unref(t->storage);
+    btd__torrent_drop_restore(t);
     btd_ban_free_all(t);
     btd_picker_deinit(&t->picker);
     bt_metainfo_free(t->meta);
@@ -511,7 +514,7 @@ void btd_torrent_work_done(struct btd_torrent *t, struct btd_work_result *res)
 
 int btd_torrent_verify(struct btd_torrent *t)
 {
-    if (t->check_left > 0 || !t->meta)
+    if (btd__torrent_checking(t) || !t->meta)
         return -EBUSY;
     btd_notice("ih=%.8s verifying the data on disk", t->hex);
     while (t->peers)
@@ -520,7 +523,7 @@ int btd_torrent_verify(struct btd_torrent *t)
     free(t->error);
     t->error = NULL;
     t->checked = false;
-    btd__torrent_start_check(t, NULL);
+    btd__torrent_start_check(t);
     return 0;
 }
 
@@ -577,6 +580,13 @@ struct btd_resume_job *btd_torrent_resume_job(struct btd_torrent *t)
     rec->upload_limit = t->bw[BTD_BW_UP].rate;
     rec->piece_count = npieces;
     rec->file_count = nfiles;
+    if (t->restore && !t->restore->recheck) {
+        /* Its stat still out: the record read at start stands as it was. */
+        memcpy(rec->have, t->restore->have, bt_bitfield_bytes(npieces));
+        memcpy(rec->files, t->restore->files, nfiles * sizeof(*rec->files));
+        job->files_given = true;
+        return job;
+    }
     job->unchecked = m && !t->checked;
     for (i = 0; i < npieces && !job->unchecked; i++) {
         if (t->picker.state[i] == BTD_PIECE_HAVE)
@@ -612,7 +622,7 @@ void btd_torrent_resume(struct btd_torrent *t)
         t->error = NULL;
         t->picker.halted = false;
     }
-    if (retry && t->files_missing && t->meta && t->check_left == 0) {
+    if (retry && t->files_missing && t->meta && !btd__torrent_checking(t)) {
         t->files_missing = false;
         btd_torrent_verify(t); /* what the files held is gone: find out what is left */
         return;
@@ -621,10 +631,10 @@ void btd_torrent_resume(struct btd_torrent *t)
         t->book[i].next_try = 0;
     if (!t->meta)
         start_fetch(t);
-    else if (t->check_left > 0)
+    else if (btd__torrent_checking(t))
         btd__torrent_set_state(t, BTD_TORRENT_CHECKING); /* a check is still running: it goes on */
     else if (!t->checked)
-        btd__torrent_start_check(t, NULL);
+        btd__torrent_start_check(t);
     else
         btd__torrent_go_active(t);
     for (p = t->peers; p; p = next) {
