@@ -30,6 +30,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "activation.h"
 #include "btd-version.h"
 #include "config.h"
 #include "crypto.h"
@@ -362,7 +363,9 @@ static int run(struct btd_config *cfg, const struct args *args)
     int r;
 
     raise_nofile();
+    btd_activation_init();
     r = btd_session_new(&app.session, app.loop, cfg, &err);
+    btd_activation_finish();
     if (r < 0) {
         btd_err("btd: %s", err.msg);
         uv_run(app.loop, UV_RUN_DEFAULT); /* lets the failed session's handles close */

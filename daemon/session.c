@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "activation.h"
 #include "addr.h"
 #include "codec.h"
 #include "control.h"
@@ -115,17 +116,39 @@ static int listen_on(struct btd_session *s, const char *host, int port)
     return 0;
 }
 
+/* The peer port systemd passed: listen_address and port are not used. */
+static int adopt_listener(struct btd_session *s, int fd, struct bt_error *err)
+{
+    struct sockaddr_storage ss;
+    int r = uv_tcp_open(&s->listener, fd), len = sizeof(ss);
+
+    if (r < 0) {
+        close(fd);
+        return bt_error_set(err, r, "peer port from systemd: %s", uv_strerror(r));
+    }
+    r = uv_listen((uv_stream_t *)&s->listener, 128, on_peer_connection);
+    if (r == 0)
+        r = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
+    if (r < 0)
+        return bt_error_set(err, r, "peer port from systemd: %s", uv_strerror(r));
+    s->listen_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    btd_notice("peer port %u from systemd", (unsigned)s->listen_port);
+    return 0;
+}
+
 /*
- * The peer port. "::" (the default) is dual-stack: IPv6 peers and IPv4
- * ones (as ::ffff:a.b.c.d, which addr.c reads as IPv4); on a host without
- * IPv6 it falls back to 0.0.0.0.
+ * The peer port (or systemd's, see activation.h). "::" (the default) is
+ * dual-stack: IPv6 peers and IPv4 ones (as ::ffff:a.b.c.d, which addr.c
+ * reads as IPv4); on a host without IPv6 it falls back to 0.0.0.0.
  */
 static int listen_open(struct btd_session *s, struct bt_error *err)
 {
     const char *host = s->cfg->listen_address;
-    int port = (int)s->cfg->port, r;
+    int port = (int)s->cfg->port, r, fd = btd_activation_take(BTD_ACTIVATION_PEERS);
     struct sockaddr_in6 probe;
 
+    if (fd >= 0)
+        return adopt_listener(s, fd, err);
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&probe) != 0 &&
         uv_ip6_addr(host, port, &probe) != 0)
         return bt_error_set(err, -EINVAL, "listen_address: \"%s\" is not an IP address", host);
