@@ -1,10 +1,11 @@
 /*
- * add: `btctl add FILE.torrent|MAGNET`, hands a torrent to btd.
+ * add: `btctl add FILE.torrent|URL|MAGNET`, hands a torrent to btd.
  *
- * The .torrent is read here and sent base64-encoded (btd may run as
- * another user and need not see our files), and a relative --dir is made
- * absolute against our working directory, since btd's is not ours. The
- * info-hash is printed alone on the first line, for scripts (`head -n1`).
+ * The .torrent is read (or fetched from an http(s) URL) here and sent
+ * base64-encoded (btd may run as another user and need not see our
+ * files), and a relative --dir is made absolute against our working
+ * directory, since btd's is not ours. The info-hash is printed alone on
+ * the first line, for scripts (`head -n1`).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +19,7 @@
 #include "crypto.h"
 #include "ctl.h"
 #include "error.h"
+#include "fetch.h"
 #include "metainfo.h"
 #include "remote.h"
 
@@ -34,7 +36,8 @@ static const char add_help[] =
     "\n"
     "Prints the info-hash on the first line, then `added ID \"NAME\"`. The ID,\n"
     "the info-hash or a unique prefix of it (6+ hex digits) names the torrent\n"
-    "in the other commands. A magnet URI is passed to btd as it is (btd fetches\n"
+    "in the other commands. An http:// or https:// URL is fetched here (redirects\n"
+    "followed, 60 s at most). A magnet URI is passed to btd as it is (btd fetches\n"
     "the metadata from peers: state `metadata`); a bare 40-digit hex info-hash\n"
     "is taken as the magnet of that hash (peers from --peer or x.pe only).\n"
     "--skip and --only are applied before anything is fetched (`btctl files ID\n"
@@ -61,7 +64,7 @@ static const struct option add_options[] = {
 };
 
 struct add_opts {
-    const char *source; /* borrowed: the .torrent path or the magnet URI */
+    const char *source; /* borrowed: the .torrent path or URL, or the magnet URI */
     const char *dir;    /* borrowed; NULL for btd's default */
     bool paused;
     json_t *peers; /* owned: array of "host:port" strings */
@@ -102,7 +105,7 @@ static int parse_args(struct btctl *ctl, struct add_opts *o, int argc, char **ar
         }
     }
     if (optind >= argc)
-        return btctl_usage_error(cmd, "missing FILE.torrent or MAGNET");
+        return btctl_usage_error(cmd, "missing FILE.torrent, URL or MAGNET");
     if (optind + 1 < argc)
         return btctl_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
     o->source = argv[optind];
@@ -148,23 +151,28 @@ static int check_torrent(const char *path, const uint8_t *buf, size_t len)
     return BTCTL_EXIT_OK;
 }
 
-/* Sets params.metainfo to the base64 of the file at path. Returns the exit status. */
+/* Sets params.metainfo to the base64 of the file at path, or fetched from a URL. Returns the
+ * exit status. */
 static int set_metainfo(json_t *params, const char *path)
 {
+    char why[256] = "";
     uint8_t *buf;
     size_t len;
     size_t n;
     char *b64;
     int r;
 
-    r = btctl_read_file(path, BT_METAINFO_MAX_SIZE, &buf, &len);
+    if (btctl_is_url(path))
+        r = btctl_fetch(path, BT_METAINFO_MAX_SIZE, &buf, &len, why, sizeof(why));
+    else
+        r = btctl_read_file(path, BT_METAINFO_MAX_SIZE, &buf, &len);
     if (r == -EMSGSIZE) {
         btctl_errorf("add: %s: larger than the %zu MiB a torrent may be", path,
                      BT_METAINFO_MAX_SIZE >> 20);
         return BTCTL_EXIT_FAIL;
     }
     if (r < 0) {
-        btctl_errorf("add: %s: %s", path, strerror(-r));
+        btctl_errorf("add: %s: %s", path, why[0] ? why : strerror(-r));
         return BTCTL_EXIT_FAIL;
     }
     r = check_torrent(path, buf, len);
@@ -282,7 +290,7 @@ static int run_add(struct btctl *ctl, int argc, char **argv)
 const struct btctl_command btctl_add_command = {
     .name = "add",
     .run = run_add,
-    .usage = "FILE.torrent|MAGNET [--dir DIR] [--paused] [--peer HOST:PORT]... [--skip LIST] "
+    .usage = "FILE.torrent|URL|MAGNET [--dir DIR] [--paused] [--peer HOST:PORT]... [--skip LIST] "
              "[--only LIST] [--json]",
     .summary = "give a torrent to btd to download (prints its info-hash)",
     .help = add_help,

@@ -17,7 +17,7 @@ static const char session_help[] =
     "      --json   print btd's reply: {version, listen_port, torrents, peers,\n"
     "               download_rate, upload_rate, downloaded_bytes, uploaded_bytes,\n"
     "               download_dir, socket, download_limit, upload_limit, ...,\n"
-    "               log_level, encryption}\n"
+    "               log_level, encryption, watch_dir}\n"
     "  -h, --help   show this help\n";
 
 /* "1.20 MiB/s (3.00 GiB in total)" */
@@ -69,6 +69,9 @@ static int add_session(struct btctl_table *t, const json_t *s)
     r |= btctl_table_add(
         t, (const char *const[]){"Download dir:", btctl_remote_str(s, "download_dir", "?")});
     r |= btctl_table_add(t, (const char *const[]){"Socket:", btctl_remote_str(s, "socket", "?")});
+    if (btctl_remote_str(s, "watch_dir", "")[0])
+        r |= btctl_table_add(
+            t, (const char *const[]){"Watch dir:", btctl_remote_str(s, "watch_dir", "")});
     return r < 0 ? -ENOMEM : 0;
 }
 

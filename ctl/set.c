@@ -23,6 +23,8 @@ static const char set_help[] =
     "  log_level                                     error, warning, notice, info, debug\n"
     "  encryption                                    prefer_plaintext, prefer_encrypted,\n"
     "                                                require (for new connections)\n"
+    "  watch_dir                                     a directory to add .torrent and .magnet\n"
+    "                                                files from; \"\" stops watching\n"
     "\n"
     "Limits are bytes/s with optional binary units (500K, 2M, 1G); 0 or\n"
     "`unlimited` removes a limit.\n";

@@ -88,8 +88,14 @@ int btd_addr_from_sockaddr(const struct sockaddr *sa, struct bt_peer_addr *ret)
     if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 
-        ret->family = 6;
-        memcpy(ret->ip, &in6->sin6_addr, 16);
+        /* An IPv4 peer on a dual-stack socket (::ffff:a.b.c.d) is an IPv4 peer. */
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+            ret->family = 4;
+            memcpy(ret->ip, in6->sin6_addr.s6_addr + 12, 4);
+        } else {
+            ret->family = 6;
+            memcpy(ret->ip, &in6->sin6_addr, 16);
+        }
         ret->port = ntohs(in6->sin6_port);
         return 0;
     }

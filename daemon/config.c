@@ -47,6 +47,12 @@ static const char *check_encryption(const char *value)
     return "must be one of prefer_plaintext, prefer_encrypted, require";
 }
 
+static const char *check_watch_dir(const char *value)
+{
+    return value[0] == '\0' || value[0] == '/' ? NULL
+                                               : "must be an absolute path, or \"\" for none";
+}
+
 enum btd_encryption btd_config_encryption(const struct btd_config *c)
 {
     if (c->encryption && strcmp(c->encryption, "require") == 0)
@@ -81,6 +87,7 @@ static const struct key keys[] = {
     {INT(pieces_in_flight, 1, 1024)},
     {INT(piece_memory, 1 << 20, (int64_t)1 << 32)},
     {STR(encryption), LIVE, .check = check_encryption},
+    {STR(watch_dir), LIVE, .check = check_watch_dir},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -151,9 +158,10 @@ int btd_config_init(struct btd_config *c)
                        ? strdup(sd_state)
                        : path_under("XDG_STATE_HOME", ".local/state", "btd");
     c->socket_path = default_socket();
-    c->listen_address = strdup("0.0.0.0");
+    c->listen_address = strdup("::");
     c->log_level = strdup("info");
     c->encryption = strdup("prefer_plaintext");
+    c->watch_dir = strdup("");
     c->port = 6881;
     c->max_peers_torrent = 50;
     c->max_peers_global = 400;
@@ -162,7 +170,7 @@ int btd_config_init(struct btd_config *c)
     c->pieces_in_flight = 64;
     c->piece_memory = 8 << 20;
     if (!c->download_dir || !c->state_dir || !c->socket_path || !c->listen_address ||
-        !c->log_level || !c->encryption) {
+        !c->log_level || !c->encryption || !c->watch_dir) {
         btd_config_deinit(c);
         return -ENOMEM;
     }

@@ -35,6 +35,7 @@ struct btd_config {
     int64_t pieces_in_flight;       /* pieces assembled at once, per torrent */
     int64_t piece_memory;           /* bytes of piece buffers per torrent, at most */
     char *encryption;               /* owned: prefer_plaintext, prefer_encrypted, require */
+    char *watch_dir;                /* owned: .torrent/.magnet files to add (watch.h); "" = none */
 };
 
 /* Message Stream Encryption (peer_mse.h), from the `encryption` key. */

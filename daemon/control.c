@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "activation.h"
 #include "fds.h"
 #include "log.h"
 #include "rpc.h"
@@ -44,6 +45,7 @@ struct btd_control {
     unsigned quiet_refusals; /* refusals not logged since then */
     bool warned;
     bool closing;
+    bool activated; /* the socket came from systemd: its file is not ours to remove */
 };
 
 /* A peer in more supplementary groups than this is checked on its primary group alone. */
@@ -386,12 +388,55 @@ static int clear_stale(const char *path, struct bt_error *err)
     return 0;
 }
 
+/* Binds path (a stale socket there is replaced) and remembers the file, to unlink it at close. */
+static int bind_path(struct btd_control *c, const char *path, struct bt_error *err)
+{
+    struct stat st;
+    int r = clear_stale(path, err);
+
+    if (r < 0)
+        return r;
+    r = uv_pipe_bind(&c->server, path);
+    if (r < 0)
+        return bt_error_set(err, r, "control socket %s: %s", path, uv_strerror(r));
+    if (chmod(path, 0660) < 0 || stat(path, &st) < 0) {
+        r = -errno;
+        unlink(path);
+        return bt_error_set(err, r, "control socket %s: %s", path, strerror(-r));
+    }
+    c->dev = st.st_dev;
+    c->ino = st.st_ino;
+    c->group = st.st_gid;
+    return 0;
+}
+
+/* Takes the socket systemd passed (its file is systemd's: never unlinked here). */
+static int adopt(struct btd_control *c, int fd, const char *path, struct bt_error *err)
+{
+    char real[4096];
+    size_t len = sizeof(real);
+    struct stat st;
+    int r = uv_pipe_open(&c->server, fd);
+
+    if (r < 0) {
+        close(fd);
+        return bt_error_set(err, r, "control socket from systemd: %s", uv_strerror(r));
+    }
+    if (uv_pipe_getsockname(&c->server, real, &len) == 0 && len > 0 && real[0] == '/') {
+        if (strcmp(real, path) != 0)
+            btd_notice("control socket from systemd: %s (socket_path %s is not used)", real, path);
+        if (stat(real, &st) == 0)
+            c->group = st.st_gid;
+    }
+    c->activated = true;
+    return 0;
+}
+
 int btd_control_open(struct btd_control **ret, uv_loop_t *loop, struct btd_session *s,
                      const char *path, struct bt_error *err)
 {
     struct btd_control *c = calloc(1, sizeof(*c));
-    struct stat st;
-    int r;
+    int fd, r;
 
     if (!c)
         return -ENOMEM;
@@ -405,27 +450,16 @@ int btd_control_open(struct btd_control **ret, uv_loop_t *loop, struct btd_sessi
     r = btd_fds_init(); /* the reserve descriptor: a warning, not a reason to stop */
     if (r < 0)
         btd_warn("control: cannot keep a reserve descriptor: %s", strerror(-r));
-    r = clear_stale(path, err);
+    fd = btd_activation_take(BTD_ACTIVATION_CONTROL);
+    r = fd >= 0 ? adopt(c, fd, path, err) : bind_path(c, path, err);
     if (r == 0) {
-        r = uv_pipe_bind(&c->server, path);
+        r = uv_listen((uv_stream_t *)&c->server, 16, on_connection);
         if (r < 0)
             bt_error_set(err, r, "control socket %s: %s", path, uv_strerror(r));
     }
-    if (r == 0) {
-        r = chmod(path, 0660) < 0 || stat(path, &st) < 0 ? -errno : 0;
-        if (r == 0) {
-            c->dev = st.st_dev;
-            c->ino = st.st_ino;
-            c->group = st.st_gid;
-        }
-        if (r == 0)
-            r = uv_listen((uv_stream_t *)&c->server, 16, on_connection);
-        if (r < 0) {
-            bt_error_set(err, r, "control socket %s: %s", path, uv_strerror(r));
-            unlink(path);
-        }
-    }
     if (r < 0) {
+        if (!c->activated && c->ino)
+            unlink(path);
         c->closing = true;
         uv_close((uv_handle_t *)&c->server, on_server_closed);
         return r;
@@ -443,7 +477,7 @@ void btd_control_close(struct btd_control *c)
     c->closing = true;
     while (c->clients)
         client_close(c->clients);
-    if (stat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
+    if (!c->activated && stat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
         unlink(c->path); /* not a socket another btd bound there since */
     uv_close((uv_handle_t *)&c->server, on_server_closed);
 }

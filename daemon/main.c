@@ -30,6 +30,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "activation.h"
 #include "btd-version.h"
 #include "config.h"
 #include "crypto.h"
@@ -89,7 +90,8 @@ static const char usage[] =
     "\n"
     "Flags override the file, the file overrides built-in defaults.\n"
     "SIGTERM or SIGINT: announce `stopped` to trackers, save state and exit 0 (within 5 s).\n"
-    "SIGHUP: read FILE again; limits, peer caps, log level and encryption change at once.\n";
+    "SIGHUP: read FILE again; limits, peer caps, log level, encryption and watch_dir change at\n"
+    "once.\n";
 
 /* Tells systemd (Type=notify) something, if it is listening. */
 static void sd_notify_msg(const char *msg)
@@ -361,7 +363,9 @@ static int run(struct btd_config *cfg, const struct args *args)
     int r;
 
     raise_nofile();
+    btd_activation_init();
     r = btd_session_new(&app.session, app.loop, cfg, &err);
+    btd_activation_finish();
     if (r < 0) {
         btd_err("btd: %s", err.msg);
         uv_run(app.loop, UV_RUN_DEFAULT); /* lets the failed session's handles close */

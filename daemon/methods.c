@@ -527,6 +527,7 @@ static int m_session_get(struct btd_session *s, json_t *params, json_t **ret_res
                                (json_int_t)s->cfg->max_half_open, "max_peers_per_ip",
                                (json_int_t)s->cfg->max_peers_per_ip, "log_level", s->cfg->log_level,
                                "encryption", s->cfg->encryption));
+    json_object_set_new(*ret_result, "watch_dir", json_string(s->cfg->watch_dir));
     return 0;
 }
 

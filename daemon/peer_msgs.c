@@ -52,8 +52,9 @@ void btd_peer_fill_requests(struct btd_peer *p)
     uint32_t piece, begin, len;
     int r;
 
+    /* Checking: a magnet's peers kept through the stat of its files ask for nothing yet. */
     if (!t || p->state != BTD_PEER_ACTIVE || !p->am_interested || p->snubbed || t->paused ||
-        !t->meta)
+        !t->meta || t->state == BTD_TORRENT_CHECKING)
         return;
     if (p->peer_choking) {
         if (p->nallowed_in == 0)

@@ -447,7 +447,7 @@ int btd_resume_save(void *arg, struct btd_storage *s)
     r = s ? btd_storage_sync(s) : 0;
     if (r < 0)
         return r;
-    for (i = 0; s && !job->unchecked && i < job->rec.file_count; i++) {
+    for (i = 0; s && !job->unchecked && !job->files_given && i < job->rec.file_count; i++) {
         struct btd_resume_file *f = &job->rec.files[i];
 
         r = btd_storage_stat(s, i, &f->size, &f->mtime_ns);

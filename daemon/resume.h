@@ -104,6 +104,12 @@ struct btd_resume_job {
      * are there instead of trusting them as they are.
      */
     bool unchecked;
+    /*
+     * rec's files and pieces are a record read at start, written back as
+     * they were: its files are not stat()ed again (a restore whose own stat
+     * is still out: torrent.h's restore).
+     */
+    bool files_given;
 };
 int btd_resume_save(void *job, struct btd_storage *s);
 void btd_resume_job_free(void *job);

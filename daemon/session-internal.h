@@ -10,7 +10,6 @@
 #include "session.h"
 
 struct btd_resume;
-struct btd_work_result;
 
 /* Adds m (stolen, also on failure) under id; rec, if any, is its resume record. */
 int btd__session_add_torrent(struct btd_session *s, struct bt_metainfo *m, uint32_t id,
@@ -23,8 +22,6 @@ int btd__session_add_magnet(struct btd_session *s, const struct bt_magnet *mg, c
 
 /* Writes the record of one torrent that needs it, on a worker; one at a time. */
 void btd__session_save_next(struct btd_session *s);
-/* A record was written (or not): the work result of btd__session_save_next's job. */
-void btd__session_on_saved(struct btd_session *s, struct btd_work_result *res);
 /* At start: every torrent of the state directory comes back, in id order. */
 void btd__session_restore_all(struct btd_session *s);
 /* Shutting down: every record written now, on this thread. */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "activation.h"
 #include "addr.h"
 #include "codec.h"
 #include "control.h"
@@ -21,6 +22,7 @@
 #include "torrent.h"
 #include "tracker_http.h"
 #include "tracker_udp.h"
+#include "watch.h"
 #include "work.h"
 
 #define PEER_ID_PREFIX "-BT0001-"
@@ -29,10 +31,6 @@ static void on_work_done(void *data, struct btd_work_result *res)
     struct btd_session *s = data;
     struct btd_torrent *t;
 
-    if (res->kind == BTD_WORK_CALL) {
-        btd__session_on_saved(s, res);
-        return;
-    }
     if (s->closing && res->kind != BTD_WORK_VERIFY_WRITE)
         return; /* shutting down: only a written piece still counts */
     t = btd_session_find_id(s, res->torrent_id);
@@ -92,24 +90,22 @@ static void on_peer_connection(uv_stream_t *server, int status)
     uv_close((uv_handle_t *)tmp, (uv_close_cb)free);
 }
 
-static int listen_open(struct btd_session *s, struct bt_error *err)
+/* Binds and listens on host:port; 0 or a libuv error. */
+static int listen_on(struct btd_session *s, const char *host, int port)
 {
-    const char *host = s->cfg->listen_address;
-    int port = (int)s->cfg->port, len, r;
     struct sockaddr_storage ss;
+    int r, len = sizeof(ss);
 
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0)
-        return bt_error_set(err, -EINVAL, "listen_address: \"%s\" is not an IP address", host);
+        return UV_EINVAL;
     r = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0);
     if (r == 0)
         r = uv_listen((uv_stream_t *)&s->listener, 128, on_peer_connection);
-    len = sizeof(ss);
     if (r == 0)
         r = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
     if (r < 0)
-        return bt_error_set(err, r, "cannot listen for peers on %s port %d: %s", host, port,
-                            uv_strerror(r));
+        return r;
     s->listen_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     /* A specific listen address is also the source of our connections. */
     if (strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0) {
@@ -118,6 +114,67 @@ static int listen_open(struct btd_session *s, struct bt_error *err)
         s->bind_out_set = true;
     }
     return 0;
+}
+
+/* The peer port systemd passed: listen_address and port are not used. */
+static int adopt_listener(struct btd_session *s, int fd, struct bt_error *err)
+{
+    struct sockaddr_storage ss;
+    int r = uv_tcp_open(&s->listener, fd), len = sizeof(ss);
+
+    if (r < 0) {
+        close(fd);
+        return bt_error_set(err, r, "peer port from systemd: %s", uv_strerror(r));
+    }
+    r = uv_listen((uv_stream_t *)&s->listener, 128, on_peer_connection);
+    if (r == 0)
+        r = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
+    if (r < 0)
+        return bt_error_set(err, r, "peer port from systemd: %s", uv_strerror(r));
+    s->listen_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    btd_notice("peer port %u from systemd", (unsigned)s->listen_port);
+    return 0;
+}
+
+/*
+ * The peer port (or systemd's, see activation.h). "::" (the default) is
+ * dual-stack: IPv6 peers and IPv4 ones (as ::ffff:a.b.c.d, which addr.c
+ * reads as IPv4); on a host without IPv6 it falls back to 0.0.0.0.
+ */
+static int listen_open(struct btd_session *s, struct bt_error *err)
+{
+    const char *host = s->cfg->listen_address;
+    int port = (int)s->cfg->port, r, fd = btd_activation_take(BTD_ACTIVATION_PEERS);
+    struct sockaddr_in6 probe;
+
+    if (fd >= 0)
+        return adopt_listener(s, fd, err);
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&probe) != 0 &&
+        uv_ip6_addr(host, port, &probe) != 0)
+        return bt_error_set(err, -EINVAL, "listen_address: \"%s\" is not an IP address", host);
+    r = listen_on(s, host, port);
+    if (r == UV_EAFNOSUPPORT && strcmp(host, "::") == 0) {
+        /* No socket was made (libuv makes it in the bind): the handle takes another. */
+        btd_notice("no IPv6 here: listening for peers on 0.0.0.0 only");
+        r = listen_on(s, "0.0.0.0", port);
+    }
+    if (r < 0)
+        return bt_error_set(err, r, "cannot listen for peers on %s port %d: %s", host, port,
+                            uv_strerror(r));
+    return 0;
+}
+
+/* Watches cfg->watch_dir, or stops watching: after a start, a reload or session.set. */
+static void apply_watch_dir(struct btd_session *s)
+{
+    const char *want = s->cfg->watch_dir;
+
+    if (s->watch && want && strcmp(btd_watch_dir(s->watch), want) == 0)
+        return;
+    btd_watch_close(s->watch);
+    s->watch = NULL;
+    if (want && want[0])
+        btd_watch_open(&s->watch, s, want);
 }
 
 int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config *cfg,
@@ -163,6 +220,7 @@ int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config
     btd__session_restore_all(s);
     uv_timer_start(&s->tick, on_tick, 1000, 1000);
     btd_bandwidth_configure(s);
+    apply_watch_dir(s);
     *ret = s;
     return 0;
 }
@@ -260,8 +318,11 @@ void btd_session_close(struct btd_session *s, void (*cb)(void *data), void *data
     s->on_closed_data = data;
     uv_update_time(s->loop); /* the deadline counts from now, not from the last poll */
     s->stop_started = uv_now(s->loop);
-    /* No new work: no control client, no peer, no request, no announce but `stopped`. */
+    /* No new work: no control client, no watched file, no peer, no request, no announce but
+     * `stopped`. */
     btd_control_close(s->control);
+    btd_watch_close(s->watch);
+    s->watch = NULL;
     while (s->incoming)
         btd_peer_close(s->incoming, "shutting down");
     s->stopping.on_change = on_stopping_change;
@@ -497,6 +558,7 @@ void btd_session_apply_config(struct btd_session *s)
     if (btd_log_parse_level(s->cfg->log_level, &level) == 0)
         btd_log_set_level(level);
     btd_bandwidth_configure(s);
+    apply_watch_dir(s);
 }
 
 void btd_session_remove(struct btd_session *s, struct btd_torrent *t, bool delete_data)

@@ -37,6 +37,7 @@ struct btd_session {
     struct btd_work_pool *work;    /* owned */
     struct btd_tracker_http *http; /* owned */
     struct btd_tracker_udp *udp;   /* owned */
+    struct btd_watch *watch;       /* owned: NULL without a watch_dir */
     uv_timer_t tick;               /* 1 s housekeeping */
     uv_tcp_t listener;             /* the peer port */
     uv_check_t flush;              /* writes peers' corked output after each poll */

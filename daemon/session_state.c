@@ -21,9 +21,10 @@
 
 #define SAVE_EVERY_S 30 /* a changed torrent's record is written at least this often */
 
-/* A resume record was written (or not). */
-void btd__session_on_saved(struct btd_session *s, struct btd_work_result *res)
+/* A resume record was written (or not): the result of btd__session_save_next's job. */
+static void on_saved(void *data, struct btd_work_result *res)
 {
+    struct btd_session *s = data;
     struct btd_resume_job *job = res->user;
     struct btd_torrent *t = btd_session_find_id(s, res->torrent_id);
 
@@ -42,6 +43,12 @@ void btd__session_on_saved(struct btd_session *s, struct btd_work_result *res)
     }
     btd__session_save_next(s);
 }
+
+static const struct btd_work_call_ops save_ops = {
+    .fn = btd_resume_save,
+    .done = on_saved,
+    .free_arg = btd_resume_job_free,
+};
 
 /* Writes the record of one torrent that needs it, on a worker; one at a time. */
 void btd__session_save_next(struct btd_session *s)
@@ -68,8 +75,7 @@ void btd__session_save_next(struct btd_session *s)
         pick->resume_dirty = true;
         return;
     }
-    if (btd_work_call(s->work, pick->id, pick->storage, btd_resume_save, job,
-                      btd_resume_job_free) == 0)
+    if (btd_work_call(s->work, pick->id, pick->storage, &save_ops, job) == 0)
         s->saving = true;
     else
         pick->resume_dirty = true;

@@ -83,7 +83,7 @@ static void on_tracker_peers(void *data, const struct bt_peer_addr *peers, size_
     btd_torrent_add_peers(data, peers, count);
 }
 
-static void set_state(struct btd_torrent *t, enum btd_torrent_state s)
+void btd__torrent_set_state(struct btd_torrent *t, enum btd_torrent_state s)
 {
     if (t->state == s)
         return;
@@ -101,7 +101,7 @@ void btd_torrent_fail(struct btd_torrent *t, const char *why)
         free(t->error);
         t->error = copy;
     }
-    set_state(t, BTD_TORRENT_ERROR);
+    btd__torrent_set_state(t, BTD_TORRENT_ERROR);
 }
 
 static int start_tracker(struct btd_torrent *t, const struct bt_tier *tiers, size_t count)
@@ -128,148 +128,16 @@ static uint32_t max_jobs(const struct btd_session *s, const struct bt_metainfo *
 }
 
 /* Downloading or seeding: announce and dial. */
-static void go_active(struct btd_torrent *t)
+void btd__torrent_go_active(struct btd_torrent *t)
 {
     bool complete = btd_picker_complete(&t->picker);
 
-    set_state(t, complete ? BTD_TORRENT_SEEDING : BTD_TORRENT_DOWNLOADING);
+    btd__torrent_set_state(t, complete ? BTD_TORRENT_SEEDING : BTD_TORRENT_DOWNLOADING);
     if (btd_picker_all_had(&t->picker))
         t->completed_sent = true; /* complete from the start: nothing to report */
     if (t->tracker)
         btd_tracker_start(t->tracker);
     btd__torrent_connect_more(t);
-}
-
-/* Marks the pieces that hold bytes of file i. */
-static void mark_file_pieces(const struct bt_metainfo *m, uint32_t i, bool *pieces)
-{
-    uint64_t p, first, last;
-
-    if (m->files[i].length == 0)
-        return;
-    first = m->files[i].offset / m->piece_length;
-    last = (m->files[i].offset + m->files[i].length - 1) / m->piece_length;
-    for (p = first; p <= last && p < m->piece_count; p++)
-        pieces[p] = true;
-}
-
-static void check_done(struct btd_torrent *t)
-{
-    t->checked = !t->error; /* a fault stopped it: checked again on resume and at restart */
-    t->resume_dirty = t->resume_soon = true;
-    btd_info("ih=%.8s existing data: %u of %u pieces valid", t->hex, t->picker.have,
-             t->picker.piece_count);
-    if (t->paused)
-        set_state(t, BTD_TORRENT_PAUSED);
-    else
-        go_active(t);
-}
-
-/*
- * Reads pieces back from disk on the worker pool (data already in the
- * directory: complete data seeds, partial data keeps its valid pieces):
- * those in only, or without it the pieces of every file not known to be
- * absent or empty (a fresh download has none, and needs no job at all).
- */
-static void start_check(struct btd_torrent *t, const bool *only)
-{
-    const struct bt_metainfo *m = t->meta;
-    bool *present = NULL;
-    uint64_t size;
-    int64_t mtime;
-    uint32_t i;
-    int r;
-
-    if (!only) {
-        present = calloc(m->piece_count ? m->piece_count : 1, sizeof(*present));
-        if (!present) {
-            btd_torrent_fail(t, "cannot check existing data: out of memory");
-            return;
-        }
-        for (i = 0; i < m->file_count; i++) {
-            r = btd_storage_stat(t->storage, i, &size, &mtime);
-            /* Only a file known absent or empty is skipped: other errors are the check's. */
-            if ((r == 0 && size > 0) || (r < 0 && r != -ENOENT && r != -ENOTDIR))
-                mark_file_pieces(m, i, present);
-        }
-        only = present;
-    }
-    set_state(t, BTD_TORRENT_CHECKING);
-    for (i = t->check_left = 0; i < m->piece_count; i++) {
-        if (!only[i])
-            continue;
-        r = btd_work_check(t->session->work, t->id, t->storage, i, (uint64_t)i * m->piece_length,
-                           bt_metainfo_piece_size(m, i), m->pieces + (size_t)i * 20, NULL);
-        if (r < 0) {
-            btd_err("ih=%.8s cannot check existing data: %s", t->hex, strerror(-r));
-            btd_torrent_fail(t, "cannot check existing data");
-            free(present);
-            return;
-        }
-        t->check_left++;
-    }
-    free(present);
-    if (t->check_left == 0)
-        check_done(t);
-}
-
-static void on_checked(struct btd_torrent *t, struct btd_work_result *res)
-{
-    if (res->hash_ok)
-        btd_picker_set_have(&t->picker, res->piece);
-    if (t->check_left == 0 || --t->check_left > 0)
-        return;
-    check_done(t);
-}
-
-/*
- * Applies a resume record: the pieces it lists in files whose size and
- * mtime are as it says are had; the pieces touching any other file are
- * checked. Then the torrent starts (or stays paused).
- */
-static int restore(struct btd_torrent *t, const struct btd_resume *rec)
-{
-    const struct bt_metainfo *m = t->meta;
-    bool *check = calloc(m->piece_count ? m->piece_count : 1, sizeof(*check));
-    uint32_t i, nchanged = 0, ncheck = 0;
-
-    if (!check)
-        return -ENOMEM;
-    t->uploaded = rec->uploaded;
-    t->downloaded = rec->downloaded;
-    t->added_at = rec->added_at;
-    t->completed_sent = rec->completed_sent;
-    btd_torrent_set_limits(t, rec->download_limit, rec->upload_limit);
-    for (i = 0; i < m->file_count; i++) {
-        const struct btd_resume_file *f = &rec->files[i];
-        uint64_t size = 0;
-        int64_t mtime = 0;
-        bool exists = btd_storage_stat(t->storage, i, &size, &mtime) == 0;
-
-        if (!rec->recheck && exists == f->exists &&
-            (!exists || (size == f->size && mtime == f->mtime_ns)))
-            continue;
-        nchanged++;
-        mark_file_pieces(m, i, check);
-    }
-    for (i = 0; i < m->piece_count; i++) {
-        if (check[i])
-            ncheck++;
-        else if (rec->have[i / 8] & (0x80u >> (i % 8)))
-            btd_picker_set_have(&t->picker, i);
-    }
-    btd_info("ih=%.8s resumed: %u of %u pieces verified, %u file(s) changed since, %u piece(s) "
-             "to check",
-             t->hex, t->picker.have, m->piece_count, nchanged, ncheck);
-    if (ncheck > 0) {
-        start_check(t, check);
-    } else {
-        t->checked = true;
-        if (!t->paused)
-            go_active(t);
-    }
-    free(check);
-    return 0;
 }
 
 /* What every torrent starts with; NULL on ENOMEM. */
@@ -340,14 +208,14 @@ int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id
         return r;
     }
     if (rec) {
-        r = restore(t, rec);
+        r = btd__torrent_restore(t, rec);
         if (r < 0) {
             t->meta = NULL;
             btd_torrent_free(t);
             return r;
         }
     } else if (!paused) {
-        start_check(t, NULL);
+        btd__torrent_start_check(t);
     }
     *ret = t;
     return 0;
@@ -356,7 +224,7 @@ int btd_torrent_new(struct btd_torrent **ret, struct btd_session *s, uint32_t id
 /* A magnet without its metadata: announce and dial to find peers that have it. */
 static void start_fetch(struct btd_torrent *t)
 {
-    set_state(t, BTD_TORRENT_METADATA);
+    btd__torrent_set_state(t, BTD_TORRENT_METADATA);
     if (t->tracker)
         btd_tracker_start(t->tracker);
     btd__torrent_connect_more(t);
@@ -421,16 +289,18 @@ int btd_torrent_set_metadata(struct btd_torrent *t, struct bt_metainfo *m, uint8
     t->resume_dirty = t->resume_soon = true;
     btd__torrent_apply_pending(t);
     if (t->paused)
-        set_state(t, BTD_TORRENT_PAUSED);
+        btd__torrent_set_state(t, BTD_TORRENT_PAUSED);
     else
-        start_check(t, NULL);
+        btd__torrent_start_check(t);
     /*
-     * The peers stay, with the pieces they announced meanwhile, unless data
-     * on disk is being checked (no peers while checking, as for a verify).
+     * The peers stay, with the pieces they announced meanwhile. Only when
+     * the stat of the files finds data on disk to read back are they closed
+     * (no peers while checking, as for a verify); until then they ask for
+     * nothing.
      */
     for (p = t->peers; p; p = next) {
         next = p->next;
-        if (t->state == BTD_TORRENT_CHECKING || t->paused)
+        if (t->paused)
             btd_peer_close(p, "metadata received, checking the data on disk");
         else
             btd_peer_metadata_arrived(p);
@@ -450,6 +320,7 @@ void btd_torrent_free(struct btd_torrent *t)
     }
     if (t->storage)
         btd_storage_unref(t->storage);
+    btd__torrent_drop_restore(t);
     btd_ban_free_all(t);
     btd_picker_deinit(&t->picker);
     bt_metainfo_free(t->meta);
@@ -491,7 +362,7 @@ static void finish_download(struct btd_torrent *t)
 
     btd_notice("ih=%.8s download complete%s: %s", t->hex, all ? "" : " (the wanted files)",
                btd_torrent_name(t));
-    set_state(t, BTD_TORRENT_SEEDING);
+    btd__torrent_set_state(t, BTD_TORRENT_SEEDING);
     if (!all)
         return;
     if (t->tracker && !t->completed_sent)
@@ -512,7 +383,7 @@ void btd__torrent_selection_changed(struct btd_torrent *t)
         finish_download(t);
     } else if (t->state == BTD_TORRENT_SEEDING && !complete) {
         btd_notice("ih=%.8s more files wanted: downloading again", t->hex);
-        set_state(t, BTD_TORRENT_DOWNLOADING);
+        btd__torrent_set_state(t, BTD_TORRENT_DOWNLOADING);
         if (t->tracker)
             btd_tracker_reannounce(t->tracker);
         btd__torrent_connect_more(t);
@@ -588,7 +459,7 @@ static void enter_error(struct btd_torrent *t)
     }
     btd_picker_drop_jobs(&t->picker);
     if (!t->paused && t->state != BTD_TORRENT_CHECKING)
-        set_state(t, BTD_TORRENT_ERROR);
+        btd__torrent_set_state(t, BTD_TORRENT_ERROR);
 }
 
 /*
@@ -670,7 +541,7 @@ void btd_torrent_work_done(struct btd_torrent *t, struct btd_work_result *res)
     } else if (res->kind == BTD_WORK_CHECK) {
         if (fault)
             note_fault(t, "check failed", res);
-        on_checked(t, res);
+        btd__torrent_on_checked(t, res);
         if (t->error && t->check_left == 0 && !t->paused && t->state != BTD_TORRENT_CHECKING)
             enter_error(t);
     }
@@ -678,7 +549,7 @@ void btd_torrent_work_done(struct btd_torrent *t, struct btd_work_result *res)
 
 int btd_torrent_verify(struct btd_torrent *t)
 {
-    if (t->check_left > 0 || !t->meta)
+    if (btd__torrent_checking(t) || !t->meta)
         return -EBUSY;
     btd_notice("ih=%.8s verifying the data on disk", t->hex);
     while (t->peers)
@@ -687,7 +558,7 @@ int btd_torrent_verify(struct btd_torrent *t)
     free(t->error);
     t->error = NULL;
     t->checked = false;
-    start_check(t, NULL);
+    btd__torrent_start_check(t);
     return 0;
 }
 
@@ -709,7 +580,7 @@ void btd_torrent_pause(struct btd_torrent *t)
         btd_peer_close(t->peers, "torrent paused");
     if (t->tracker)
         btd_tracker_stop(t->tracker);
-    set_state(t, BTD_TORRENT_PAUSED);
+    btd__torrent_set_state(t, BTD_TORRENT_PAUSED);
 }
 
 void btd_torrent_resume(struct btd_torrent *t)
@@ -727,7 +598,7 @@ void btd_torrent_resume(struct btd_torrent *t)
         t->error = NULL;
         t->picker.halted = false;
     }
-    if (retry && t->files_missing && t->meta && t->check_left == 0) {
+    if (retry && t->files_missing && t->meta && !btd__torrent_checking(t)) {
         t->files_missing = false;
         btd_torrent_verify(t); /* what the files held is gone: find out what is left */
         return;
@@ -736,12 +607,12 @@ void btd_torrent_resume(struct btd_torrent *t)
         t->book[i].next_try = 0;
     if (!t->meta)
         start_fetch(t);
-    else if (t->check_left > 0)
-        set_state(t, BTD_TORRENT_CHECKING); /* a check is still running: it goes on */
+    else if (btd__torrent_checking(t))
+        btd__torrent_set_state(t, BTD_TORRENT_CHECKING); /* a check is still running: it goes on */
     else if (!t->checked)
-        start_check(t, NULL);
+        btd__torrent_start_check(t);
     else
-        go_active(t);
+        btd__torrent_go_active(t);
     for (p = t->peers; p; p = next) {
         next = p->next; /* peers kept through an error ask for blocks again */
         btd_peer_fill_requests(p);

@@ -92,18 +92,21 @@ struct btd_torrent {
     struct btd_suspect *suspects; /* owned: failed shared pieces (ban.h) */
     uint32_t nsuspects;
     struct btd_rate down, up;
-    struct btd_bucket bw[2]; /* this torrent's limits, by enum btd_bw_dir */
-    int64_t added_at;        /* seconds since the epoch */
-    bool completed_sent;     /* `completed` went to the trackers */
-    uint64_t starving_since; /* ms: last announce asked for because no peer is connected */
-    uint32_t ticks;          /* seconds since added, for periodic work */
-    uint32_t check_left;     /* pieces still being read back (CHECKING) */
-    bool checked;            /* the data on disk was checked once */
-    uint8_t *meta_raw;       /* owned: the .torrent as added, until its copy is saved */
-    size_t meta_raw_len;     /* bytes */
-    bool resume_dirty;       /* the resume record is out of date */
-    bool resume_soon;        /* ... and should be written at the next chance */
-    uint32_t last_save;      /* ticks when the record was last written */
+    struct btd_bucket bw[2];    /* this torrent's limits, by enum btd_bw_dir */
+    int64_t added_at;           /* seconds since the epoch */
+    bool completed_sent;        /* `completed` went to the trackers */
+    uint64_t starving_since;    /* ms: last announce asked for because no peer is connected */
+    uint32_t ticks;             /* seconds since added, for periodic work */
+    uint32_t check_left;        /* pieces still being read back (CHECKING) */
+    uint32_t stat_gen;          /* generation of the last stat of the files (torrent_check.c) */
+    bool stat_pending;          /* ... which is out: its result, if of stat_gen, goes on */
+    struct btd_resume *restore; /* owned or NULL: a record read at start, until its stat is back */
+    bool checked;               /* the data on disk was checked once */
+    uint8_t *meta_raw;          /* owned: the .torrent as added, until its copy is saved */
+    size_t meta_raw_len;        /* bytes */
+    bool resume_dirty;          /* the resume record is out of date */
+    bool resume_soon;           /* ... and should be written at the next chance */
+    uint32_t last_save;         /* ticks when the record was last written */
     /* owned: per file (metainfo order), or NULL: every file wanted, priority normal */
     struct btd_file_choice *choices;
     char *pending_selection; /* owned or NULL: a magnet's file lists (selection.h), until meta */
@@ -129,9 +132,10 @@ int btd_torrent_new_magnet(struct btd_torrent **ret, struct btd_session *s, uint
                            bool paused);
 /*
  * The metadata arrived and was verified: m (stolen) becomes the torrent's,
- * raw (stolen) is the .torrent to keep in the state directory. Peers are
- * dropped and dialled again (their piece lists could not be read before);
- * then the data on disk is checked and the download starts.
+ * raw (stolen) is the .torrent to keep in the state directory. The data on
+ * disk is checked, then the download starts. The peers stay, their piece
+ * lists read now, unless the check finds pieces to read back: then they are
+ * dropped meanwhile and dialled again after.
  */
 int btd_torrent_set_metadata(struct btd_torrent *t, struct bt_metainfo *m, uint8_t *raw,
                              size_t raw_len);
@@ -150,7 +154,8 @@ void btd_torrent_free(struct btd_torrent *t);
 void btd_torrent_pause(struct btd_torrent *t);
 /*
  * Reads every piece back from disk and keeps only what passes (btctl
- * verify): peers are dropped meanwhile. -EBUSY while a check runs.
+ * verify): peers are dropped meanwhile. -EBUSY while a check runs (the
+ * stat of the files included).
  */
 int btd_torrent_verify(struct btd_torrent *t);
 /* Rate limits in bytes/s (0 = unlimited); takes effect at once. */

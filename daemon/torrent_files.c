@@ -183,6 +183,13 @@ struct btd_resume_job *btd_torrent_resume_job(struct btd_torrent *t)
     rec->upload_limit = t->bw[BTD_BW_UP].rate;
     rec->piece_count = npieces;
     rec->file_count = nfiles;
+    if (t->restore && !t->restore->recheck) {
+        /* Its stat still out: the record read at start stands as it was. */
+        memcpy(rec->have, t->restore->have, bt_bitfield_bytes(npieces));
+        memcpy(rec->files, t->restore->files, nfiles * sizeof(*rec->files));
+        job->files_given = true;
+        return job;
+    }
     job->unchecked = m && !t->checked;
     for (i = 0; i < npieces && !job->unchecked; i++) {
         if (t->picker.state[i] == BTD_PIECE_HAVE)

@@ -23,8 +23,7 @@ struct job {
     int status;    /* written by the worker */
     uint32_t file; /* written by the worker: the file a failure is about, or BTD_WORK_NO_FILE */
     void *user;
-    int (*fn)(void *arg, struct btd_storage *s); /* CALL */
-    void (*free_user)(void *arg);                /* CALL: frees user with the job */
+    const struct btd_work_call_ops *ops; /* CALL: borrowed; frees user with the job */
 };
 
 struct btd_work_pool {
@@ -62,8 +61,8 @@ size_t btd_work_pool_inflight(const struct btd_work_pool *p)
 
 static void job_free(struct job *job)
 {
-    if (job->free_user)
-        job->free_user(job->user);
+    if (job->ops && job->ops->free_arg)
+        job->ops->free_arg(job->user);
     free(job->buf);
     btd_storage_unref(job->storage);
     free(job);
@@ -117,7 +116,7 @@ static void on_work(uv_work_t *req)
         return;
     }
     if (job->kind == BTD_WORK_CALL) {
-        job->status = job->fn(job->user, job->storage);
+        job->status = job->ops->fn(job->user, job->storage);
         return;
     }
     if (job->kind == BTD_WORK_CHECK) {
@@ -179,7 +178,11 @@ static bool complete(struct job *job)
             .user = job->user,
         };
         job->buf = NULL;
-        p->cb(p->data, &res); /* may submit more, or free the pool */
+        /* may submit more, or free the pool */
+        if (job->kind != BTD_WORK_CALL)
+            p->cb(p->data, &res);
+        else if (job->ops->done)
+            job->ops->done(p->data, &res);
         free(res.buf);
     }
     job_free(job);
@@ -350,13 +353,12 @@ int btd_work_delete(struct btd_work_pool *p, uint32_t torrent_id, struct btd_sto
 }
 
 int btd_work_call(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s,
-                  int (*fn)(void *arg, struct btd_storage *s), void *arg,
-                  void (*free_arg)(void *arg))
+                  const struct btd_work_call_ops *ops, void *arg)
 {
-    struct job *job;
+    struct job *job = NULL;
     int r = !p ? -EINVAL : p->closing ? -ESHUTDOWN : 0; /* s may be NULL */
 
-    if (r == 0 && !fn)
+    if (r == 0 && (!ops || !ops->fn))
         r = -EINVAL;
     if (r == 0) {
         job = job_new(p, BTD_WORK_CALL, torrent_id, s, 0, 0, 0, arg);
@@ -364,12 +366,11 @@ int btd_work_call(struct btd_work_pool *p, uint32_t torrent_id, struct btd_stora
             r = -ENOMEM;
     }
     if (r < 0) {
-        if (free_arg)
-            free_arg(arg);
+        if (ops && ops->free_arg)
+            ops->free_arg(arg);
         return r;
     }
-    job->fn = fn;
-    job->free_user = free_arg;
+    job->ops = ops;
     return submit(p, job);
 }
 
@@ -380,7 +381,8 @@ void btd_work_pool_drain(struct btd_work_pool *p, void (*idle)(void *data), void
     p->tail = NULL;
     while (*pp) {
         job = *pp;
-        if (job->kind == BTD_WORK_READ || job->kind == BTD_WORK_CHECK) {
+        if (job->kind == BTD_WORK_READ || job->kind == BTD_WORK_CHECK ||
+            (job->kind == BTD_WORK_CALL && job->ops->drop_when_draining)) {
             *pp = job->next;
             job_free(job);
         } else {

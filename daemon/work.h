@@ -36,7 +36,7 @@ enum btd_work_kind {
     BTD_WORK_READ,         /* read a span (a block to upload) */
     BTD_WORK_CHECK,        /* read a piece back from disk and SHA-1 it (recheck) */
     BTD_WORK_DELETE,       /* delete the torrent's files (torrent.remove delete_data) */
-    BTD_WORK_CALL,         /* a function of another module (a resume save) */
+    BTD_WORK_CALL,         /* a function of another module, with its own callback (a resume save) */
 };
 
 /* What a finished job reports back, on the loop thread. */
@@ -55,6 +55,7 @@ struct btd_work_result {
 
 typedef void (*btd_work_done_cb)(void *data, struct btd_work_result *res);
 
+/* cb gets every job's result but a CALL's (which goes to the CALL's own done). */
 int btd_work_pool_new(struct btd_work_pool **ret, uv_loop_t *loop, btd_work_done_cb cb, void *data);
 /*
  * Frees the pool when no job is in flight, else marks it and frees on the
@@ -63,8 +64,9 @@ int btd_work_pool_new(struct btd_work_pool **ret, uv_loop_t *loop, btd_work_done
 void btd_work_pool_free(struct btd_work_pool *p);
 size_t btd_work_pool_inflight(const struct btd_work_pool *p);
 /*
- * Shutting down, before btd_work_pool_free: queued READ and CHECK jobs are
- * dropped; the other jobs (writes of verified pieces above all) run and
+ * Shutting down, before btd_work_pool_free: queued READ and CHECK jobs, and
+ * CALLs whose ops say drop_when_draining, are dropped (their free_arg runs,
+ * their done does not); the other jobs (writes of verified pieces above all) run and
  * their results are delivered as usual. idle(data) runs once nothing is
  * queued or in flight, from inside this call if nothing is; it may free
  * the pool.
@@ -89,14 +91,23 @@ int btd_work_check(struct btd_work_pool *p, uint32_t torrent_id, struct btd_stor
                    uint32_t piece, uint64_t offset, size_t len, const uint8_t hash[20], void *user);
 
 /*
- * Runs fn(arg, s) on a worker (s may be NULL); its return is the result's status and arg
- * its user (valid during the callback). The pool frees arg with free_arg
- * afterwards, also when the result is dropped. arg is stolen, also when
- * submission fails.
+ * A function of another module as a job (btd_work_call): fn(arg, s) runs on
+ * a worker (s may be NULL) and its return is the result's status; then
+ * done(data, res), if set, runs on the loop thread in place of the pool's
+ * callback (data is the pool's, res->user is arg, valid during the call).
+ * free_arg, if set, frees arg afterwards, also when the result is dropped.
  */
+struct btd_work_call_ops {
+    int (*fn)(void *arg, struct btd_storage *s);
+    btd_work_done_cb done;
+    void (*free_arg)(void *arg);
+    bool drop_when_draining; /* read-only work: dropped like READ and CHECK (pool_drain) */
+};
+
+/* Submits a CALL; ops must outlive the job (a static const). arg is stolen, also on failure
+ * (freed with ops->free_arg, so not when ops is NULL). */
 int btd_work_call(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s,
-                  int (*fn)(void *arg, struct btd_storage *s), void *arg,
-                  void (*free_arg)(void *arg));
+                  const struct btd_work_call_ops *ops, void *arg);
 
 /* Deletes the torrent's files and empty directories; status in the result. */
 int btd_work_delete(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s);

@@ -37,7 +37,7 @@ import libtorrent as lt
 def settings(ip):
     s = lt.high_performance_seed()
     s.update({
-        "listen_interfaces": "%s:0" % ip,
+        "listen_interfaces": ("[%s]:0" if ":" in ip else "%s:0") % ip,
         "outgoing_interfaces": ip,
         "enable_dht": False,
         "enable_lsd": False,
@@ -101,7 +101,7 @@ def main():
     h = ses.add_torrent(atp)
     for peer in args.peer:
         host, port = peer.rsplit(":", 1)
-        h.connect_peer((host, int(port)))
+        h.connect_peer((host.strip("[]"), int(port)))
 
     deadline = time.monotonic() + 20
     while ses.listen_port() == 0 and time.monotonic() < deadline:

@@ -208,7 +208,7 @@ class LtPeer(_LineProcess):
             wait_announce = _has_trackers(torrent)
         if wait_announce:
             self.wait_line("announced", 30)
-        self.addr = "%s:%d" % (ip, self.port)
+        self.addr = ("[%s]:%d" if ":" in ip else "%s:%d") % (ip, self.port)
 
 
 class FakePeer(_LineProcess):

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""btctl drives a real btd: add, wait, list, status, jobs, files, pause,
-resume, remove, session and shutdown, and the errors a person meets.
+"""btctl drives a real btd: add (a file, and a URL served on 127.0.0.1), wait,
+list, status, jobs, files, pause, resume, remove, session and shutdown, and
+the errors a person meets.
 
 One btd on a fresh directory (--port 0, its own socket) downloads a 4 MiB
 random file from two python3-libtorrent seeders on 127.0.0.2 and 127.0.0.3,
@@ -8,9 +9,11 @@ dialled directly with --peer (no tracker). Every wait is bounded; every
 process is stopped by its PID (btdtest).
 """
 
+import http.server
 import json
 import os
 import sys
+import threading
 
 import btdtest
 from swarm import Btd, LtPeer, create_torrent, make_payload, sha256_file, wait_until
@@ -184,6 +187,59 @@ def test_paused(t):
     t.eq(names, ["payload.bin"], "list no longer shows the removed torrent")
 
 
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """/t.torrent: the lonely torrent; /moved: a redirect to it; /junk: not a torrent."""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        if self.path == "/moved":
+            self.send_response(302)
+            self.send_header("Location", "/t.torrent")
+            self.end_headers()
+            return
+        if self.path not in ("/t.torrent", "/junk"):
+            self.send_error(404)
+            return
+        with open(Ctx.lonely, "rb") as f:
+            body = f.read() if self.path == "/t.torrent" else b"<html>not a torrent</html>"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_add_by_url(t):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = "http://127.0.0.1:%d" % server.server_address[1]
+    try:
+        res = ctl("add", base + "/moved", "--paused")
+        lines = res.stdout.splitlines()
+        t.ok(res.returncode == 0 and len(lines) == 2 and '"lonely.bin"' in lines[1],
+             "add URL follows the redirect and adds the torrent it fetched", res)
+        res = ctl("add", base + "/nothing")
+        t.ok(res.returncode == 1 and one_line(res.stderr) and "HTTP 404" in res.stderr,
+             "add URL: a 404 is one line saying HTTP 404", res)
+        res = ctl("add", base + "/junk")
+        t.ok(res.returncode == 1 and one_line(res.stderr) and "not a valid torrent" in res.stderr
+             and base + "/junk" in res.stderr, "add URL: a body that is no torrent is refused",
+             res)
+        server.shutdown()
+        server.server_close()  # the port refuses connections from now on
+        res = ctl("add", base + "/t.torrent")
+        t.ok(res.returncode == 1 and one_line(res.stderr) and base in res.stderr,
+             "add URL: a refused connection is one line naming the URL", res)
+        if lines[1:]:
+            ctl("remove", lines[1].split()[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
 def test_shutdown(t):
     res = ctl("shutdown")
     t.ok(res.returncode == 0 and one_line(res.stdout), "shutdown: one line", res)
@@ -200,7 +256,7 @@ def main():
     t.run(setup)
     if Ctx.btd is not None:
         for fn in (test_empty, test_add_and_wait, test_views, test_errors, test_paused,
-                   test_shutdown):
+                   test_add_by_url, test_shutdown):
             t.run(fn)
     for s in Ctx.seeders:
         s.stop()

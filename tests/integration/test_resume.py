@@ -92,6 +92,9 @@ def test_clean_restart(t):
             t.eq(got[ih]["state"], "paused", "a paused torrent comes back paused")
             t.eq(got[ih2]["download_limit"], MIB, "a torrent's limit comes back")
             n = (files["keep.bin"] + PIECE - 1) // PIECE
+            # The record is applied once the stat of the files (on a worker) is back.
+            wait_until(lambda: "ih=%.8s resumed:" % ih in again.log_text(), 30,
+                       "the restore of the paused torrent")
             t.ok("resumed: %d of %d pieces verified, 0 file(s) changed since, 0 piece(s) "
                  "to check" % (n, n) in again.log_text(),
                  "unchanged complete data is trusted, not read")

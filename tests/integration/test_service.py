@@ -29,7 +29,7 @@ import sys
 import time
 
 import btdtest
-from swarm import wait_until
+from swarm import free_port, wait_until
 
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
@@ -133,7 +133,7 @@ class Notify:
 class Daemon:
     """btd on a socket in dir, stderr in a log file, stopped by its PID."""
 
-    def __init__(self, d, sock=None, extra=(), notify=None, name="btd"):
+    def __init__(self, d, sock=None, extra=(), notify=None, name="btd", wrapper=()):
         self.dir = d
         self.socket = sock or os.path.join(d, "btd.sock")
         self.log = os.path.join(d, name + ".log")
@@ -144,7 +144,7 @@ class Daemon:
             env["NOTIFY_SOCKET"] = notify.path
         cmd = [BTD, "--port", "0", "--socket", self.socket, "--state-dir",
                os.path.join(d, name + "-state"), "--download-dir", os.path.join(d, "downloads")]
-        self.proc = btdtest.start(cmd + list(extra), env=env, stderr=self._f)
+        self.proc = btdtest.start(list(wrapper) + cmd + list(extra), env=env, stderr=self._f)
 
     def wait_answering(self):
         def up():
@@ -191,6 +191,49 @@ def test_unit(t):
     ours = [ln for ln in (r.stdout + r.stderr).splitlines() if "btd.service" in ln]
     t.ok(r.returncode == 0 and not ours, "systemd-analyze verify btd.service: no complaint",
          "status %d\n%s%s" % (r.returncode, r.stdout, r.stderr))
+    sock_unit = os.path.join(os.path.dirname(UNIT), "btd.socket")
+    with open(sock_unit) as f:
+        sock_text = f.read()
+    t.ok("ListenStream=/run/btd/btd.sock" in sock_text.splitlines()
+         and "RuntimeDirectoryPreserve=yes" in lines,
+         "btd.socket holds /run/btd/btd.sock, which btd.service keeps when it stops")
+    shutil.copy(sock_unit, os.path.join(d, "btd.socket"))
+    r = btdtest.run([analyze, "verify", os.path.join(d, "btd.socket")], timeout=60)
+    ours = [ln for ln in (r.stdout + r.stderr).splitlines() if "btd.socket" in ln]
+    t.ok(r.returncode == 0 and not ours, "systemd-analyze verify btd.socket: no complaint",
+         "status %d\n%s%s" % (r.returncode, r.stdout, r.stderr))
+
+
+def test_socket_activation(t):
+    """systemd-socket-activate holds both sockets and starts btd on the first connection."""
+    activate = shutil.which("systemd-socket-activate")
+    if not activate:
+        t.ok(True, "socket activation # SKIP systemd-socket-activate not installed")
+        return
+    d = btdtest.tempdir("svc-act-")
+    sock, port = os.path.join(d, "ctl.sock"), free_port()
+    wrapper = [activate, "-l", sock, "-l", "127.0.0.1:%d" % port]
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):  # it passes no other
+        if var in os.environ:
+            wrapper += ["-E", var]
+    btd = Daemon(d, sock=os.path.join(d, "unused.sock"), wrapper=wrapper,
+                 extra=["--log-level", "debug"])
+    try:
+        wait_until(lambda: os.path.exists(sock), START_BOUND, "systemd-socket-activate's socket")
+        # btd starts on this connection and answers it: nothing is lost while it starts.
+        got = rpc(sock, "session.get", timeout=START_BOUND)
+        t.eq(got["listen_port"], port, "the first request, sent before btd ran, is answered; "
+             "the peer port is systemd's")
+        t.ok("control socket from systemd: %s" % sock in btd.log_text()
+             and not os.path.exists(os.path.join(d, "unused.sock")),
+             "btd serves systemd's control socket and binds no other", btd.log_text()[-800:])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as peer:
+            peer.sendall(b"\x13BitTorrent protocol")
+            t.ok(True, "the peer port accepts connections")
+        t.eq(btd.stop(), 0, "btd exits 0")
+        t.ok(os.path.exists(sock), "the socket file is systemd's: btd leaves it in place")
+    finally:
+        btd.stop()
 
 
 def test_notify(t):
@@ -366,7 +409,7 @@ def test_peercred(t):
 
 def main():
     t = btdtest.Tap()
-    for fn in (test_unit, test_notify, test_reload, test_one_per_socket, test_peercred):
+    for fn in (test_unit, test_socket_activation, test_notify, test_reload, test_one_per_socket, test_peercred):
         t.run(fn)
     return t.done()
 

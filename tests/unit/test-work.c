@@ -424,6 +424,122 @@ static void test_drain_of_an_idle_pool_says_so_at_once(void)
     teardown(&c, &loop, dir);
 }
 
+/* What a CALL's functions saw, in order. */
+struct call_arg {
+    struct ctx *c;
+    int ran;        /* fn ran (on a worker) */
+    int done;       /* done ran */
+    int freed;      /* free_arg ran */
+    int pool_calls; /* the pool's callback had run this often when done ran */
+    bool data_ok;   /* done got the pool's data, the job's torrent id and arg */
+    int status;     /* the result's status done saw */
+};
+
+static int call_fn(void *arg, struct btd_storage *s)
+{
+    struct call_arg *a = arg;
+
+    a->ran++;
+    return s ? -EXDEV : -ENOTSUP; /* a status of fn's own, to be passed through */
+}
+
+static void call_done(void *pool_data, struct btd_work_result *res)
+{
+    struct call_arg *a = res->user;
+
+    a->done++;
+    a->pool_calls = a->c->calls;
+    a->data_ok = pool_data == a->c && res->kind == BTD_WORK_CALL && res->torrent_id == TORRENT_ID;
+    a->status = res->status;
+}
+
+static void call_free(void *arg)
+{
+    ((struct call_arg *)arg)->freed++;
+}
+
+static const struct btd_work_call_ops call_ops = {
+    .fn = call_fn, .done = call_done, .free_arg = call_free};
+static const struct btd_work_call_ops call_ops_no_done = {.fn = call_fn, .free_arg = call_free};
+
+static void test_call_result_goes_to_its_own_callback(void)
+{
+    struct call_arg a = {0}, b = {0}, quiet = {0};
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64];
+
+    tmpdir_make(dir, sizeof(dir), "work");
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    a.c = b.c = quiet.c = &c;
+    CHECK(btd_work_call(c.pool, TORRENT_ID, c.storage, &call_ops, &a) == 0);
+    CHECK(btd_work_call(c.pool, TORRENT_ID, NULL, &call_ops, &b) == 0);
+    CHECK(btd_work_call(c.pool, TORRENT_ID, c.storage, &call_ops_no_done, &quiet) == 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_MSG(c.calls == 0, "the pool's callback ran %d time(s) for CALL jobs", c.calls);
+    CHECK(a.ran == 1 && a.done == 1 && a.freed == 1 && a.data_ok && a.pool_calls == 0);
+    CHECK(a.status == -EXDEV);
+    CHECK(b.ran == 1 && b.done == 1 && b.freed == 1 && b.data_ok && b.status == -ENOTSUP);
+    CHECK(quiet.ran == 1 && quiet.done == 0 && quiet.freed == 1);
+    /* The pool's own jobs still go to the pool's callback. */
+    CHECK(btd_work_read(c.pool, TORRENT_ID, c.storage, 0, 0, 16, &data[0]) == 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(c.calls == 1 && c.seen[0] && a.done == 1 && b.done == 1);
+    teardown(&c, &loop, dir);
+}
+
+static void test_call_refused_frees_its_arg(void)
+{
+    struct call_arg a = {0};
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64];
+
+    tmpdir_make(dir, sizeof(dir), "work");
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    a.c = &c;
+    CHECK(btd_work_call(c.pool, TORRENT_ID, c.storage, NULL, &a) == -EINVAL);
+    CHECK(btd_work_call(NULL, TORRENT_ID, c.storage, &call_ops, &a) == -EINVAL);
+    CHECK(a.freed == 1 && a.ran == 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(a.done == 0 && c.calls == 0);
+    teardown(&c, &loop, dir);
+}
+
+static const struct btd_work_call_ops call_ops_droppable = {
+    .fn = call_fn, .done = call_done, .free_arg = call_free, .drop_when_draining = true};
+
+static void test_drain_drops_queued_read_only_calls(void)
+{
+    struct call_arg keep = {0}, drop = {0}, running = {0};
+    struct drain d = {0};
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64];
+
+    tmpdir_make(dir, sizeof(dir), "work");
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    d.c = &c;
+    keep.c = drop.c = running.c = &c;
+    CHECK(btd_work_call(c.pool, TORRENT_ID, c.storage, &call_ops_droppable, &running) == 0);
+    submit_all(&c, false); /* fills the slots: the next two calls wait in the queue */
+    CHECK(btd_work_pool_inflight(c.pool) == BTD_WORK_MAX_INFLIGHT);
+    CHECK(btd_work_call(c.pool, TORRENT_ID, c.storage, &call_ops_droppable, &drop) == 0);
+    CHECK(btd_work_call(c.pool, TORRENT_ID, c.storage, &call_ops, &keep) == 0);
+    btd_work_pool_drain(c.pool, on_idle, &d);
+    CHECK(drop.freed == 1 && drop.ran == 0); /* dropped at once */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(d.idle == 1 && c.calls == PIECES);
+    CHECK_MSG(drop.ran == 0 && drop.done == 0 && drop.freed == 1, "dropped call: ran %d done %d",
+              drop.ran, drop.done);
+    CHECK(keep.ran == 1 && keep.done == 1 && keep.freed == 1);
+    CHECK(running.ran == 1 && running.done == 1 && running.freed == 1); /* it was not queued */
+    teardown(&c, &loop, dir);
+}
+
 int main(void)
 {
     size_t i;
@@ -441,5 +557,8 @@ int main(void)
     TAP_RUN(test_refuses_oversized_jobs);
     TAP_RUN(test_drain_lands_writes_and_drops_queued_checks);
     TAP_RUN(test_drain_of_an_idle_pool_says_so_at_once);
+    TAP_RUN(test_call_result_goes_to_its_own_callback);
+    TAP_RUN(test_call_refused_frees_its_arg);
+    TAP_RUN(test_drain_drops_queued_read_only_calls);
     return tap_done();
 }
