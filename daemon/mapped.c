@@ -9,20 +9,48 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Where the thread that is hashing through a mapping goes on SIGBUS; NULL when it is not. */
-static __thread sigjmp_buf *guard;
-static struct sigaction previous; /* the handler before ours, for a SIGBUS not ours */
+/* The thread's guard while it reads a mapping: where to jump, and the bytes it covers. */
+struct guard {
+    sigjmp_buf env;
+    const uint8_t *lo, *hi;
+};
+
+static __thread struct guard *volatile guard; /* NULL when the thread reads no mapping */
+static struct sigaction previous;             /* the handler before ours, for a SIGBUS not ours */
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static bool installed;
 
+/* A SIGBUS that is not a guarded page's: what the handler before ours would have done. */
+static void pass_on(int sig, siginfo_t *info, void *uc)
+{
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+
+    if (previous.sa_flags & SA_SIGINFO) {
+        previous.sa_sigaction(sig, info, uc);
+        return;
+    }
+    if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
+        previous.sa_handler(sig);
+        return;
+    }
+    if (previous.sa_handler == SIG_IGN && info->si_code <= 0)
+        return; /* sent by someone, and ignored before we came */
+    /* The default action: a fault repeats on return, a signal sent is raised again. */
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
+    if (info->si_code <= 0)
+        raise(sig);
+}
+
 static void on_sigbus(int sig, siginfo_t *info, void *uc)
 {
-    (void)info;
-    (void)uc;
-    if (guard)
-        siglongjmp(*guard, 1);
-    /* Not a mapping of ours: the fault repeats on return, under the old handler. */
-    sigaction(sig, &previous, NULL);
+    struct guard *g = guard;
+    const uint8_t *at = info->si_addr;
+
+    /* Only a fault (si_code > 0: the kernel's, not a kill) on the guarded bytes jumps. */
+    if (g && info->si_code > 0 && at >= g->lo && at < g->hi)
+        siglongjmp(g->env, 1);
+    pass_on(sig, info, uc);
 }
 
 static void install(void)
@@ -35,16 +63,21 @@ static void install(void)
     installed = sigaction(SIGBUS, &sa, &previous) == 0;
 }
 
-int btd_mapped_guard(void (*fn)(void *arg), void *arg)
+int btd_mapped_guard(const void *map, size_t len, void (*fn)(void *arg), void *arg)
 {
-    sigjmp_buf env;
+    struct guard g = {.lo = map, .hi = (const uint8_t *)map + len};
+    sigset_t bus;
     int r;
 
     pthread_once(&install_once, install);
     if (!installed)
         return -ENODEV;
-    if (sigsetjmp(env, 0) == 0) {
-        guard = &env;
+    /* A thread that blocks SIGBUS would die of the fault instead: let it in. */
+    sigemptyset(&bus);
+    sigaddset(&bus, SIGBUS);
+    pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
+    if (sigsetjmp(g.env, 0) == 0) {
+        guard = &g;
         fn(arg);
         r = 0;
     } else {
@@ -77,7 +110,7 @@ static void update(void *arg)
  */
 #define MAP_WINDOW (2048u * 1024)
 
-int btd_mapped_hash(int fd, uint64_t off, size_t len, struct bt_sha1 *sha, size_t *ret_fed)
+int btd_mapped_hash(int fd, uint64_t off, size_t len, struct bt_sha1 *sha, size_t *fed)
 {
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start, begin = off, end = off + len;
     struct update u = {.sha = sha};
@@ -86,7 +119,7 @@ int btd_mapped_hash(int fd, uint64_t off, size_t len, struct bt_sha1 *sha, size_
     uint8_t *map;
     int r = 0;
 
-    *ret_fed = 0;
+    *fed = 0;
     pthread_once(&install_once, install);
     if (!installed)
         return -ENODEV;
@@ -95,21 +128,21 @@ int btd_mapped_hash(int fd, uint64_t off, size_t len, struct bt_sha1 *sha, size_
     if ((uint64_t)st.st_size < end)
         return -ENODATA;
     for (; r == 0 && off < end; off += u.n) {
+        *fed = (size_t)(off - begin); /* what the windows before this one gave */
         start = off & ~(page - 1);
         maplen = end - start < MAP_WINDOW ? (size_t)(end - start) : MAP_WINDOW;
         map = mmap(NULL, maplen, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)start);
         if (map == MAP_FAILED)
             return -errno;
-        *ret_fed = (size_t)(off - begin);
         u.p = map + (off - start);
         u.n = maplen - (size_t)(off - start);
-        r = btd_mapped_guard(update, &u);
+        r = btd_mapped_guard(map, maplen, update, &u);
         munmap(map, maplen);
     }
     /* A page that could not be had: the file shrank, or the disk failed to read it. */
     if (r == -EFAULT)
         r = fstat(fd, &st) == 0 && (uint64_t)st.st_size < end ? -ENODATA : -EIO;
     if (r == 0)
-        *ret_fed = len;
+        *fed = len;
     return r;
 }

@@ -6,8 +6,10 @@
  * A mapping can fault: when the file shrinks under us (another program
  * truncates it), touching a page past the new end raises SIGBUS. A handler
  * installed on first use turns that into an error for the thread that was
- * hashing; a SIGBUS anywhere else goes to the handler that was there before
- * (or the default action), as if this module did not exist.
+ * hashing, when the fault is on the bytes it guards; any other SIGBUS
+ * (another address, or one sent with kill) goes to the handler that was
+ * there before, or takes the default action, as if this module did not
+ * exist.
  *
  * Threads: any; the guard is per thread.
  */
@@ -20,20 +22,23 @@
 #include "sha1.h"
 
 /*
- * Feeds len bytes of fd at byte offset off to sha, and sets *ret_fed to the
- * bytes it has fed. 0; -ENODATA when the file is shorter than off + len,
- * also when it shrinks while being read; -EIO when a page could not be
- * read from the disk; -ENODEV (or another -errno) when the file cannot be
- * mapped, and the caller reads the bytes past *ret_fed instead.
+ * Feeds len bytes of fd at byte offset off to sha, and sets *fed to the
+ * bytes it has fed, on failure too (so not a ret_ parameter). 0; -ENODATA
+ * when the file is shorter than off + len, also when it shrinks while
+ * being read; -EIO when a page could not be read from the disk; -ENODEV
+ * (or another -errno) when the file cannot be mapped, and the caller reads
+ * the bytes past *fed instead.
  */
-int btd_mapped_hash(int fd, uint64_t off, size_t len, struct bt_sha1 *sha, size_t *ret_fed);
+int btd_mapped_hash(int fd, uint64_t off, size_t len, struct bt_sha1 *sha, size_t *fed);
 
 /*
- * Runs fn(arg) on this thread with SIGBUS turned into a return: 0, or
- * -EFAULT when a mapped file's page could not be had under fn, which is left
- * where it was (so fn must hold no lock and own no memory it has not
- * handed over). -ENODEV if the handler could not be installed.
+ * Runs fn(arg) on this thread with a fault on the len bytes at map (a
+ * mapping fn reads) turned into a return: 0, or -EFAULT when a page of it
+ * could not be had, and fn is left where it was (so it must hold no lock
+ * and own no memory it has not handed over). A SIGBUS elsewhere, or sent
+ * with kill, goes where it would have gone without this module. -ENODEV
+ * if the handler could not be installed.
  */
-int btd_mapped_guard(void (*fn)(void *arg), void *arg);
+int btd_mapped_guard(const void *map, size_t len, void (*fn)(void *arg), void *arg);
 
 #endif

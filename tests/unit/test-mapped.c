@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,15 +120,15 @@ static void test_file_truncated_under_the_mapping_is_enodata(void)
     CHECK(map != MAP_FAILED);
     CHECK(ftruncate(fd, 4096) == 0);
     t.p = map;
-    r = btd_mapped_guard(touch, &t);
+    r = btd_mapped_guard(map, SIZE, touch, &t);
     CHECK_MSG(r == -EFAULT, "guard: %d", r);
     CHECK_MSG(t.reached == 1, "read %zu bytes before the fault", t.reached);
     /* And again: the handler is still there, and the thread's signal mask let it in. */
     t.reached = 0;
-    r = btd_mapped_guard(touch, &t);
+    r = btd_mapped_guard(map, SIZE, touch, &t);
     CHECK_MSG(r == -EFAULT, "second guard: %d", r);
     t.n = 4096;
-    r = btd_mapped_guard(touch, &t);
+    r = btd_mapped_guard(map, SIZE, touch, &t);
     CHECK_MSG(r == 0, "within the file: %d", r);
     munmap(map, SIZE);
     close(fd);
@@ -149,7 +150,7 @@ static void test_sigbus_outside_a_guard_is_not_swallowed(void)
     map = mmap(NULL, SIZE, PROT_READ, MAP_SHARED, fd, 0);
     CHECK(map != MAP_FAILED);
     t.p = map;
-    CHECK(btd_mapped_guard(touch, &t) == 0); /* the handler is installed */
+    CHECK(btd_mapped_guard(map, SIZE, touch, &t) == 0); /* the handler is installed */
     CHECK(ftruncate(fd, 4096) == 0);
     fflush(stdout);
     pid = fork();
@@ -171,11 +172,48 @@ static void test_sigbus_outside_a_guard_is_not_swallowed(void)
     tmpdir_remove(dir);
 }
 
+static void raise_bus(void *arg)
+{
+    (void)arg;
+    raise(SIGBUS);
+}
+
+/* A SIGBUS sent with kill inside a guard is no page fault: it is not turned into -EFAULT. */
+static void test_sigbus_sent_inside_a_guard_is_not_swallowed(void)
+{
+    static uint8_t data[SIZE];
+    char dir[64];
+    uint8_t *map;
+    pid_t pid;
+    int fd, status = 0;
+
+    tmpdir_make(dir, sizeof(dir), "mapped");
+    fd = make_file(dir, data);
+    map = mmap(NULL, SIZE, PROT_READ, MAP_SHARED, fd, 0);
+    CHECK(map != MAP_FAILED);
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY), r;
+
+        dup2(null, 2);
+        r = btd_mapped_guard(map, SIZE, raise_bus, NULL);
+        _exit(r == -EFAULT ? 3 : 0);
+    }
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK_MSG(!(WIFEXITED(status) && (WEXITSTATUS(status) == 3 || WEXITSTATUS(status) == 0)),
+              "a SIGBUS from raise() was taken for a fault (status %#x)", (unsigned)status);
+    munmap(map, SIZE);
+    close(fd);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     TAP_RUN(test_hashes_spans_at_any_offset);
     TAP_RUN(test_span_past_the_end_is_enodata);
     TAP_RUN(test_file_truncated_under_the_mapping_is_enodata);
     TAP_RUN(test_sigbus_outside_a_guard_is_not_swallowed);
+    TAP_RUN(test_sigbus_sent_inside_a_guard_is_not_swallowed);
     return tap_done();
 }
