@@ -17,39 +17,50 @@
 #include "session.h"
 #include "torrent.h"
 
-#define MAGNET_MAX 65536 /* bytes of a .magnet file */
-#define SKIP_MAX 1024    /* files given up on, remembered */
+#define MAGNET_MAX 65536                /* bytes of a .magnet file */
+#define PASS_BYTES BT_METAINFO_MAX_SIZE /* bytes read by one pass (at least one file) */
+#define SKIP_MAX 1024                   /* files remembered (given up on, or warned about) */
 
-/* One file a pass found. */
+/* A file known by name and ctime (which no one can set back): it has not changed since. */
+struct known {
+    char *name; /* owned */
+    int64_t ctime_ns;
+    bool retry; /* warned about, still tried at each pass; else given up on: not read */
+};
+
+/* One file a pass read. */
 struct found {
     struct found *next;
     char *name;       /* owned */
     uint8_t *data;    /* owned: the contents (NUL-terminated), or NULL if err */
     size_t len;       /* bytes, without the NUL */
     int err;          /* reading failed: -errno */
-    int64_t mtime_ns; /* its ctime (no one can set it back), to know it again */
+    int64_t ctime_ns; /* to know it again */
     int64_t age_ms;   /* since it last changed */
     bool magnet;      /* NAME.magnet */
 };
 
-/* A file given up on (a warning was logged): not read again until it changes. */
-struct skipped {
-    char *name; /* owned */
-    int64_t mtime_ns;
+/* A pass over the directory on the thread pool; the worker touches only this. */
+struct pass {
+    uv_work_t req;
+    struct btd_watch *w; /* borrowed: the loop side's */
+    char *dir;           /* owned copy */
+    struct known *skip;  /* owned copy of the given-up files: not read */
+    size_t nskip;
+    struct found *found; /* owned: what it read */
+    bool more;           /* stopped at BTD_WATCH_BATCH or PASS_BYTES: files left */
 };
 
 struct btd_watch {
     struct btd_session *session; /* borrowed; NULL once closing */
     char *dir;                   /* owned */
     uv_fs_event_t event;
-    uv_timer_t timer; /* the next pass: after a change, or the rescan */
-    uv_work_t pass;
-    bool running;          /* a pass is on the thread pool */
-    bool again;            /* something changed during it */
-    int handles;           /* open uv handles */
-    struct found *found;   /* what the pass in flight read (worker-owned until it is back) */
-    struct skipped *skips; /* owned: nskips entries */
-    size_t nskips;
+    uv_timer_t timer;    /* the next pass: after a change, or the rescan */
+    struct pass *pass;   /* owned: the pass on the thread pool, or NULL */
+    bool again;          /* something changed during it */
+    int handles;         /* open uv handles */
+    struct known *known; /* owned: nknown entries */
+    size_t nknown;
 };
 
 static bool has_suffix(const char *name, const char *suffix)
@@ -59,37 +70,42 @@ static bool has_suffix(const char *name, const char *suffix)
     return n > k && strcmp(name + n - k, suffix) == 0;
 }
 
-static bool skipped(const struct btd_watch *w, const char *name, int64_t mtime_ns)
+static struct known *find_known(struct known *list, size_t n, const char *name, int64_t ctime_ns)
 {
     size_t i;
 
-    for (i = 0; i < w->nskips; i++) {
-        if (strcmp(w->skips[i].name, name) == 0 && w->skips[i].mtime_ns == mtime_ns)
-            return true;
+    for (i = 0; i < n; i++) {
+        if (strcmp(list[i].name, name) == 0 && list[i].ctime_ns == ctime_ns)
+            return &list[i];
     }
-    return false;
+    return NULL;
 }
 
-/* Remembers name (at mtime) as given up on; the oldest is forgotten past SKIP_MAX. */
-static void skip(struct btd_watch *w, const char *name, int64_t mtime_ns)
+/* Remembers name at ctime_ns; the oldest entry is forgotten past SKIP_MAX. */
+static void remember(struct btd_watch *w, const struct found *f, bool retry)
 {
-    struct skipped *grown;
-    char *copy = strdup(name);
+    struct known *grown, *k = find_known(w->known, w->nknown, f->name, f->ctime_ns);
+    char *copy;
 
+    if (k) {
+        k->retry = retry;
+        return;
+    }
+    copy = strdup(f->name);
     if (!copy)
         return;
-    if (w->nskips == SKIP_MAX) {
-        free(w->skips[0].name);
-        memmove(w->skips, w->skips + 1, (SKIP_MAX - 1) * sizeof(*w->skips));
-        w->nskips--;
+    if (w->nknown == SKIP_MAX) {
+        free(w->known[0].name);
+        memmove(w->known, w->known + 1, (SKIP_MAX - 1) * sizeof(*w->known));
+        w->nknown--;
     }
-    grown = realloc(w->skips, (w->nskips + 1) * sizeof(*w->skips));
+    grown = realloc(w->known, (w->nknown + 1) * sizeof(*w->known));
     if (!grown) {
         free(copy);
         return;
     }
-    w->skips = grown;
-    w->skips[w->nskips++] = (struct skipped){.name = copy, .mtime_ns = mtime_ns};
+    w->known = grown;
+    w->known[w->nknown++] = (struct known){.name = copy, .ctime_ns = f->ctime_ns, .retry = retry};
 }
 
 static void found_free(struct found *f)
@@ -104,28 +120,33 @@ static void found_free(struct found *f)
     }
 }
 
-/* Worker thread: reads the regular file name in dfd, up to max bytes. */
-static void read_one(int dfd, struct found *f, size_t max)
+static void pass_free(struct pass *p)
 {
-    struct timespec now;
+    size_t i;
+
+    for (i = 0; i < p->nskip; i++)
+        free(p->skip[i].name);
+    free(p->skip);
+    found_free(p->found);
+    free(p->dir);
+    free(p);
+}
+
+/* Worker: reads f->name (a regular file of size bytes, at most max) in dfd. */
+static void read_one(int dfd, struct found *f, uint64_t size, size_t max)
+{
+    int fd = -1;
     struct stat st;
     ssize_t got;
     size_t off = 0;
-    int fd = openat(dfd, f->name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        f->err = -errno;
-        goto out;
-    }
-    f->mtime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
-    clock_gettime(CLOCK_REALTIME, &now);
-    f->age_ms = ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec - f->mtime_ns) / 1000000;
-    if (!S_ISREG(st.st_mode)) {
-        f->err = -EINVAL;
-        goto out;
-    }
-    if ((uint64_t)st.st_size > max) {
+    if (size > max) {
         f->err = -EFBIG;
+        return;
+    }
+    fd = openat(dfd, f->name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+        f->err = fd < 0 ? -errno : -EAGAIN; /* replaced since the listing: the next pass */
         goto out;
     }
     f->data = malloc((size_t)st.st_size + 1);
@@ -152,31 +173,52 @@ out:
     }
 }
 
-/* Worker thread: the pass. Touches w->dir and w->found only. */
+/*
+ * Worker: lists the directory; reads the regular NAME.torrent and
+ * NAME.magnet files not given up on, BTD_WATCH_BATCH and PASS_BYTES at
+ * most. Anything else (directories, FIFOs, devices, dangling links, dot
+ * files) is passed over without a word.
+ */
 static void on_pass(uv_work_t *req)
 {
-    struct btd_watch *w = req->data;
-    struct found *f, **tail = &w->found;
+    struct pass *p = container_of(req, struct pass, req);
+    struct found *f, **tail = &p->found;
+    struct timespec now;
     struct dirent *e;
-    size_t n = 0;
-    DIR *d = opendir(w->dir);
-    int dfd;
+    struct stat st;
+    size_t n = 0, bytes = 0, max;
+    DIR *d = opendir(p->dir);
+    int64_t ctime_ns;
 
     if (!d)
         return;
-    dfd = dirfd(d);
-    while (n < BTD_WATCH_BATCH && (e = readdir(d))) {
+    clock_gettime(CLOCK_REALTIME, &now);
+    while ((e = readdir(d))) {
         bool magnet = has_suffix(e->d_name, ".magnet");
 
         if (e->d_name[0] == '.' || (!magnet && !has_suffix(e->d_name, ".torrent")))
             continue;
+        if (fstatat(dirfd(d), e->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+        if (find_known(p->skip, p->nskip, e->d_name, ctime_ns))
+            continue;
+        max = magnet ? MAGNET_MAX : BT_METAINFO_MAX_SIZE;
+        if (n == BTD_WATCH_BATCH ||
+            (n > 0 && (uint64_t)st.st_size <= max && bytes + (uint64_t)st.st_size > PASS_BYTES)) {
+            p->more = true;
+            break;
+        }
         f = calloc(1, sizeof(*f));
         if (!f || !(f->name = strdup(e->d_name))) {
             free(f);
             break;
         }
         f->magnet = magnet;
-        read_one(dfd, f, magnet ? MAGNET_MAX : BT_METAINFO_MAX_SIZE);
+        f->ctime_ns = ctime_ns;
+        f->age_ms = ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec - ctime_ns) / 1000000;
+        read_one(dirfd(d), f, (uint64_t)st.st_size, max);
+        bytes += f->len;
         *tail = f;
         tail = &f->next;
         n++;
@@ -196,48 +238,66 @@ static bool rename_to(struct btd_watch *w, const struct found *f, const char *su
         snprintf(to, n, "%s/%s.%s", w->dir, f->name, suffix);
         ok = rename(from, to) == 0;
         if (!ok)
-            btd_warn("watch: cannot rename %s to %s.%s: %s; it is left alone", f->name, f->name,
-                     suffix, strerror(errno));
+            btd_warn("watch: cannot rename %s to %s.%s: %s; it is left alone until it changes",
+                     f->name, f->name, suffix, strerror(errno));
     }
     free(from);
     free(to);
     return ok;
 }
 
-/* Gives up on f: one warning, NAME.invalid when it can be renamed, else never read again. */
+/* f is not a torrent: one warning, NAME.invalid, or never read again if it cannot be renamed. */
 static void give_up(struct btd_watch *w, const struct found *f, const char *why)
 {
     btd_warn("watch: %s: %s", f->name, why);
     if (!rename_to(w, f, "invalid"))
-        skip(w, f->name, f->mtime_ns);
+        remember(w, f, false);
 }
 
-/* Adds f (read, not yet given up on). Returns false if it may still be being written. */
+/* f could not be added for now (a disk not there yet, say): one warning, tried again. */
+static void not_now(struct btd_watch *w, const struct found *f, const char *why)
+{
+    struct known *k = find_known(w->known, w->nknown, f->name, f->ctime_ns);
+
+    if (!k || !k->retry)
+        btd_warn("watch: %s: cannot be added now: %s; trying again at each pass", f->name, why);
+    remember(w, f, true);
+}
+
+/* The magnet link in f's text (a bare info-hash becomes one), into uri[size]. */
+static const char *magnet_of(struct found *f, char *uri, size_t size)
+{
+    char *text = (char *)f->data;
+
+    text += strspn(text, " \t\r\n");
+    text[strcspn(text, " \t\r\n")] = '\0';
+    if (strncmp(text, "magnet:", 7) == 0 || strlen(text) + 21 >= size)
+        return text;
+    snprintf(uri, size, "magnet:?xt=urn:btih:%s", text);
+    return uri;
+}
+
+/* Adds f (read, not given up on). Returns false if it may still be being written. */
 static bool add_one(struct btd_watch *w, struct found *f)
 {
-    char uri[128], *text = (char *)f->data;
-    struct bt_error err = {0};
+    struct bt_error err = {{0}};
     struct bt_metainfo *m = NULL;
     struct btd_torrent *t;
+    char uri[128];
+    bool bad;
     int r;
 
     if (f->magnet) {
-        text += strspn(text, " \t\r\n");
-        text[strcspn(text, " \t\r\n")] = '\0';
-        if (strncmp(text, "magnet:", 7) != 0 && strlen(text) < sizeof(uri) - 21) {
-            snprintf(uri, sizeof(uri), "magnet:?xt=urn:btih:%s", text);
-            text = uri;
-        }
-        r = btd_session_add_magnet(w->session, text, NULL, false, NULL, 0, &t, &err);
+        r = btd_session_add_magnet(w->session, magnet_of(f, uri, sizeof(uri)), NULL, false, NULL, 0,
+                                   &t, &err);
+        bad = r == BT_RPC_INVALID_PARAMS;
     } else {
         r = bt_metainfo_parse(&m, f->data, f->len, &err);
-        if (r < 0 && f->age_ms < BTD_WATCH_SETTLE_MS)
-            return false;
-        if (r < 0) {
-            give_up(w, f, err.msg[0] ? err.msg : "not a torrent");
-            return true;
+        bad = r < 0;
+        if (r == 0) {
+            r = btd_session_add(w->session, m, f->data, f->len, NULL, false, NULL, 0, &t, &err);
+            bad = r == BT_RPC_BAD_TORRENT || r == BT_RPC_INVALID_PARAMS;
         }
-        r = btd_session_add(w->session, m, f->data, f->len, NULL, false, NULL, 0, &t, &err);
     }
     if (r == BT_RPC_DUPLICATE_TORRENT) {
         btd_info("watch: %s: already added", f->name);
@@ -245,77 +305,108 @@ static bool add_one(struct btd_watch *w, struct found *f)
     }
     if (r == 0) {
         if (!rename_to(w, f, "added"))
-            skip(w, f->name, f->mtime_ns);
-        return true;
-    }
-    if (f->magnet && f->age_ms < BTD_WATCH_SETTLE_MS)
+            remember(w, f, false);
+    } else if (bad && f->age_ms < BTD_WATCH_SETTLE_MS) {
         return false;
-    give_up(w, f, err.msg[0] ? err.msg : "cannot be added");
+    } else if (bad) {
+        give_up(w, f, err.msg[0] ? err.msg : "not a torrent");
+    } else {
+        not_now(w, f, err.msg[0] ? err.msg : strerror(-r));
+    }
     return true;
 }
 
-static void schedule(struct btd_watch *w, uint64_t ms);
+static void on_timer(uv_timer_t *timer);
+
+static void schedule(struct btd_watch *w, uint64_t ms)
+{
+    if (w->session)
+        uv_timer_start(&w->timer, on_timer, ms, 0);
+}
+
 static void finish_close(struct btd_watch *w);
 
 static void on_pass_done(uv_work_t *req, int status)
 {
-    struct btd_watch *w = req->data;
-    struct found *f, *list = w->found;
+    struct pass *p = container_of(req, struct pass, req);
+    struct btd_watch *w = p->w;
     bool unsettled = false;
+    struct found *f;
     size_t n = 0;
 
-    w->found = NULL;
-    w->running = false;
+    w->pass = NULL;
     if (!w->session || status < 0) {
-        found_free(list);
+        pass_free(p);
         if (!w->session)
             finish_close(w);
+        else
+            schedule(w, BTD_WATCH_RESCAN_MS);
         return;
     }
-    for (f = list; f; f = f->next)
+    for (f = p->found; f; f = f->next)
         n++;
-    btd_debug("watch: %s: %zu file(s) read", w->dir, n);
-    for (f = list; f; f = f->next) {
-        if (skipped(w, f->name, f->mtime_ns))
-            continue;
-        if (f->err < 0 && f->err != -ENOENT) {
-            give_up(w, f, f->err == -EFBIG ? "too large for a torrent" : strerror(-f->err));
-            continue;
-        }
-        if (f->err == 0 && !add_one(w, f))
+    btd_debug("watch: %s: %zu file(s) read%s", w->dir, n, p->more ? ", more left" : "");
+    for (f = p->found; f && w->session; f = f->next) {
+        if (f->err == -EFBIG)
+            give_up(w, f, "larger than a torrent may be");
+        else if (f->err < 0 && f->err != -ENOENT && f->err != -EAGAIN)
+            not_now(w, f, strerror(-f->err));
+        else if (f->err == 0 && !add_one(w, f))
             unsettled = true;
     }
-    found_free(list);
-    schedule(w, w->again    ? BTD_WATCH_DEBOUNCE_MS
-                : unsettled ? BTD_WATCH_SETTLE_MS
-                            : BTD_WATCH_RESCAN_MS);
+    schedule(w, w->again || p->more ? BTD_WATCH_DEBOUNCE_MS
+                : unsettled         ? BTD_WATCH_SETTLE_MS
+                                    : BTD_WATCH_RESCAN_MS);
     w->again = false;
+    pass_free(p);
+}
+
+/* A pass with its own copies of what the worker needs; NULL on ENOMEM. */
+static struct pass *pass_new(struct btd_watch *w)
+{
+    struct pass *p = calloc(1, sizeof(*p));
+    size_t i;
+
+    if (!p || !(p->dir = strdup(w->dir)) ||
+        !(p->skip = calloc(w->nknown ? w->nknown : 1, sizeof(*p->skip)))) {
+        if (p)
+            free(p->dir);
+        free(p);
+        return NULL;
+    }
+    p->w = w;
+    for (i = 0; i < w->nknown; i++) {
+        if (w->known[i].retry || !(p->skip[p->nskip].name = strdup(w->known[i].name)))
+            continue;
+        p->skip[p->nskip++].ctime_ns = w->known[i].ctime_ns;
+    }
+    return p;
 }
 
 static void on_timer(uv_timer_t *timer)
 {
     struct btd_watch *w = container_of(timer, struct btd_watch, timer);
-    int r;
+    struct pass *p;
+    int r = -ENOMEM;
 
-    if (w->running) {
+    if (w->pass) {
         w->again = true;
         return;
     }
-    w->pass.data = w;
-    r = uv_queue_work(timer->loop, &w->pass, on_pass, on_pass_done);
+    p = pass_new(w);
+    if (p)
+        r = uv_queue_work(timer->loop, &p->req, on_pass, on_pass_done);
     if (r < 0) {
         btd_warn("watch: cannot read %s: %s", w->dir, uv_strerror(r));
+        if (p)
+            pass_free(p);
         schedule(w, BTD_WATCH_RESCAN_MS);
         return;
     }
-    w->running = true;
+    w->pass = p;
 }
 
-static void schedule(struct btd_watch *w, uint64_t ms)
-{
-    uv_timer_start(&w->timer, on_timer, ms, 0);
-}
-
+/* A change in the directory: a pass after BTD_WATCH_DEBOUNCE_MS, unless one is due sooner. */
 static void on_event(uv_fs_event_t *ev, const char *name, int events, int status)
 {
     struct btd_watch *w = container_of(ev, struct btd_watch, event);
@@ -323,9 +414,10 @@ static void on_event(uv_fs_event_t *ev, const char *name, int events, int status
     (void)name;
     (void)events;
     (void)status;
-    if (w->running)
+    if (w->pass)
         w->again = true;
-    else
+    else if (!uv_is_active((uv_handle_t *)&w->timer) ||
+             uv_timer_get_due_in(&w->timer) > BTD_WATCH_DEBOUNCE_MS)
         schedule(w, BTD_WATCH_DEBOUNCE_MS);
 }
 
@@ -335,8 +427,8 @@ int btd_watch_open(struct btd_watch **ret, struct btd_session *s, const char *di
     struct stat st;
     int r;
 
-    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        r = stat(dir, &st) < 0 ? -errno : -ENOTDIR;
+    r = stat(dir, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+    if (r < 0) {
         btd_warn("watch_dir %s: %s; not watching", dir, strerror(-r));
         return r;
     }
@@ -377,11 +469,11 @@ static void finish_close(struct btd_watch *w)
 {
     size_t i;
 
-    if (w->handles > 0 || w->running)
+    if (w->handles > 0 || w->pass)
         return;
-    for (i = 0; i < w->nskips; i++)
-        free(w->skips[i].name);
-    free(w->skips);
+    for (i = 0; i < w->nknown; i++)
+        free(w->known[i].name);
+    free(w->known);
     free(w->dir);
     free(w);
 }

@@ -5,15 +5,19 @@
  * holding a magnet link (or a bare info-hash) likewise. A file that cannot
  * be a torrent is renamed NAME.torrent.invalid with one warning, once it
  * has not changed for BTD_WATCH_SETTLE_MS (a file still being copied in
- * does not parse yet). A torrent already present is only renamed.
+ * does not parse yet). A torrent already present is only renamed. One that
+ * cannot be added for now (its download directory cannot be made, say) is
+ * left where it is, with one warning, and tried again at each pass. A file
+ * that cannot be renamed is not read again until it changes (its ctime).
  *
- * The directory is read when the watcher opens, on every change inotify
- * reports (after BTD_WATCH_DEBOUNCE_MS of quiet), and every
- * BTD_WATCH_RESCAN_MS (for file systems without inotify, such as NFS).
- * Reading the directory and the files runs on libuv's thread pool; adding
- * and renaming on the loop thread. Only regular files are read, at most
- * BTD_WATCH_BATCH a pass; dot files, links to directories and anything
- * else are left alone.
+ * The directory is read when the watcher opens, BTD_WATCH_DEBOUNCE_MS after
+ * a change inotify reports (a pass already due sooner is not put off), and
+ * every BTD_WATCH_RESCAN_MS (for file systems without inotify, such as
+ * NFS). Listing the directory and reading the files runs on libuv's thread
+ * pool, on copies; adding and renaming on the loop thread. Only regular
+ * files (or links to them) are read, at most BTD_WATCH_BATCH files and 64
+ * MiB a pass (the next pass comes at once); dot files, directories, FIFOs
+ * and anything else are passed over without a word.
  *
  * Loop thread. The watcher owns its uv handles and frees itself once they
  * have closed and its last pass has come back.

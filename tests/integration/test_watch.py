@@ -8,8 +8,12 @@ downloads it and renames the file NAME.torrent.added. A file already there
 when btd starts is added at start; a duplicate is only renamed; garbage is
 renamed .invalid with one warning naming it while btd keeps running; a
 .magnet file holding a bare info-hash adds a torrent that waits for its
-metadata. `btctl set watch_dir` moves the watch to another directory, and a
-watch_dir that does not exist is a warning, not a failed start.
+metadata. Directories and FIFOs named .torrent are passed over; 150 files
+btd cannot rename do not keep a good one from being added, nor does a
+file in the directory written to every 0.1 s; a torrent whose download
+directory cannot be made stays, with one warning, and is added once that
+is mended. `btctl set watch_dir` moves the watch to another directory, and
+a watch_dir that does not exist is a warning, not a failed start.
 """
 
 import json
@@ -17,6 +21,8 @@ import os
 import re
 import shutil
 import sys
+import threading
+import time
 
 import btdtest
 from swarm import Btd, LtPeer, Opentracker, free_port, payload_torrent, sha256_file, wait_until
@@ -111,6 +117,78 @@ def test_garbage_is_set_aside(t):
         t.eq(btd.stop(), 0, "garbage: btd exits 0")
 
 
+def test_odd_entries_and_busy_directories(t):
+    """Directories and FIFOs named .torrent are passed over; files btd cannot rename do not
+    crowd out the rest; a directory written to all the time is still read."""
+    watch = btdtest.tempdir("watch-")
+    os.mkdir(os.path.join(watch, "adir.torrent"))
+    os.mkfifo(os.path.join(watch, "fifo.torrent"))
+    for i in range(150):  # garbage whose NAME.invalid is a non-empty directory: no rename
+        with open(os.path.join(watch, "junk%03d.torrent" % i), "wb") as f:
+            f.write(b"junk")
+        os.makedirs(os.path.join(watch, "junk%03d.torrent.invalid" % i, "x"))
+    btd = btd_watching(watch)
+    stop = []
+
+    def busy():
+        with open(os.path.join(watch, "busy.log"), "a") as f:
+            while not stop:
+                f.write("x\n")
+                f.flush()
+                time.sleep(0.1)
+    writer = threading.Thread(target=busy, daemon=True)
+    try:
+        wait_until(lambda: btd.log_text().count("cannot rename junk") == 150, 30,
+                   "btd to give up on the 150 files it cannot rename")
+        writer.start()
+        _, _, torrent, ih = payload_torrent(BTCTL, {"g.bin": 3000}, "g.bin")
+        shutil.copy(torrent, os.path.join(watch, "zz-good.torrent"))
+        wait_until(lambda: os.path.exists(os.path.join(watch, "zz-good.torrent.added")), 20,
+                   "zz-good.torrent.added, with 150 unrenamable files and a busy directory")
+        t.eq([x["info_hash"] for x in torrents(btd)], [ih],
+             "a torrent is added behind 150 files btd gave up on, while the directory is busy")
+        t.ok(os.path.isdir(os.path.join(watch, "adir.torrent"))
+             and os.path.exists(os.path.join(watch, "fifo.torrent"))
+             and "adir.torrent" not in btd.log_text() and "fifo.torrent" not in btd.log_text(),
+             "a directory and a FIFO named .torrent are passed over without a word")
+    finally:
+        stop.append(1)
+        if writer.is_alive():
+            writer.join(10)
+        t.eq(btd.stop(), 0, "odd: btd exits 0")
+
+
+def test_add_failing_for_now_is_tried_again(t):
+    """A torrent that cannot be added yet (its download directory cannot be made) stays, with
+    one warning, and is added once that is mended."""
+    watch = btdtest.tempdir("watch-")
+    base = btdtest.tempdir("watch-dl-")
+    blocker = os.path.join(base, "mnt")
+    with open(blocker, "w") as f:
+        f.write("not a directory")
+    btd = btd_watching(watch, extra=["--download-dir", os.path.join(blocker, "downloads")])
+    try:
+        _, _, torrent, ih = payload_torrent(BTCTL, {"n.bin": 3000}, "n.bin")
+        path = os.path.join(watch, "n.torrent")
+        shutil.copy(torrent, path)
+        wait_until(lambda: "watch: n.torrent: cannot be added now" in btd.log_text(), 20,
+                   "the warning about n.torrent")
+        before = passes(btd, watch)
+        with open(os.path.join(watch, "poke.txt"), "w") as f:
+            f.write("a change, so btd reads the directory again")
+        wait_until(lambda: passes(btd, watch) > before, 20, "another pass")
+        t.ok(os.path.exists(path) and btd.log_text().count("n.torrent: cannot be added") == 1,
+             "the file stays, and the warning is not repeated at the next pass")
+        os.remove(blocker)
+        os.makedirs(os.path.join(blocker, "downloads"))
+        with open(os.path.join(watch, "poke2.txt"), "w") as f:
+            f.write("again")
+        wait_until(lambda: os.path.exists(path + ".added"), 20, "n.torrent.added once mended")
+        t.eq([x["info_hash"] for x in torrents(btd)], [ih], "then it is added")
+    finally:
+        t.eq(btd.stop(), 0, "not now: btd exits 0")
+
+
 def test_watch_moves_and_missing_dir_is_a_warning(t):
     missing = os.path.join(btdtest.tempdir("watch-"), "nope")
     btd = btd_watching(missing)
@@ -138,6 +216,8 @@ def main():
     t = btdtest.Tap()
     t.run(test_dropped_torrent_is_added_and_downloaded)
     t.run(test_garbage_is_set_aside)
+    t.run(test_odd_entries_and_busy_directories)
+    t.run(test_add_failing_for_now_is_tried_again)
     t.run(test_watch_moves_and_missing_dir_is_a_warning)
     return t.done()
 
