@@ -67,6 +67,7 @@ int btctl_fetch(const char *url, size_t max, uint8_t **ret_buf, size_t *ret_len,
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max); /* by Content-Length */
     curl_easy_setopt(h, CURLOPT_USERAGENT, "btctl/" BTD_VERSION);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
@@ -75,7 +76,7 @@ int btctl_fetch(const char *url, size_t max, uint8_t **ret_buf, size_t *ret_len,
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(h);
     curl_global_cleanup();
-    if (b.too_big) {
+    if (b.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
         free(b.buf);
         return -EMSGSIZE;
     }

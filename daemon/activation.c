@@ -42,14 +42,17 @@ int btd_activation_init(void)
     unsetenv("LISTEN_PID");
     unsetenv("LISTEN_FDS");
     unsetenv("LISTEN_FDNAMES");
-    if (n > FDS_MAX) {
-        btd_warn("socket activation: %ld sockets passed, using the first %d", n, FDS_MAX);
-        n = FDS_MAX;
-    }
     for (i = 0; i < n; i++) {
-        fds[nfds++] = FDS_START + (int)i;
-        fcntl(FDS_START + (int)i, F_SETFD, FD_CLOEXEC);
+        if (i < FDS_MAX) {
+            fds[nfds++] = FDS_START + (int)i;
+            fcntl(FDS_START + (int)i, F_SETFD, FD_CLOEXEC);
+        } else {
+            close(FDS_START + (int)i);
+        }
     }
+    if (n > FDS_MAX)
+        btd_warn("socket activation: %ld sockets passed, the first %d looked at, the rest closed",
+                 n, FDS_MAX);
     return nfds;
 }
 
@@ -93,8 +96,8 @@ void btd_activation_finish(void)
     for (i = 0; i < nfds; i++) {
         if (fds[i] < 0)
             continue;
-        btd_warn("socket activation: descriptor %d is neither a listening Unix stream socket nor "
-                 "a listening TCP socket; closed",
+        btd_warn("socket activation: descriptor %d was not used (one control socket, a listening "
+                 "Unix stream socket, and one peer port, a listening TCP socket, are); closed",
                  fds[i]);
         close(fds[i]);
         fds[i] = -1;

@@ -422,6 +422,7 @@ static int adopt(struct btd_control *c, int fd, const char *path, struct bt_erro
         close(fd);
         return bt_error_set(err, r, "control socket from systemd: %s", uv_strerror(r));
     }
+    c->group = getegid(); /* unless the socket's file says otherwise */
     if (uv_pipe_getsockname(&c->server, real, &len) == 0 && len > 0 && real[0] == '/') {
         if (strcmp(real, path) != 0)
             btd_notice("control socket from systemd: %s (socket_path %s is not used)", real, path);

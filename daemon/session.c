@@ -116,6 +116,14 @@ static int listen_on(struct btd_session *s, const char *host, int port)
     return 0;
 }
 
+static bool v6only(int fd)
+{
+    int on = 0;
+    socklen_t len = sizeof(on);
+
+    return getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, &len) == 0 && on;
+}
+
 /* The peer port systemd passed: listen_address and port are not used. */
 static int adopt_listener(struct btd_session *s, int fd, struct bt_error *err)
 {
@@ -133,6 +141,10 @@ static int adopt_listener(struct btd_session *s, int fd, struct bt_error *err)
         return bt_error_set(err, r, "peer port from systemd: %s", uv_strerror(r));
     s->listen_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     btd_notice("peer port %u from systemd", (unsigned)s->listen_port);
+    if (ss.ss_family == AF_INET6 && v6only(fd))
+        btd_warn("peer port %u from systemd takes IPv6 peers only (BindIPv6Only=both in the "
+                 "socket unit lets IPv4 peers in too)",
+                 (unsigned)s->listen_port);
     return 0;
 }
 
