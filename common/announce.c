@@ -187,6 +187,17 @@ static int get_text(const struct bt_bdoc *doc, const struct bt_bnode *root, cons
 }
 
 /* Appends the compact peers of p[0..len) (6 or 18 bytes each) while room remains. */
+void bt_peer_addr_unmap(struct bt_peer_addr *a)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+    if (a->family != 6 || memcmp(a->ip, mapped, sizeof(mapped)) != 0)
+        return;
+    memmove(a->ip, a->ip + 12, 4);
+    memset(a->ip + 4, 0, 12);
+    a->family = 4;
+}
+
 static void add_compact(struct bt_announce_result *r, const uint8_t *p, size_t len, int family)
 {
     size_t step = family == 6 ? COMPACT6_LEN : COMPACT4_LEN;
@@ -200,6 +211,7 @@ static void add_compact(struct bt_announce_result *r, const uint8_t *p, size_t l
         a->family = (uint8_t)family;
         memcpy(a->ip, p + i, iplen);
         a->port = get_be16(p + i + iplen);
+        bt_peer_addr_unmap(a);
         if (a->port != 0)
             r->peer_count++;
     }
@@ -228,6 +240,7 @@ static int add_dict_peer(const struct bt_bdoc *doc, const struct bt_bnode *d,
         a->family = 6;
     else
         return 0; /* a host name: we do not resolve peers */
+    bt_peer_addr_unmap(a);
     r->peer_count++;
     return 0;
 }

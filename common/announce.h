@@ -34,6 +34,13 @@ struct bt_peer_addr {
     uint16_t port;  /* host order */
 };
 
+/*
+ * An IPv6 address that is an IPv4 one in disguise (::ffff:a.b.c.d, as a
+ * dual-stack socket or a peers6 list may give it) becomes that IPv4
+ * address, so one peer is known by one address.
+ */
+void bt_peer_addr_unmap(struct bt_peer_addr *a);
+
 enum bt_announce_event {
     BT_EVENT_NONE = 0,
     BT_EVENT_COMPLETED = 1,

@@ -207,6 +207,7 @@ static int read_compact(const struct bt_bdoc *doc, const struct bt_bnode *d, con
 
         memcpy(a.ip, p + i, iplen);
         a.port = (uint16_t)(p[i + iplen] << 8 | p[i + iplen + 1]);
+        bt_peer_addr_unmap(&a);
         if (a.port)
             out[(*n)++] = a;
     }

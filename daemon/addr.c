@@ -52,6 +52,7 @@ int btd_addr_parse(const char *s, struct bt_peer_addr *ret)
     else
         return -EINVAL;
     a.port = (uint16_t)port;
+    bt_peer_addr_unmap(&a);
     *ret = a;
     return 0;
 }
@@ -88,15 +89,10 @@ int btd_addr_from_sockaddr(const struct sockaddr *sa, struct bt_peer_addr *ret)
     if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 
-        /* An IPv4 peer on a dual-stack socket (::ffff:a.b.c.d) is an IPv4 peer. */
-        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-            ret->family = 4;
-            memcpy(ret->ip, in6->sin6_addr.s6_addr + 12, 4);
-        } else {
-            ret->family = 6;
-            memcpy(ret->ip, &in6->sin6_addr, 16);
-        }
+        ret->family = 6;
+        memcpy(ret->ip, &in6->sin6_addr, 16);
         ret->port = ntohs(in6->sin6_port);
+        bt_peer_addr_unmap(ret); /* an IPv4 peer on a dual-stack socket */
         return 0;
     }
     return -EAFNOSUPPORT;

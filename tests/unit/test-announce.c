@@ -195,6 +195,31 @@ static void test_parses_peers6(void)
     bt_announce_result_deinit(&r);
 }
 
+/* ::ffff:a.b.c.d in peers6 is the IPv4 peer a.b.c.d, not a second address for it. */
+static void test_peers6_v4_mapped_is_ipv4(void)
+{
+    uint8_t body[128];
+    struct bt_announce_result r;
+    struct bt_error err = {""};
+    size_t n = 0;
+    char text[64];
+
+    n += (size_t)snprintf((char *)body, sizeof(body), "d8:intervali5e5:peers0:6:peers618:");
+    inet_pton(AF_INET6, "::ffff:192.0.2.9", body + n);
+    body[n + 16] = 0x1a;
+    body[n + 17] = 0xe1;
+    n += 18;
+    body[n++] = 'e';
+    CHECK(bt_announce_http_parse(body, n, &r, &err) == 0);
+    CHECK(r.peer_count == 1);
+    if (r.peer_count == 1) {
+        CHECK(r.peers[0].family == 4);
+        format_peer(text, sizeof(text), &r.peers[0]);
+        CHECK_MSG(strcmp(text, "192.0.2.9:6881") == 0, "%s", text);
+    }
+    bt_announce_result_deinit(&r);
+}
+
 static void test_failure_reason_is_a_result(void)
 {
     struct bt_announce_result r;
@@ -576,6 +601,7 @@ int main(void)
     TAP_RUN(test_parses_compact_peers);
     TAP_RUN(test_parses_dictionary_peers);
     TAP_RUN(test_parses_peers6);
+    TAP_RUN(test_peers6_v4_mapped_is_ipv4);
     TAP_RUN(test_failure_reason_is_a_result);
     TAP_RUN(test_warning_kept_with_peers);
     TAP_RUN(test_messages_are_sanitised_and_capped);
