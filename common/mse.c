@@ -36,6 +36,7 @@ static void key_stream(struct bt_rc4 *r, const char *tag, const struct bt_mse *m
         bt_sha1_final(&s, key);
     }
     bt_rc4_init(r, key, sizeof(key));
+    explicit_bzero(key, sizeof(key)); /* the RC4 state is all that is needed from here */
     bt_rc4_skip(r, DISCARD);
 }
 
