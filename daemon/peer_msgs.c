@@ -110,12 +110,18 @@ void btd_peer_cancel_block(struct btd_peer *p, uint32_t piece, uint32_t begin)
     }
 }
 
-/* Two seeds have nothing to give each other: the connection goes. True if closed. */
+/*
+ * Two seeds have nothing to give each other, nor has a seed to us once we
+ * have every piece we want (a partial seed: files skipped): the connection
+ * goes. True if closed.
+ */
 bool btd__peer_close_if_both_seeding(struct btd_peer *p)
 {
-    if (!btd_picker_all_had(&p->torrent->picker) || bt_bitfield_count(&p->have) < p->have.npieces)
+    if (!btd_picker_complete(&p->torrent->picker) || bt_bitfield_count(&p->have) < p->have.npieces)
         return false;
-    btd_peer_close(p, "both seeding");
+    btd_peer_close(p, btd_picker_all_had(&p->torrent->picker)
+                          ? "both seeding"
+                          : "a seed, and we want no more of it");
     return true;
 }
 

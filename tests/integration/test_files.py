@@ -103,6 +103,10 @@ def test_skip_want_restart(t):
         t.ok(0 < st["downloaded_bytes"] < total and st["verified_bytes"] < st["size"],
              "fewer bytes downloaded than the torrent holds",
              "downloaded=%d total=%d" % (st["downloaded_bytes"], total))
+        wait_until(lambda: btd.call("torrent.peers", id=str(tid)) == [], 30,
+                   "the partial seed to drop the full seed")
+        t.ok("a seed, and we want no more of it" in btd.log_text(),
+             "a partial seed closes its connection to a seed: neither wants anything")
         for i in (0, 4):
             t.eq(sha256_file(os.path.join(dl, FILES[i][0])), sums[FILES[i][0]],
                  "wanted file %d has the original bytes" % i)
