@@ -153,7 +153,7 @@ static char *dump_line(json_t *obj)
 
     if (!obj)
         return NULL;
-    s = json_dumps(obj, JSON_COMPACT);
+    s = json_dumps(obj, JSON_COMPACT | BT_RPC_REAL_PRECISION);
     json_decref(obj);
     if (!s)
         return NULL;

@@ -23,6 +23,12 @@
 #include "error.h"
 
 #define BT_RPC_MAX_LINE ((size_t)64 << 20) /* bytes: a .torrent in base64 fits */
+/*
+ * How reals are written: 15 significant digits, so a ratio of 1.1 reads
+ * 1.1 and not Jansson's default 1.1000000000000001 (every decimal of 15
+ * digits or fewer survives the trip through a double).
+ */
+#define BT_RPC_REAL_PRECISION JSON_REAL_PRECISION(15)
 
 /* Error codes: JSON-RPC's own, then btd's (-32000..-32099 is the server range). */
 enum {

@@ -10,17 +10,19 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "ratio.h"
 
 enum key_type {
     KEY_STRING,
-    KEY_INT
+    KEY_INT,
+    KEY_RATIO /* a JSON number, at most two decimals: an int64_t of hundredths (ratio.h) */
 };
 
 struct key {
     const char *name;
     enum key_type type;
-    size_t offset; /* into struct btd_config */
-    int64_t min, max;
+    size_t offset;                           /* into struct btd_config */
+    int64_t min, max;                        /* integers; a ratio's are BT_RATIO_MAX's */
     bool live;                               /* may change while btd runs (session.set, reload) */
     const char *(*check)(const char *value); /* strings: NULL if fine, else why not */
 };
@@ -66,6 +68,9 @@ enum btd_encryption btd_config_encryption(const struct btd_config *c)
 #define INT(field, lo, hi)                                                                         \
     .name = #field, .type = KEY_INT, .offset = offsetof(struct btd_config, field), .min = lo,      \
     .max = hi
+#define RATIO(field)                                                                               \
+    .name = #field, .type = KEY_RATIO, .offset = offsetof(struct btd_config, field), .min = 0,     \
+    .max = BT_RATIO_MAX
 #define LIVE .live = true
 #define MAX_RATE ((int64_t)1 << 40) /* bytes/s: a terabyte a second is no limit */
 
@@ -88,6 +93,8 @@ static const struct key keys[] = {
     {INT(piece_memory, 1 << 20, (int64_t)1 << 32)},
     {STR(encryption), LIVE, .check = check_encryption},
     {STR(watch_dir), LIVE, .check = check_watch_dir},
+    {RATIO(seed_ratio_limit), LIVE},
+    {INT(seed_idle_limit, 0, INT32_MAX), LIVE},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -213,6 +220,18 @@ static int config_copy(struct btd_config *dst, const struct btd_config *src)
     return 0;
 }
 
+static int apply_ratio(struct btd_config *c, const struct key *k, json_t *v, struct bt_error *err)
+{
+    int64_t n;
+
+    if (!json_is_number(v) || bt_ratio_from_double(json_number_value(v), &n) < 0)
+        return bt_error_set(err, -EINVAL,
+                            "%s: must be a ratio from 0 to %d with at most two decimals (like 1.5)",
+                            k->name, BT_RATIO_MAX / 100);
+    *int_field(c, k) = n;
+    return 0;
+}
+
 static int apply_json(struct btd_config *c, const struct key *k, json_t *v, struct bt_error *err)
 {
     char *s;
@@ -229,6 +248,8 @@ static int apply_json(struct btd_config *c, const struct key *k, json_t *v, stru
         *str_field(c, k) = s;
         return 0;
     }
+    if (k->type == KEY_RATIO)
+        return apply_ratio(c, k, v, err);
     if (!json_is_integer(v))
         return bt_error_set(err, -EINVAL, "%s: must be an integer", k->name);
     if (json_integer_value(v) < k->min || json_integer_value(v) > k->max)
@@ -296,12 +317,20 @@ int btd_config_set(struct btd_config *c, const char *key, const char *value, str
     json_t *v;
     char *end;
     long long n;
+    int64_t ratio;
     int r;
 
     if (!k)
         return bt_error_set(err, -ENOENT, "unknown key \"%s\"", key);
     if (k->type == KEY_STRING) {
         v = json_string(value);
+    } else if (k->type == KEY_RATIO) {
+        if (bt_ratio_parse(value, &ratio) < 0)
+            return bt_error_set(err, -EINVAL,
+                                "%s: \"%s\" is not a ratio from 0 to %d with at most two "
+                                "decimals (like 1.5)",
+                                key, value, BT_RATIO_MAX / 100);
+        v = json_real((double)ratio / 100.0);
     } else {
         errno = 0;
         n = strtoll(value, &end, 10);
@@ -320,7 +349,7 @@ static bool same_value(const struct btd_config *a, const struct btd_config *b, c
 {
     const char *sa, *sb;
 
-    if (k->type == KEY_INT)
+    if (k->type != KEY_STRING)
         return *int_field((struct btd_config *)a, k) == *int_field((struct btd_config *)b, k);
     sa = *str_field((struct btd_config *)a, k);
     sb = *str_field((struct btd_config *)b, k);
@@ -342,7 +371,7 @@ int btd_config_copy_live(struct btd_config *dst, const struct btd_config *src, c
 
         if (!k->live)
             continue;
-        if (k->type == KEY_INT) {
+        if (k->type != KEY_STRING) {
             *int_field(&tmp, k) = *int_field((struct btd_config *)src, k);
             continue;
         }

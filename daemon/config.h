@@ -3,7 +3,8 @@
  * then command-line flags. Loop thread (at start-up and on reload).
  *
  * Every key is described once, in a table in config.c: its JSON type, range
- * and where it lands in struct btd_config. An unknown key or a wrong type is
+ * and where it lands in struct btd_config. A ratio key (seed_ratio_limit)
+ * is a JSON number with at most two decimals, held in hundredths. An unknown key or a wrong type is
  * an error naming the key and the file. The struct owns its strings.
  */
 #ifndef BTD_CONFIG_H
@@ -36,6 +37,8 @@ struct btd_config {
     int64_t piece_memory;           /* bytes of piece buffers per torrent, at most */
     char *encryption;               /* owned: prefer_plaintext, prefer_encrypted, require */
     char *watch_dir;                /* owned: .torrent/.magnet files to add (watch.h); "" = none */
+    int64_t seed_ratio_limit;       /* hundredths (ratio.h): a seed stops at it; 0 = none */
+    int64_t seed_idle_limit;        /* seconds a seed uploads nothing before it stops; 0 = none */
 };
 
 /* Message Stream Encryption (peer_mse.h), from the `encryption` key. */

@@ -14,6 +14,7 @@
 #include "metainfo.h"
 #include "peer.h"
 #include "peer_mse.h"
+#include "ratio.h"
 #include "rpc.h"
 #include "selection.h"
 #include "session.h"
@@ -55,6 +56,28 @@ static json_t *jobs_summary(const struct btd_torrent *t)
                      (json_int_t)pending, "unemployed", (json_int_t)btd_torrent_unemployed(t));
 }
 
+/*
+ * The seeding goals in force (0 = none) and whose they are ("global" or
+ * "torrent"), the ratio (null while there is nothing to divide by), the
+ * idle clock and the goal that finished the torrent (null if none).
+ */
+static void seed_status(json_t *o, const struct btd_torrent *t)
+{
+    double ratio = btd_torrent_ratio(t);
+    const char *finished = bt_seed_goal_name(t->finished);
+
+    json_object_set_new(o, "ratio", ratio >= 0 ? json_real(ratio) : json_null());
+    json_object_set_new(o, "seed_ratio_limit",
+                        json_real((double)btd_torrent_seed_ratio_limit(t) / 100.0));
+    json_object_set_new(o, "seed_ratio_limit_from",
+                        json_string(t->seed_ratio_limit == BTD_SEED_GLOBAL ? "global" : "torrent"));
+    json_object_set_new(o, "seed_idle_limit", json_integer(btd_torrent_seed_idle_limit(t)));
+    json_object_set_new(o, "seed_idle_limit_from",
+                        json_string(t->seed_idle_limit == BTD_SEED_GLOBAL ? "global" : "torrent"));
+    json_object_set_new(o, "seed_idle_seconds", json_integer(t->seed_idle));
+    json_object_set_new(o, "finished", finished ? json_string(finished) : json_null());
+}
+
 static json_t *torrent_status(const struct btd_torrent *t)
 {
     uint64_t have = t->meta ? btd_picker_have_bytes(&t->picker) : 0;
@@ -88,6 +111,7 @@ static json_t *torrent_status(const struct btd_torrent *t)
     json_object_set_new(o, "jobs", jobs_summary(t));
     json_object_set_new(o, "download_limit", json_integer((json_int_t)t->bw[BTD_BW_DOWN].rate));
     json_object_set_new(o, "upload_limit", json_integer((json_int_t)t->bw[BTD_BW_UP].rate));
+    seed_status(o, t);
     return o;
 }
 
@@ -443,12 +467,64 @@ static int set_selection(struct btd_torrent *t, json_t *params, struct btd_file_
     return 0;
 }
 
+#define MAX_IDLE INT32_MAX /* seconds, as in the config */
+
+/*
+ * A seeding goal torrent.set names (key): a ratio (a number, at most two
+ * decimals) or seconds (an integer), 0 or "unlimited" for none, "global"
+ * or null for the session's. *ret is left alone when key is absent.
+ */
+static int param_seed_limit(json_t *params, const char *key, bool ratio, int64_t *ret,
+                            struct bt_error *err)
+{
+    json_t *v = json_object_get(params, key);
+    const char *word = json_string_value(v);
+    int64_t n = 0;
+    bool ok = true;
+
+    if (!v)
+        return 0;
+    if (json_is_null(v) || (word && strcmp(word, "global") == 0)) {
+        n = BTD_SEED_GLOBAL;
+    } else if (word && strcmp(word, "unlimited") == 0) {
+        n = 0;
+    } else if (ratio) {
+        ok = json_is_number(v) && bt_ratio_from_double(json_number_value(v), &n) == 0;
+    } else {
+        ok = json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= MAX_IDLE;
+        n = ok ? json_integer_value(v) : 0;
+    }
+    if (!ok)
+        return bt_error_set(err, BT_RPC_INVALID_PARAMS,
+                            ratio ? "params.%s: must be a ratio from 0 to %d with at most two "
+                                    "decimals, \"unlimited\" or \"global\""
+                                  : "params.%s: must be seconds from 0 to %d, \"unlimited\" or "
+                                    "\"global\"",
+                            key, ratio ? BT_RATIO_MAX / 100 : MAX_IDLE);
+    *ret = n;
+    return 0;
+}
+
+/* A key torrent.set takes. */
+static bool torrent_set_key(const char *key)
+{
+    static const char *const keys[] = {"id", "download_limit", "upload_limit", "seed_ratio_limit",
+                                       "seed_idle_limit"};
+    size_t i;
+
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strcmp(key, keys[i]) == 0)
+            return true;
+    }
+    return btd_selection_key(key, BTD_SELECTION_SET);
+}
+
 static int m_torrent_set(struct btd_session *s, json_t *params, json_t **ret_result,
                          struct bt_error *err)
 {
     struct btd_file_choice *c = NULL;
     struct btd_torrent *t;
-    int64_t down, up;
+    int64_t down, up, ratio, idle;
     const char *key;
     json_t *v;
     int r = find_torrent(s, params, &t, err);
@@ -457,19 +533,24 @@ static int m_torrent_set(struct btd_session *s, json_t *params, json_t **ret_res
         return r;
     json_object_foreach(params, key, v)
     {
-        if (strcmp(key, "id") && strcmp(key, "download_limit") && strcmp(key, "upload_limit") &&
-            !btd_selection_key(key, BTD_SELECTION_SET))
+        if (!torrent_set_key(key))
             return bt_error_set(err, BT_RPC_INVALID_PARAMS,
                                 "params.%s: not a torrent setting (download_limit, upload_limit, "
-                                "files_wanted, files_skipped, priority_high, priority_normal, "
-                                "priority_low)",
+                                "seed_ratio_limit, seed_idle_limit, files_wanted, files_skipped, "
+                                "priority_high, priority_normal, priority_low)",
                                 key);
     }
     down = (int64_t)t->bw[BTD_BW_DOWN].rate;
     up = (int64_t)t->bw[BTD_BW_UP].rate;
+    ratio = t->seed_ratio_limit;
+    idle = t->seed_idle_limit;
     r = bt_rpc_param_int(params, "download_limit", false, 0, MAX_LIMIT, &down, err);
     if (!r)
         r = bt_rpc_param_int(params, "upload_limit", false, 0, MAX_LIMIT, &up, err);
+    if (!r)
+        r = param_seed_limit(params, "seed_ratio_limit", true, &ratio, err);
+    if (!r)
+        r = param_seed_limit(params, "seed_idle_limit", false, &idle, err);
     if (!r)
         r = set_selection(t, params, &c, err);
     if (r)
@@ -477,6 +558,7 @@ static int m_torrent_set(struct btd_session *s, json_t *params, json_t **ret_res
     if (c && btd_torrent_set_choices(t, c) < 0)
         return bt_error_set(err, BT_RPC_INTERNAL_ERROR, "out of memory");
     btd_torrent_set_limits(t, (uint64_t)down, (uint64_t)up);
+    btd_torrent_set_seed_limits(t, ratio, idle);
     *ret_result = torrent_status(t);
     return 0;
 }
@@ -528,6 +610,10 @@ static int m_session_get(struct btd_session *s, json_t *params, json_t **ret_res
                                (json_int_t)s->cfg->max_peers_per_ip, "log_level", s->cfg->log_level,
                                "encryption", s->cfg->encryption));
     json_object_set_new(*ret_result, "watch_dir", json_string(s->cfg->watch_dir));
+    json_object_set_new(*ret_result, "seed_ratio_limit",
+                        json_real((double)s->cfg->seed_ratio_limit / 100.0));
+    json_object_set_new(*ret_result, "seed_idle_limit",
+                        json_integer((json_int_t)s->cfg->seed_idle_limit));
     return 0;
 }
 

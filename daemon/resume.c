@@ -13,6 +13,7 @@
 
 #include "bitfield.h"
 #include "crypto.h"
+#include "ratio.h"
 
 #define RECORD_VERSION 1
 
@@ -69,6 +70,22 @@ static int encode_choices(json_t *o, const struct btd_resume *r)
     return 0;
 }
 
+/* The torrent's own seeding goals and the one that stopped it, each only when there is one. */
+static int encode_seeding(json_t *o, const struct btd_resume *r)
+{
+    const char *finished = bt_seed_goal_name((enum bt_seed_goal)r->finished);
+
+    if (r->seed_ratio_limit >= 0 &&
+        json_object_set_new(o, "seed_ratio_hundredths", json_integer(r->seed_ratio_limit)) < 0)
+        return -ENOMEM;
+    if (r->seed_idle_limit >= 0 &&
+        json_object_set_new(o, "seed_idle_limit", json_integer(r->seed_idle_limit)) < 0)
+        return -ENOMEM;
+    if (finished && json_object_set_new(o, "finished", json_string(finished)) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
 char *btd_resume_encode(const struct btd_resume *r)
 {
     size_t bytes = bt_bitfield_bytes(r->piece_count);
@@ -97,7 +114,7 @@ char *btd_resume_encode(const struct btd_resume *r)
                   (json_int_t)r->upload_limit, "pieces", (json_int_t)r->piece_count, "have", b64,
                   "files", files);
     free(b64);
-    if (!o || encode_choices(o, r) < 0) {
+    if (!o || encode_choices(o, r) < 0 || encode_seeding(o, r) < 0) {
         json_decref(o);
         return NULL;
     }
@@ -184,6 +201,40 @@ static int decode_choices(json_t *o, uint32_t file_count, struct btd_resume *r,
     return 0;
 }
 
+/* An optional integer key: -1 when absent, else within 0..max. */
+static int decode_goal(json_t *o, const char *key, int64_t max, int64_t *ret, struct bt_error *err)
+{
+    json_t *v = json_object_get(o, key);
+
+    *ret = -1;
+    if (!v)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
+        return bt_error_set(err, -EBADMSG, "%s: not an integer from 0 to %lld", key,
+                            (long long)max);
+    *ret = json_integer_value(v);
+    return 0;
+}
+
+/* seed_ratio_hundredths, seed_idle_limit and finished, each optional. */
+static int decode_seeding(json_t *o, struct btd_resume *r, struct bt_error *err)
+{
+    json_t *finished = json_object_get(o, "finished");
+    int n = decode_goal(o, "seed_ratio_hundredths", BT_RATIO_MAX, &r->seed_ratio_limit, err);
+
+    if (n == 0)
+        n = decode_goal(o, "seed_idle_limit", INT32_MAX, &r->seed_idle_limit, err);
+    if (n < 0)
+        return n;
+    r->finished = BT_SEED_GOAL_NONE;
+    if (!finished)
+        return 0;
+    r->finished = (uint8_t)bt_seed_goal_from_name(json_string_value(finished));
+    return r->finished == BT_SEED_GOAL_NONE
+               ? bt_error_set(err, -EBADMSG, "finished: not \"ratio\" or \"idle\"")
+               : 0;
+}
+
 static int decode_object(json_t *o, uint32_t piece_count, uint32_t file_count, struct btd_resume *r,
                          struct bt_error *err)
 {
@@ -227,6 +278,8 @@ static int decode_object(json_t *o, uint32_t piece_count, uint32_t file_count, s
     r->upload_limit = (uint64_t)ulim;
     r->piece_count = piece_count;
     n = decode_files(files, file_count, r, err);
+    if (n == 0)
+        n = decode_seeding(o, r, err);
     return n < 0 ? n : decode_choices(o, file_count, r, err);
 }
 

@@ -13,7 +13,11 @@
  * "files_skipped", "files_high", "files_low" (file indices in metainfo
  * order; a record without them, as written before they existed, means
  * every file wanted at priority normal); for a magnet still without its
- * metadata, "pending_selection", the file lists given at torrent.add. Files are written atomically
+ * metadata, "pending_selection", the file lists given at torrent.add; the
+ * torrent's own seeding goals, "seed_ratio_hundredths" and "seed_idle_limit"
+ * (absent: the global ones), and "finished" ("ratio" or "idle") once a goal
+ * stopped it (absent in records written before those existed: no goal of
+ * its own, not finished). Files are written atomically
  * (temp file, fsync, rename, fsync of the directory), and a record is
  * written only after btd_storage_sync: a piece it lists is on the disk.
  *
@@ -54,6 +58,9 @@ struct btd_resume {
     uint32_t file_count;
     struct btd_file_choice *choices; /* owned: file_count entries, or NULL (all wanted, normal) */
     char *pending_selection;         /* owned or NULL: a magnet's file lists, JSON (selection.h) */
+    int64_t seed_ratio_limit;        /* hundredths (ratio.h), 0 = none; -1 = the global one */
+    int64_t seed_idle_limit;         /* seconds, 0 = none; -1 = the global one */
+    uint8_t finished;                /* enum bt_seed_goal: the goal that stopped it, or NONE */
     bool recheck; /* not stored: the previous record stood in, check every piece */
 };
 

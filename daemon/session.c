@@ -509,6 +509,7 @@ int btd__session_add_magnet(struct btd_session *s, const struct bt_magnet *mg, c
     if (rec) {
         t->added_at = rec->added_at;
         btd_torrent_set_limits(t, rec->download_limit, rec->upload_limit);
+        btd_torrent_set_seed_limits(t, rec->seed_ratio_limit, rec->seed_idle_limit);
         t->pending_selection = rec->pending_selection ? strdup(rec->pending_selection) : NULL;
     }
     insert(s, t);

@@ -11,7 +11,10 @@
 struct btd_resume;
 struct btd_work_result;
 
-/* Changes the state (logged; the resume record is written soon). */
+/*
+ * Changes the state (logged; the resume record is written soon). Paused,
+ * for a torrent that met a seeding goal (t->finished), is state finished.
+ */
 void btd__torrent_set_state(struct btd_torrent *t, enum btd_torrent_state s);
 /* Downloading or seeding: announce and dial. */
 void btd__torrent_go_active(struct btd_torrent *t);
@@ -55,5 +58,19 @@ void btd__torrent_on_checked(struct btd_torrent *t, struct btd_work_result *res)
 int btd__torrent_restore(struct btd_torrent *t, const struct btd_resume *rec);
 /* Frees t->restore, if any (the torrent goes, or a check takes its place). */
 void btd__torrent_drop_restore(struct btd_torrent *t);
+
+/*
+ * Once a second, before the rates are reckoned (torrent_seed.c): a seed's
+ * idle clock moves on or back to 0, and a goal met pauses it (finished).
+ */
+void btd__torrent_seed_tick(struct btd_torrent *t);
+/*
+ * btctl resume: the goal that finished t is forgotten, the idle clock is 0,
+ * and a complete torrent whose ratio goal is still met gets no ratio limit
+ * of its own (it would stop again at once).
+ */
+void btd__torrent_seed_resumed(struct btd_torrent *t);
+/* The seeding goals and the finished state of a resume record (the record read at start). */
+void btd__torrent_seed_restore(struct btd_torrent *t, const struct btd_resume *rec);
 
 #endif

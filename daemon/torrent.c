@@ -32,6 +32,7 @@ const char *btd_torrent_state_name(enum btd_torrent_state s)
         [BTD_TORRENT_METADATA] = "metadata",       [BTD_TORRENT_CHECKING] = "checking",
         [BTD_TORRENT_DOWNLOADING] = "downloading", [BTD_TORRENT_SEEDING] = "seeding",
         [BTD_TORRENT_PAUSED] = "paused",           [BTD_TORRENT_ERROR] = "error",
+        [BTD_TORRENT_FINISHED] = "finished",
     };
 
     return names[s];
@@ -85,8 +86,12 @@ static void on_tracker_peers(void *data, const struct bt_peer_addr *peers, size_
 
 void btd__torrent_set_state(struct btd_torrent *t, enum btd_torrent_state s)
 {
+    if (s == BTD_TORRENT_PAUSED && t->finished != BT_SEED_GOAL_NONE)
+        s = BTD_TORRENT_FINISHED;
     if (t->state == s)
         return;
+    if (s == BTD_TORRENT_SEEDING)
+        t->seed_idle = 0; /* the idle clock counts from here */
     t->resume_dirty = t->resume_soon = true;
     btd_info("ih=%.8s state %s -> %s", t->hex, btd_torrent_state_name(t->state),
              btd_torrent_state_name(s));
@@ -153,6 +158,7 @@ static struct btd_torrent *torrent_alloc(struct btd_session *s, uint32_t id,
     t->paused = paused;
     t->added_at = (int64_t)time(NULL);
     t->starving_since = uv_now(s->loop);
+    t->seed_ratio_limit = t->seed_idle_limit = BTD_SEED_GLOBAL;
     btd_torrent_set_limits(t, (uint64_t)s->cfg->torrent_download_limit,
                            (uint64_t)s->cfg->torrent_upload_limit);
     memcpy(t->info_hash, info_hash, 20);
@@ -387,6 +393,9 @@ void btd__torrent_selection_changed(struct btd_torrent *t)
         if (t->tracker)
             btd_tracker_reannounce(t->tracker);
         btd__torrent_connect_more(t);
+    } else if (t->state == BTD_TORRENT_FINISHED && !complete) {
+        t->finished = BT_SEED_GOAL_NONE; /* more to download: just paused now */
+        btd__torrent_set_state(t, BTD_TORRENT_PAUSED);
     }
 }
 
@@ -591,6 +600,8 @@ void btd_torrent_resume(struct btd_torrent *t)
 
     if (!t->paused && !retry)
         return;
+    if (t->paused)
+        btd__torrent_seed_resumed(t);
     t->paused = false;
     if (retry) {
         btd_notice("ih=%.8s retrying after: %s", t->hex, t->error ? t->error : "an error");
@@ -632,6 +643,7 @@ void btd_torrent_tick(struct btd_torrent *t)
     uint64_t now = uv_now(t->session->loop);
     struct btd_peer *p, *next;
 
+    btd__torrent_seed_tick(t); /* reads this second's upload: before rate_tick */
     rate_tick(&t->down);
     rate_tick(&t->up);
     for (p = t->peers; p; p = next) {

@@ -20,6 +20,7 @@
 #include "bandwidth.h"
 #include "metainfo.h"
 #include "picker.h"
+#include "ratio.h"
 
 struct btd_session;
 struct btd_peer;
@@ -38,7 +39,10 @@ enum btd_torrent_state {
     BTD_TORRENT_SEEDING,
     BTD_TORRENT_PAUSED,
     BTD_TORRENT_ERROR,
+    BTD_TORRENT_FINISHED, /* paused by a seeding goal it met (finished says which) */
 };
+
+#define BTD_SEED_GLOBAL (-1) /* a torrent's seeding goal: the session's is in force */
 
 #define BTD_BOOK_MAX 2000 /* addresses remembered per torrent */
 #define BTD_BAN_BLAME 4   /* blame units that ban an address */
@@ -109,7 +113,11 @@ struct btd_torrent {
     uint32_t last_save;         /* ticks when the record was last written */
     /* owned: per file (metainfo order), or NULL: every file wanted, priority normal */
     struct btd_file_choice *choices;
-    char *pending_selection; /* owned or NULL: a magnet's file lists (selection.h), until meta */
+    char *pending_selection;    /* owned or NULL: a magnet's file lists (selection.h), until meta */
+    int64_t seed_ratio_limit;   /* hundredths (ratio.h), 0 = none, or BTD_SEED_GLOBAL */
+    int64_t seed_idle_limit;    /* seconds, 0 = none, or BTD_SEED_GLOBAL */
+    uint32_t seed_idle;         /* seconds seeding without uploading a byte (the idle clock) */
+    enum bt_seed_goal finished; /* the goal that paused it (state finished), or NONE */
 };
 
 /*
@@ -163,7 +171,9 @@ void btd_torrent_set_limits(struct btd_torrent *t, uint64_t download, uint64_t u
 /*
  * Restarts a paused torrent, or retries one in state error: the error is
  * cleared and downloading goes on (after a check of the data when files
- * holding verified pieces had gone missing).
+ * holding verified pieces had gone missing). A complete torrent whose ratio
+ * goal is met seeds on with no ratio limit of its own (as Transmission
+ * does); the idle clock starts again.
  */
 void btd_torrent_resume(struct btd_torrent *t);
 void btd_torrent_tick(struct btd_torrent *t);
@@ -206,6 +216,20 @@ int btd_torrent_set_choices(struct btd_torrent *t, struct btd_file_choice *choic
 uint64_t btd_torrent_file_done(const struct btd_torrent *t, uint32_t i);
 /* Bytes of wanted pieces not verified yet. */
 uint64_t btd_torrent_wanted_left(const struct btd_torrent *t);
+
+/*
+ * Seeding goals (torrent_seed.c). A seeding torrent that uploaded its
+ * ratio limit's worth (ratio.h), or nothing for its idle limit, is paused
+ * in state finished, at the tick after. Its own limits: ratio in
+ * hundredths, idle in seconds, 0 = none, BTD_SEED_GLOBAL = the session's.
+ * Changing them never restarts a finished torrent (btctl resume does).
+ */
+void btd_torrent_set_seed_limits(struct btd_torrent *t, int64_t ratio, int64_t idle);
+/* The limits in force: the torrent's own, else the session's (0 = none). */
+int64_t btd_torrent_seed_ratio_limit(const struct btd_torrent *t);
+int64_t btd_torrent_seed_idle_limit(const struct btd_torrent *t);
+/* uploaded / max(downloaded, wanted bytes); negative while that is 0 bytes. */
+double btd_torrent_ratio(const struct btd_torrent *t);
 
 /* For status. */
 const char *btd_torrent_state_name(enum btd_torrent_state s);

@@ -312,6 +312,7 @@ int btd__torrent_restore(struct btd_torrent *t, const struct btd_resume *rec)
     t->added_at = rec->added_at;
     t->completed_sent = rec->completed_sent;
     btd_torrent_set_limits(t, rec->download_limit, rec->upload_limit);
+    btd__torrent_seed_restore(t, rec);
     t->restore = restore_copy(rec);
     if (!t->restore)
         return -ENOMEM;

@@ -181,6 +181,9 @@ struct btd_resume_job *btd_torrent_resume_job(struct btd_torrent *t)
     rec->downloaded = t->downloaded;
     rec->download_limit = t->bw[BTD_BW_DOWN].rate;
     rec->upload_limit = t->bw[BTD_BW_UP].rate;
+    rec->seed_ratio_limit = t->seed_ratio_limit;
+    rec->seed_idle_limit = t->seed_idle_limit;
+    rec->finished = (uint8_t)t->finished;
     rec->piece_count = npieces;
     rec->file_count = nfiles;
     if (t->restore && !t->restore->recheck) {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "picker.h"
+#include "ratio.h"
 #include "resume.h"
 #include "tap.h"
 
@@ -21,6 +22,8 @@ static void make_record(struct btd_resume *r)
     r->file_count = 4;
     r->files = calloc(4, sizeof(*r->files));
     r->files[2] = (struct btd_resume_file){.size = 100, .mtime_ns = 42, .exists = true};
+    r->seed_ratio_limit = -1; /* the global goals */
+    r->seed_idle_limit = -1;
 }
 
 static void test_selection_survives_a_round_trip(void)
@@ -82,7 +85,58 @@ static void test_old_record_is_read(void)
 
     CHECK(btd_resume_decode(old, strlen(old), 3, 2, &back, &err) == 0);
     CHECK(back.choices == NULL && back.completed_sent && back.files[1].exists);
+    /* Before the seeding goals: the global ones, and not finished. */
+    CHECK(back.seed_ratio_limit == -1 && back.seed_idle_limit == -1);
+    CHECK(back.finished == BT_SEED_GOAL_NONE);
     btd_resume_deinit(&back);
+}
+
+static void test_seeding_goals_survive_a_round_trip(void)
+{
+    struct btd_resume r, back;
+    struct bt_error err = {{0}};
+    char *text;
+
+    make_record(&r);
+    text = btd_resume_encode(&r);
+    CHECK(text != NULL);
+    CHECK(text && strstr(text, "seed_") == NULL && strstr(text, "finished") == NULL);
+    free(text);
+    r.paused = true;
+    r.seed_ratio_limit = 150;
+    r.seed_idle_limit = 0; /* unlimited for this torrent, not the global one */
+    r.finished = BT_SEED_GOAL_RATIO;
+    text = btd_resume_encode(&r);
+    CHECK(text != NULL);
+    CHECK(btd_resume_decode(text, strlen(text), 10, 4, &back, &err) == 0);
+    CHECK(back.seed_ratio_limit == 150 && back.seed_idle_limit == 0);
+    CHECK(back.finished == BT_SEED_GOAL_RATIO && back.paused);
+    free(text);
+    btd_resume_deinit(&back);
+    btd_resume_deinit(&r);
+}
+
+static void test_bad_seeding_goals_are_refused(void)
+{
+    static const char *const tails[] = {
+        "\"finished\":\"paused\"}",      "\"finished\":1}",
+        "\"seed_ratio_hundredths\":-2}", "\"seed_ratio_hundredths\":1.5}",
+        "\"seed_idle_limit\":\"3\"}",
+    };
+    static const char head[] =
+        "{\"version\":1,\"id\":2,\"dir\":\"/d\",\"paused\":true,\"completed_sent\":true,"
+        "\"added_at\":1,\"uploaded\":0,\"downloaded\":0,\"download_limit\":0,\"upload_limit\":0,"
+        "\"pieces\":3,\"have\":\"4A==\",\"files\":[null,[10,20]],";
+    char text[512];
+    struct btd_resume back;
+    struct bt_error err = {{0}};
+    size_t i;
+
+    for (i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+        snprintf(text, sizeof(text), "%s%s", head, tails[i]);
+        CHECK_MSG(btd_resume_decode(text, strlen(text), 3, 2, &back, &err) == -EBADMSG, "%s",
+                  tails[i]);
+    }
 }
 
 static void test_magnet_pending_selection_survives(void)
@@ -122,6 +176,8 @@ int main(void)
     TAP_RUN(test_selection_survives_a_round_trip);
     TAP_RUN(test_record_without_selection_means_all_wanted);
     TAP_RUN(test_old_record_is_read);
+    TAP_RUN(test_seeding_goals_survive_a_round_trip);
+    TAP_RUN(test_bad_seeding_goals_are_refused);
     TAP_RUN(test_magnet_pending_selection_survives);
     TAP_RUN(test_bad_file_index_is_refused);
     return tap_done();
