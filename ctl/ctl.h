@@ -74,6 +74,11 @@ int btctl_usage_error(const struct btctl_command *cmd, const char *fmt, ...)
  */
 int btctl_parse_size(const char *s, uint64_t *ret);
 /*
+ * A duration in seconds: digits with an optional unit, "90", "90s", "30m",
+ * "2h", "1d". 0 or -EINVAL (also past INT32_MAX seconds).
+ */
+int btctl_parse_duration(const char *s, uint64_t *ret);
+/*
  * Reads a whole file into a new buffer (caller frees; NUL-terminated past
  * len). 0, -EMSGSIZE when it is longer than max bytes, or -errno.
  */

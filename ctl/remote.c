@@ -11,6 +11,8 @@
 
 #include "client.h"
 #include "format.h"
+#include "ratio.h"
+#include "rpc.h"
 
 int btctl_remote_option(struct btctl *ctl, const struct btctl_command *cmd, int c)
 {
@@ -70,7 +72,7 @@ json_t *btctl_remote_id_params(const char *id)
 
 int btctl_remote_print_json(const json_t *value)
 {
-    char *s = json_dumps(value, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    char *s = json_dumps(value, JSON_INDENT(2) | JSON_ENCODE_ANY | BT_RPC_REAL_PRECISION);
 
     if (!s) {
         btctl_errorf("%s", strerror(ENOMEM));
@@ -184,4 +186,36 @@ int btctl_remote_print_rows(const json_t *array, const char *const *header, size
         return BTCTL_EXIT_FAIL;
     }
     return BTCTL_EXIT_OK;
+}
+
+/* " (global)" or " (torrent)": whose a limit of a status is; "" in session.get. */
+static const char *limit_from(const json_t *o, const char *key)
+{
+    const char *from = btctl_remote_str(o, key, NULL);
+
+    return !from ? "" : strcmp(from, "global") == 0 ? " (global)" : " (torrent)";
+}
+
+void btctl_remote_seed_goals(char *out, size_t size, const json_t *o)
+{
+    char ratio[BT_RATIO_TEXT_LEN] = "", idle[BTCTL_DURATION_LEN] = "";
+    int64_t h = 0, secs = btctl_remote_int(o, "seed_idle_limit", 0);
+    const char *rfrom = limit_from(o, "seed_ratio_limit_from");
+    const char *ifrom = limit_from(o, "seed_idle_limit_from");
+    bool rown = strcmp(rfrom, " (torrent)") == 0, iown = strcmp(ifrom, " (torrent)") == 0;
+
+    if (bt_ratio_from_double(btctl_remote_real(o, "seed_ratio_limit", 0.0), &h) == 0 && h > 0)
+        bt_ratio_format(ratio, h);
+    if (secs > 0)
+        btctl_format_duration(idle, secs);
+    if (!ratio[0] && !idle[0]) {
+        snprintf(out, size, "seeds on: no ratio or idle limit%s", rown || iown ? " (torrent)" : "");
+        return;
+    }
+    snprintf(out, size, "seeds until %s%s%s%s%s%s%s%s", ratio[0] ? "ratio " : "", ratio,
+             ratio[0] ? rfrom : "", ratio[0] && idle[0] ? " or " : "", idle, idle[0] ? " idle" : "",
+             idle[0] ? ifrom : "",
+             !ratio[0] && rown  ? "; no ratio limit (torrent)"
+             : !idle[0] && iown ? "; no idle limit (torrent)"
+                                : "");
 }

@@ -58,6 +58,13 @@ int btctl_remote_show(const struct btctl *ctl, const char *method, json_t *param
 
 /* Field key of object o, or dflt when missing or of another type. */
 int64_t btctl_remote_int(const json_t *o, const char *key, int64_t dflt);
+/*
+ * The seeding goals of a status or of session.get (seed_ratio_limit,
+ * seed_idle_limit and, in a status, whose they are) in words: "seeds until
+ * ratio 1.5 (global) or 30m00s idle (torrent)", "seeds on: no ratio or idle
+ * limit". Cut to fit size.
+ */
+void btctl_remote_seed_goals(char *out, size_t size, const json_t *o);
 /* A number (real or integer) field. */
 double btctl_remote_real(const json_t *o, const char *key, double dflt);
 /* A string field (borrowed from o). */

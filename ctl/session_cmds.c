@@ -17,7 +17,8 @@ static const char session_help[] =
     "      --json   print btd's reply: {version, listen_port, torrents, peers,\n"
     "               download_rate, upload_rate, downloaded_bytes, uploaded_bytes,\n"
     "               download_dir, socket, download_limit, upload_limit, ...,\n"
-    "               log_level, encryption, watch_dir}\n"
+    "               log_level, encryption, watch_dir, seed_ratio_limit,\n"
+    "               seed_idle_limit}\n"
     "  -h, --help   show this help\n";
 
 /* "1.20 MiB/s (3.00 GiB in total)" */
@@ -46,7 +47,7 @@ static void format_limit(char out[BTCTL_RATE_LEN], const json_t *s, const char *
 static int add_session(struct btctl_table *t, const json_t *s)
 {
     char port[16], torrents[24], peers[24], down[64], up[64];
-    char down_limit[BTCTL_RATE_LEN], up_limit[BTCTL_RATE_LEN];
+    char down_limit[BTCTL_RATE_LEN], up_limit[BTCTL_RATE_LEN], goals[128];
     int r = 0;
 
     snprintf(port, sizeof(port), "%lld", (long long)btctl_remote_int(s, "listen_port", 0));
@@ -64,6 +65,8 @@ static int add_session(struct btctl_table *t, const json_t *s)
     r |= btctl_table_add(t, (const char *const[]){"Upload:", up});
     r |= btctl_table_add(t, (const char *const[]){"Download limit:", down_limit});
     r |= btctl_table_add(t, (const char *const[]){"Upload limit:", up_limit});
+    btctl_remote_seed_goals(goals, sizeof(goals), s);
+    r |= btctl_table_add(t, (const char *const[]){"Seeding goal:", goals});
     r |= btctl_table_add(
         t, (const char *const[]){"Encryption:", btctl_remote_str(s, "encryption", "?")});
     r |= btctl_table_add(

@@ -8,10 +8,12 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ratio.h"
 #include "remote.h"
 
 static const char set_help[] =
-    "  -t, --torrent ID  set the limit of one torrent (download_limit, upload_limit)\n"
+    "  -t, --torrent ID  set a limit of one torrent: download_limit, upload_limit,\n"
+    "                    seed_ratio_limit, seed_idle_limit\n"
     "      --json        print btd's reply: the session (or the torrent's status)\n"
     "  -h, --help        show this help\n"
     "\n"
@@ -25,9 +27,17 @@ static const char set_help[] =
     "                                                require (for new connections)\n"
     "  watch_dir                                     a directory to add .torrent and .magnet\n"
     "                                                files from; \"\" stops watching\n"
+    "  seed_ratio_limit                              a seed stops once it uploaded this many\n"
+    "                                                times what it downloaded (1.5)\n"
+    "  seed_idle_limit                               a seed stops after this long without\n"
+    "                                                uploading (90, 30m, 2h, 1d)\n"
     "\n"
-    "Limits are bytes/s with optional binary units (500K, 2M, 1G); 0 or\n"
-    "`unlimited` removes a limit.\n";
+    "Rate limits are bytes/s with optional binary units (500K, 2M, 1G); 0 or\n"
+    "`unlimited` removes a limit. A ratio has at most two decimals. For one\n"
+    "torrent, `global` follows the daemon's seed_ratio_limit or seed_idle_limit\n"
+    "again, and 0 or `unlimited` lets it seed on whatever the daemon's says.\n"
+    "A torrent that stopped at its goal is in state `finished`: raising the limit\n"
+    "does not restart it, `btctl resume ID` does.\n";
 
 static const struct option set_options[] = {
     {"torrent", required_argument, NULL, 't'},
@@ -43,11 +53,39 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* The JSON for VALUE: a byte count for limits, an integer, else a string. */
-static json_t *value_json(const char *key, const char *value)
+/*
+ * A seeding goal: a ratio or a duration, 0 or "unlimited" for none, null
+ * for "global". NULL if VALUE is none of these; *ret_form names what is
+ * expected.
+ */
+static json_t *seed_goal_json(const char *key, const char *value, const char **ret_form)
+{
+    bool ratio = strcmp(key, "seed_ratio_limit") == 0;
+    uint64_t n;
+    int64_t h;
+
+    *ret_form = ratio ? "a ratio (like 1.5), unlimited or global"
+                      : "a duration (like 90, 30m or 2h), unlimited or global";
+    if (strcmp(value, "unlimited") == 0)
+        return json_integer(0);
+    if (strcmp(value, "global") == 0)
+        return json_null();
+    if (ratio)
+        return bt_ratio_parse(value, &h) == 0 ? json_real((double)h / 100.0) : NULL;
+    return btctl_parse_duration(value, &n) == 0 ? json_integer((json_int_t)n) : NULL;
+}
+
+/*
+ * The JSON for VALUE: a seeding goal, a byte count for other limits, an
+ * integer, else a string. NULL if it is not what KEY takes (*ret_form says).
+ */
+static json_t *value_json(const char *key, const char *value, const char **ret_form)
 {
     uint64_t n;
 
+    if (strcmp(key, "seed_ratio_limit") == 0 || strcmp(key, "seed_idle_limit") == 0)
+        return seed_goal_json(key, value, ret_form);
+    *ret_form = "a size (like 500K or 2M)";
     if (ends_with(key, "_limit")) {
         if (strcmp(value, "unlimited") == 0)
             return json_integer(0);
@@ -69,17 +107,20 @@ static int show_session_set(const json_t *result)
 
 static int show_torrent_set(const json_t *st)
 {
+    char goals[128];
+
+    btctl_remote_seed_goals(goals, sizeof(goals), st);
     btctl_remote_print_torrent(stdout, st);
-    printf(": download limit %lld B/s, upload limit %lld B/s (0 = unlimited)\n",
+    printf(": download limit %lld B/s, upload limit %lld B/s (0 = unlimited); %s\n",
            (long long)btctl_remote_int(st, "download_limit", 0),
-           (long long)btctl_remote_int(st, "upload_limit", 0));
+           (long long)btctl_remote_int(st, "upload_limit", 0), goals);
     return BTCTL_EXIT_OK;
 }
 
 static int run_set(struct btctl *ctl, int argc, char **argv)
 {
     const struct btctl_command *cmd = &btctl_set_command;
-    const char *torrent = NULL, *key, *value;
+    const char *torrent = NULL, *key, *value, *form;
     json_t *params, *v;
     int c, r;
 
@@ -101,9 +142,11 @@ static int run_set(struct btctl *ctl, int argc, char **argv)
     value = argv[optind + 1];
     if (torrent && !*torrent)
         return btctl_usage_error(cmd, "--torrent: an empty ID");
-    v = value_json(key, value);
-    if (!v)
-        return btctl_usage_error(cmd, "%s: \"%s\" is not a size (like 500K or 2M)", key, value);
+    v = value_json(key, value, &form);
+    if (!v) { /* one line: the usage would not say more */
+        btctl_errorf("set: %s: \"%s\" is not %s", key, value, form);
+        return BTCTL_EXIT_USAGE;
+    }
     params = torrent ? btctl_remote_id_params(torrent) : json_object();
     json_object_set_new(params, key, v);
     if (torrent)
@@ -115,6 +158,6 @@ const struct btctl_command btctl_set_command = {
     .name = "set",
     .run = run_set,
     .usage = "[--torrent ID] KEY VALUE [--json]",
-    .summary = "change a limit or setting of the running daemon (or of one torrent)",
+    .summary = "change a limit, seeding goal or setting of the daemon (or of one torrent)",
     .help = set_help,
 };

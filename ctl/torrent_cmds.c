@@ -192,6 +192,41 @@ static int add_health(struct btctl_table *t, const json_t *st)
     return r;
 }
 
+/* Seeding: the ratio, the goals in force, and the one that finished the torrent. */
+static int add_seeding(struct btctl_table *t, const json_t *st)
+{
+    static const char *const why[][2] = {
+        {"ratio", "it reached its ratio limit; `btctl resume` seeds on"},
+        {"idle", "it uploaded nothing for its idle limit; `btctl resume` seeds on"},
+    };
+    const char *finished = btctl_remote_str(st, "finished", NULL);
+    const json_t *ratio = json_object_get(st, "ratio");
+    char goals[160], idle[BTCTL_DURATION_LEN];
+    struct line l = {{0}, 0};
+    size_t i;
+    int r = 0;
+
+    if (json_is_number(ratio))
+        line_addf(&l, "%.2f", json_number_value(ratio));
+    else
+        line_addf(&l, "-");
+    r |= add_kv(t, "Ratio:", l.buf);
+    btctl_remote_seed_goals(goals, sizeof(goals), st);
+    l.len = 0;
+    line_addf(&l, "%s", goals);
+    if (strcmp(btctl_remote_str(st, "state", ""), "seeding") == 0 &&
+        btctl_remote_int(st, "seed_idle_limit", 0) > 0) {
+        btctl_format_duration(idle, btctl_remote_int(st, "seed_idle_seconds", 0));
+        line_addf(&l, "; idle for %s", idle);
+    }
+    r |= add_kv(t, "Seeding goal:", l.buf);
+    for (i = 0; finished && i < sizeof(why) / sizeof(why[0]); i++) {
+        if (strcmp(finished, why[i][0]) == 0)
+            r |= add_kv(t, "Finished:", why[i][1]);
+    }
+    return r;
+}
+
 static int add_status(struct btctl_table *t, const json_t *st)
 {
     char id[24];
@@ -203,6 +238,7 @@ static int add_status(struct btctl_table *t, const json_t *st)
     r |= add_kv(t, "Info-hash:", btctl_remote_str(st, "info_hash", "?"));
     r |= add_kv(t, "State:", btctl_remote_str(st, "state", "?"));
     r |= add_transfer(t, st);
+    r |= add_seeding(t, st);
     r |= add_kv(t, "Directory:", btctl_remote_str(st, "dir", "?"));
     r |= add_health(t, st);
     return r < 0 ? -ENOMEM : 0;
@@ -411,12 +447,21 @@ const struct btctl_command btctl_pause_command = {
     .help = pause_help,
 };
 
+static const char resume_help[] =
+    "      --json   print btd's reply: the torrent's status object\n"
+    "  -h, --help   show this help\n"
+    "\n"
+    "Prints `ID \"NAME\": STATE`, the state the torrent is in now. A torrent in\n"
+    "state `finished` (it met its seeding goal) seeds again: if its ratio goal\n"
+    "is still met, the torrent gets no ratio limit of its own (set one with\n"
+    "`btctl set --torrent ID seed_ratio_limit R`); its idle clock starts at 0.\n";
+
 const struct btctl_command btctl_resume_command = {
     .name = "resume",
     .run = run_resume,
     .usage = "ID [--json]",
-    .summary = "start a paused torrent again",
-    .help = pause_help,
+    .summary = "start a paused or finished torrent again",
+    .help = resume_help,
 };
 
 /* verify */

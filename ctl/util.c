@@ -211,3 +211,33 @@ int btctl_parse_size(const char *s, uint64_t *ret)
     *ret = (uint64_t)v << shift;
     return 0;
 }
+
+int btctl_parse_duration(const char *s, uint64_t *ret)
+{
+    static const struct {
+        char unit;
+        uint64_t seconds;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+    unsigned long long v;
+    uint64_t mul = 1;
+    char *end;
+    size_t i;
+
+    if (*s < '0' || *s > '9')
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || v > INT32_MAX)
+        return -EINVAL;
+    for (i = 0; *end && i < sizeof(units) / sizeof(units[0]); i++) {
+        if (tolower((unsigned char)*end) == units[i].unit) {
+            mul = units[i].seconds;
+            end++;
+            break;
+        }
+    }
+    if (*end != '\0' || v * mul > INT32_MAX)
+        return -EINVAL;
+    *ret = v * mul;
+    return 0;
+}
