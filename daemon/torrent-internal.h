@@ -13,7 +13,9 @@ struct btd_work_result;
 
 /*
  * Changes the state (logged; the resume record is written soon). Paused,
- * for a torrent that met a seeding goal (t->finished), is state finished.
+ * for a torrent that met a seeding goal (t->finished), is state finished
+ * while it has every wanted piece; one that lacks some again (a verify,
+ * more files wanted) forgets the goal and is just paused.
  */
 void btd__torrent_set_state(struct btd_torrent *t, enum btd_torrent_state s);
 /* Downloading or seeding: announce and dial. */

@@ -86,8 +86,12 @@ static void on_tracker_peers(void *data, const struct bt_peer_addr *peers, size_
 
 void btd__torrent_set_state(struct btd_torrent *t, enum btd_torrent_state s)
 {
-    if (s == BTD_TORRENT_PAUSED && t->finished != BT_SEED_GOAL_NONE)
-        s = BTD_TORRENT_FINISHED;
+    if (s == BTD_TORRENT_PAUSED && t->finished != BT_SEED_GOAL_NONE) {
+        if (t->meta && btd_picker_complete(&t->picker))
+            s = BTD_TORRENT_FINISHED;
+        else
+            t->finished = BT_SEED_GOAL_NONE; /* pieces to fetch again: just paused now */
+    }
     if (t->state == s)
         return;
     if (s == BTD_TORRENT_SEEDING)
@@ -394,8 +398,7 @@ void btd__torrent_selection_changed(struct btd_torrent *t)
             btd_tracker_reannounce(t->tracker);
         btd__torrent_connect_more(t);
     } else if (t->state == BTD_TORRENT_FINISHED && !complete) {
-        t->finished = BT_SEED_GOAL_NONE; /* more to download: just paused now */
-        btd__torrent_set_state(t, BTD_TORRENT_PAUSED);
+        btd__torrent_set_state(t, BTD_TORRENT_PAUSED); /* more to download: just paused now */
     }
 }
 

@@ -7,11 +7,12 @@ one of 5 it would never reach) and an upload limit that keeps the leecher
 from finishing, it stops once it has uploaded half the torrent: state
 `finished`, a notice naming the goal, no peer left, and opentracker no
 longer lists it as a seed (its `stopped` landed). A restart keeps it
-finished; `btctl resume` seeds again with no ratio limit of its own. An
-unused seed stops after a 3 s idle limit, but not the torrent whose own
-idle limit is `unlimited`. The configuration file sets the global goals,
-and SIGHUP reads them again. Bad values are refused in one line, by btctl,
-over JSON-RPC and in the file, and change nothing.
+finished, and so does a check of its data; `btctl resume` seeds again with
+no ratio limit of its own. An unused seed stops after a 3 s idle limit, but
+not the torrent whose own idle limit is `unlimited`. The configuration
+file sets the global goals, and SIGHUP reads them again. Bad values are
+refused in one line, by btctl, over JSON-RPC and in the file, and change
+nothing.
 """
 
 import json
@@ -107,6 +108,13 @@ def test_ratio_limit_stops_the_seed(t):
         t.eq((st["state"], st["finished"], st["seed_ratio_limit"]), ("finished", "ratio", 0.5),
              "after a restart it is still finished, with its own limit")
         t.eq(st["uploaded_bytes"], uploaded, "and its upload total")
+        r = btctl(btd2, "verify", str(tid))
+        t.ok(r.returncode == 0 and r.stdout.strip().endswith(": checking"),
+             "btctl verify of a finished torrent checks it", r.stdout + r.stderr)
+        st = wait_until(lambda: (lambda s: s if s["state"] != "checking" else None)(
+            btd2.status(tid)), 30, "the check")
+        t.eq((st["state"], st["finished"]), ("finished", "ratio"),
+             "its data whole, it is finished again after the check")
 
         r = btctl(btd2, "resume", str(tid))
         t.ok(r.returncode == 0 and r.stdout.strip().endswith(": seeding"),
