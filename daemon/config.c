@@ -22,7 +22,7 @@ struct key {
     const char *name;
     enum key_type type;
     size_t offset;                           /* into struct btd_config */
-    int64_t min, max;                        /* integers; a ratio's are BT_RATIO_MAX's */
+    int64_t min, max;                        /* integers (a ratio's range is ratio.h's) */
     bool live;                               /* may change while btd runs (session.set, reload) */
     const char *(*check)(const char *value); /* strings: NULL if fine, else why not */
 };
@@ -68,9 +68,7 @@ enum btd_encryption btd_config_encryption(const struct btd_config *c)
 #define INT(field, lo, hi)                                                                         \
     .name = #field, .type = KEY_INT, .offset = offsetof(struct btd_config, field), .min = lo,      \
     .max = hi
-#define RATIO(field)                                                                               \
-    .name = #field, .type = KEY_RATIO, .offset = offsetof(struct btd_config, field), .min = 0,     \
-    .max = BT_RATIO_MAX
+#define RATIO(field) .name = #field, .type = KEY_RATIO, .offset = offsetof(struct btd_config, field)
 #define LIVE .live = true
 #define MAX_RATE ((int64_t)1 << 40) /* bytes/s: a terabyte a second is no limit */
 
