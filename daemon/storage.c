@@ -13,40 +13,7 @@
 #include <unistd.h>
 
 #include "mapped.h"
-
-/* One file of the layout, copied from the metainfo. */
-struct sfile {
-    char *path;       /* owned: "name/dir/file", components joined with '/' */
-    char *comps;      /* same allocation as path: the components, NUL-separated */
-    const char *leaf; /* into comps: the last component */
-    uint32_t ncomps;
-    uint64_t length; /* bytes */
-    uint64_t offset; /* bytes from the start of the torrent's data */
-    bool pad;        /* BEP 47 padding: never on disk */
-};
-
-/* One cached descriptor. The cache hands out dup()s, so closing an entry never
- * pulls a descriptor from under a worker that is using it. */
-struct cached_fd {
-    int fd;        /* owned; -1 for a free slot */
-    uint32_t file; /* index into files */
-    bool writable; /* opened O_RDWR */
-    uint64_t used; /* LRU stamp, higher is more recent */
-};
-
-struct btd_storage {
-    atomic_uint refs;
-    int dirfd;           /* owned: the download directory */
-    struct sfile *files; /* owned */
-    uint32_t file_count;
-    uint64_t total_length;      /* bytes */
-    atomic_bool *dirty;         /* owned; one per file: written since the last sync */
-    atomic_bool empties_done;   /* the zero-length files were created */
-    pthread_mutex_t lock;       /* protects cache and stamp */
-    pthread_mutex_t write_lock; /* one pwrite at a time (see btd_storage_write) */
-    struct cached_fd cache[BTD_STORAGE_MAX_OPEN];
-    uint64_t stamp;
-};
+#include "storage-internal.h"
 
 /* Process-wide: cleared when the kernel says openat2 does not exist. */
 static atomic_bool use_openat2 = true;
@@ -212,15 +179,13 @@ void btd_storage_unref(struct btd_storage *s)
  * O_NOFOLLOW. Either way a planted symlink makes the open fail.
  */
 
-static void close_dir(const struct btd_storage *s, int fd)
+void btd__storage_close_dir(const struct btd_storage *s, int fd)
 {
     if (fd >= 0 && fd != s->dirfd)
         close(fd);
 }
 
-/* The directory holding f's leaf, walked component by component (created when
- * create). Returns a descriptor for close_dir(), or -errno. */
-static int open_parent(const struct btd_storage *s, const struct sfile *f, bool create)
+int btd__storage_open_parent(const struct btd_storage *s, const struct sfile *f, bool create)
 {
     const char *c = f->comps;
     int dfd = s->dirfd;
@@ -230,12 +195,12 @@ static int open_parent(const struct btd_storage *s, const struct sfile *f, bool 
     for (i = 0; i + 1 < f->ncomps; i++) {
         if (create && mkdirat(dfd, c, 0755) < 0 && errno != EEXIST) {
             err = -errno;
-            close_dir(s, dfd);
+            btd__storage_close_dir(s, dfd);
             return err;
         }
         next = openat(dfd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         err = -errno;
-        close_dir(s, dfd);
+        btd__storage_close_dir(s, dfd);
         if (next < 0)
             return err;
         dfd = next;
@@ -246,14 +211,14 @@ static int open_parent(const struct btd_storage *s, const struct sfile *f, bool 
 
 static int open_walk(const struct btd_storage *s, const struct sfile *f, int flags, bool mkdirs)
 {
-    int pfd = open_parent(s, f, mkdirs);
+    int pfd = btd__storage_open_parent(s, f, mkdirs);
     int fd, err;
 
     if (pfd < 0)
         return pfd;
     fd = openat(pfd, f->leaf, flags | O_NOFOLLOW | O_CLOEXEC, 0644);
     err = -errno;
-    close_dir(s, pfd);
+    btd__storage_close_dir(s, pfd);
     return fd < 0 ? err : fd;
 }
 
@@ -725,7 +690,7 @@ int btd_storage_stat(struct btd_storage *s, uint32_t i, uint64_t *ret_size, int6
 static int delete_file(const struct btd_storage *s, const struct sfile *f)
 {
     struct stat st;
-    int pfd = open_parent(s, f, false);
+    int pfd = btd__storage_open_parent(s, f, false);
     int r = 0;
 
     if (pfd < 0)
@@ -736,7 +701,7 @@ static int delete_file(const struct btd_storage *s, const struct sfile *f)
         r = -EEXIST;
     else if (unlinkat(pfd, f->leaf, 0) < 0 && errno != ENOENT)
         r = -errno;
-    close_dir(s, pfd);
+    btd__storage_close_dir(s, pfd);
     return r;
 }
 
@@ -755,12 +720,12 @@ static int delete_dir(const struct btd_storage *s, const struct sfile *f, uint32
         c += strlen(c) + 1;
     d.ncomps = depth;
     d.leaf = c;
-    pfd = open_parent(s, &d, false);
+    pfd = btd__storage_open_parent(s, &d, false);
     if (pfd < 0)
         return pfd == -ENOENT ? 0 : pfd;
     if (unlinkat(pfd, c, AT_REMOVEDIR) < 0 && errno != ENOENT && errno != ENOTEMPTY)
         r = -errno;
-    close_dir(s, pfd);
+    btd__storage_close_dir(s, pfd);
     return r;
 }
 
@@ -786,19 +751,13 @@ static bool same_dir(const struct sfile *f, const struct sfile *g, uint32_t dept
     return prefix_len(g, depth) == n && memcmp(f->path, g->path, n) == 0;
 }
 
-int btd_storage_delete(struct btd_storage *s)
+int btd__storage_remove_dirs(const struct btd_storage *s)
 {
     const struct sfile *prev;
     uint32_t i, depth, max_depth = 0;
     int r, first = 0;
 
-    btd_storage_close_files(s);
     for (i = 0; i < s->file_count; i++) {
-        if (s->files[i].pad)
-            continue;
-        r = delete_file(s, &s->files[i]);
-        if (r < 0 && first == 0)
-            first = r;
         if (s->files[i].ncomps > max_depth)
             max_depth = s->files[i].ncomps;
     }
@@ -821,4 +780,21 @@ int btd_storage_delete(struct btd_storage *s)
         }
     }
     return first;
+}
+
+int btd_storage_delete(struct btd_storage *s)
+{
+    uint32_t i;
+    int r, first = 0;
+
+    btd_storage_close_files(s);
+    for (i = 0; i < s->file_count; i++) {
+        if (s->files[i].pad)
+            continue;
+        r = delete_file(s, &s->files[i]);
+        if (r < 0 && first == 0)
+            first = r;
+    }
+    r = btd__storage_remove_dirs(s);
+    return first ? first : r;
 }

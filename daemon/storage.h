@@ -73,6 +73,37 @@ void btd_storage_close_files(struct btd_storage *s);
 /* Deletes the torrent's files and the directories it created if empty. Worker thread. */
 int btd_storage_delete(struct btd_storage *s);
 
+/* What btd_storage_move did; filled in every case. */
+struct btd_storage_move_report {
+    uint32_t moved;   /* files renamed within one file system */
+    uint32_t copied;  /* files copied to another file system (then their sources deleted) */
+    uint32_t skipped; /* files not in the source directory (not written yet), or not regular */
+    uint32_t failed;  /* the file (metainfo order) the move failed on, or UINT32_MAX */
+    const char *op;   /* static: what failed on it ("rename", "copy", "create", ...), or NULL */
+    uint32_t stuck;   /* a file left in to's directory by a failed move back, or UINT32_MAX */
+};
+
+/*
+ * Moves the torrent's files from from's directory to to's (two storages of
+ * one layout): each file is renamed when both are on one file system, else
+ * copied (with its mode and times, fsync) into a new file; directories are
+ * created beneath to's directory, never through a symlink, and no existing
+ * file there is replaced (-EEXIST). Only the layout's files move; what else
+ * the directories hold stays. A file missing from the source (not written
+ * yet) is skipped.
+ *
+ * All or nothing: the sources of copies are deleted only once every file is
+ * in place. On a failure every file already moved is moved back (renamed
+ * back; copies deleted), the directories created for them are removed, and
+ * the -errno of the failure is returned with report->failed and op set; if
+ * a rename back fails too (it should not: same file system), report->stuck
+ * names the file left in to's directory. On success the source directories
+ * the torrent's files were in are removed when empty. Neither storage may
+ * be written meanwhile. Worker thread.
+ */
+int btd_storage_move(struct btd_storage *from, struct btd_storage *to,
+                     struct btd_storage_move_report *report);
+
 /* Tests only: false forces the component-by-component walk instead of openat2. */
 void btd__storage_use_openat2(bool on);
 

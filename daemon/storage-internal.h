@@ -1,0 +1,64 @@
+/*
+ * storage-internal: what storage.c (reads, writes, deletes) and
+ * storage_move.c (moving a torrent's files to another directory) share.
+ * Same threads as storage.h: the helpers below run on any thread and touch
+ * only the directory descriptor and the layout, which never change.
+ */
+#ifndef BTD_STORAGE_INTERNAL_H
+#define BTD_STORAGE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "storage.h"
+
+/* One file of the layout, copied from the metainfo. */
+struct sfile {
+    char *path;       /* owned: "name/dir/file", components joined with '/' */
+    char *comps;      /* same allocation as path: the components, NUL-separated */
+    const char *leaf; /* into comps: the last component */
+    uint32_t ncomps;
+    uint64_t length; /* bytes */
+    uint64_t offset; /* bytes from the start of the torrent's data */
+    bool pad;        /* BEP 47 padding: never on disk */
+};
+
+/* One cached descriptor. The cache hands out dup()s, so closing an entry never
+ * pulls a descriptor from under a worker that is using it. */
+struct cached_fd {
+    int fd;        /* owned; -1 for a free slot */
+    uint32_t file; /* index into files */
+    bool writable; /* opened O_RDWR */
+    uint64_t used; /* LRU stamp, higher is more recent */
+};
+
+struct btd_storage {
+    atomic_uint refs;
+    int dirfd;           /* owned: the download directory */
+    struct sfile *files; /* owned */
+    uint32_t file_count;
+    uint64_t total_length;      /* bytes */
+    atomic_bool *dirty;         /* owned; one per file: written since the last sync */
+    atomic_bool empties_done;   /* the zero-length files were created */
+    pthread_mutex_t lock;       /* protects cache and stamp */
+    pthread_mutex_t write_lock; /* one pwrite at a time (see btd_storage_write) */
+    struct cached_fd cache[BTD_STORAGE_MAX_OPEN];
+    uint64_t stamp;
+};
+
+/*
+ * The directory holding f's leaf beneath s's directory, walked component by
+ * component with O_NOFOLLOW (each created first when create), so a symlink
+ * in the way makes it fail. Returns a descriptor for btd__storage_close_dir
+ * (it may be s's own), or -errno.
+ */
+int btd__storage_open_parent(const struct btd_storage *s, const struct sfile *f, bool create);
+void btd__storage_close_dir(const struct btd_storage *s, int fd);
+/*
+ * Removes the directories beneath s's directory that hold its files, deepest
+ * first, where they are empty (as btd_storage_delete does after the files).
+ * 0 or the first -errno.
+ */
+int btd__storage_remove_dirs(const struct btd_storage *s);
+
+#endif

@@ -1,0 +1,303 @@
+/*
+ * storage_move: a torrent's files from one download directory to another
+ * (btd_storage_move in storage.h). Worker thread; both storages idle.
+ *
+ * Each file is renamed (renameat2 RENAME_NOREPLACE) or, across file
+ * systems, copied into a new file (O_EXCL|O_NOFOLLOW, holes kept, fsync)
+ * whose source is deleted only once every file is in place, so a failure
+ * half way can move everything back: renames are undone, copies deleted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage-internal.h"
+
+#define COPY_CHUNK (1u << 20) /* bytes per copy_file_range or read */
+
+enum done_how {
+    NOT_MOVED = 0,
+    RENAMED,
+    COPIED,
+};
+
+struct mover {
+    struct btd_storage *from, *to; /* borrowed */
+    uint8_t *how;                  /* owned: enum done_how per file */
+    struct btd_storage_move_report *rep;
+};
+
+static int fail(struct mover *m, uint32_t i, const char *op, int r)
+{
+    m->rep->failed = i;
+    m->rep->op = op;
+    return r;
+}
+
+/* fsync of the directory pfd (an O_PATH descriptor) names; best effort. */
+static void sync_dir(int pfd)
+{
+    int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* Copies n bytes at off from in to out: copy_file_range, else read and write. */
+static int copy_range(int in, int out, uint64_t off, uint64_t n, uint8_t **buf)
+{
+    loff_t ioff = (loff_t)off, ooff = (loff_t)off;
+    ssize_t k, w;
+    bool plain = false;
+
+    while (n > 0) {
+        size_t want = n < COPY_CHUNK ? (size_t)n : COPY_CHUNK;
+
+        k = plain ? -1 : copy_file_range(in, &ioff, out, &ooff, want, 0);
+        if (k < 0 && !plain &&
+            (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP ||
+             errno == EPERM)) {
+            plain = true;
+            continue;
+        }
+        if (plain) {
+            if (!*buf && !(*buf = malloc(COPY_CHUNK)))
+                return -ENOMEM;
+            k = pread(in, *buf, want, ioff);
+            for (w = 0; k > 0 && w < k;) {
+                ssize_t d = pwrite(out, *buf + w, (size_t)(k - w), ooff + w);
+
+                if (d < 0 && errno == EINTR)
+                    continue;
+                if (d <= 0)
+                    return d < 0 ? -errno : -EIO;
+                w += d;
+            }
+            ioff += k > 0 ? k : 0;
+            ooff += k > 0 ? k : 0;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -errno;
+        if (k == 0)
+            return -ENODATA; /* the source shrank under us */
+        n -= (uint64_t)k;
+    }
+    return 0;
+}
+
+/* Copies the data of in (size bytes) into out, leaving its holes as holes. */
+static int copy_data(int in, int out, uint64_t size)
+{
+    uint8_t *buf = NULL;
+    off_t data, hole = 0;
+    int r = 0;
+
+    if (ftruncate(out, (off_t)size) < 0)
+        return -errno;
+    while (r == 0 && (uint64_t)hole < size) {
+        data = lseek(in, hole, SEEK_DATA);
+        if (data < 0 && errno == ENXIO)
+            break; /* only a hole is left */
+        if (data < 0) {
+            data = hole; /* SEEK_DATA unsupported: all of it is data */
+            hole = (off_t)size;
+        } else {
+            hole = lseek(in, data, SEEK_HOLE);
+            if (hole < 0 || (uint64_t)hole > size)
+                hole = (off_t)size;
+        }
+        r = copy_range(in, out, (uint64_t)data, (uint64_t)(hole - data), &buf);
+    }
+    free(buf);
+    return r;
+}
+
+/* Copies the regular file leaf (st) from spfd into a new file in dpfd; none is left on a
+ * failure. */
+static int copy_file(int spfd, int dpfd, const char *leaf, const struct stat *st)
+{
+    struct timespec times[2] = {st->st_atim, st->st_mtim};
+    int in, out, r = 0;
+
+    in = openat(spfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0)
+        return -errno;
+    out = openat(dpfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                 st->st_mode & 0777);
+    if (out < 0) {
+        r = -errno;
+        close(in);
+        return r;
+    }
+    r = copy_data(in, out, (uint64_t)st->st_size);
+    if (r == 0 && (fchmod(out, st->st_mode & 0777) < 0 || futimens(out, times) < 0))
+        r = -errno;
+    if (r == 0 && fsync(out) < 0)
+        r = -errno;
+    if (r == 0)
+        sync_dir(dpfd);
+    if (close(out) < 0 && r == 0)
+        r = -errno;
+    close(in);
+    if (r < 0)
+        unlinkat(dpfd, leaf, 0);
+    return r;
+}
+
+/* Renames leaf from spfd to dpfd without replacing anything; -EXDEV across file systems. */
+static int rename_file(int spfd, int dpfd, const char *leaf)
+{
+    if (renameat2(spfd, leaf, dpfd, leaf, RENAME_NOREPLACE) < 0)
+        return -errno;
+    sync_dir(dpfd);
+    sync_dir(spfd);
+    return 0;
+}
+
+/* Moves file i (renamed or copied, its source kept); a file not in the source is skipped. */
+static int move_one(struct mover *m, uint32_t i)
+{
+    const struct sfile *f = &m->from->files[i];
+    int spfd, dpfd, r;
+    struct stat st;
+
+    spfd = btd__storage_open_parent(m->from, f, false);
+    if (spfd == -ENOENT || spfd == -ENOTDIR) {
+        m->rep->skipped++;
+        return 0;
+    }
+    if (spfd < 0)
+        return fail(m, i, "open its directory", spfd);
+    r = fstatat(spfd, f->leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+    if (r < 0 || !S_ISREG(st.st_mode)) { /* not written yet, or not ours (a symlink, ...) */
+        btd__storage_close_dir(m->from, spfd);
+        if (r < 0 && r != -ENOENT)
+            return fail(m, i, "stat", r);
+        m->rep->skipped++;
+        return 0;
+    }
+    dpfd = btd__storage_open_parent(m->to, &m->to->files[i], true);
+    if (dpfd < 0) {
+        btd__storage_close_dir(m->from, spfd);
+        return fail(m, i, "create its directory", dpfd);
+    }
+    r = rename_file(spfd, dpfd, f->leaf);
+    if (r == 0) {
+        m->how[i] = RENAMED;
+        m->rep->moved++;
+    } else if (r == -EXDEV) {
+        r = copy_file(spfd, dpfd, f->leaf, &st);
+        m->how[i] = r == 0 ? COPIED : NOT_MOVED;
+        m->rep->copied += r == 0;
+    }
+    if (r < 0)
+        fail(m, i, r == -EEXIST ? "create (a file of that name is there)" : "move", r);
+    btd__storage_close_dir(m->to, dpfd);
+    btd__storage_close_dir(m->from, spfd);
+    return r;
+}
+
+/* Undoes file i's move: renamed back, or its copy deleted (the source is still there). */
+static int move_back(struct mover *m, uint32_t i)
+{
+    const struct sfile *f = &m->from->files[i];
+    int spfd, dpfd, r = 0;
+
+    dpfd = btd__storage_open_parent(m->to, &m->to->files[i], false);
+    if (dpfd < 0)
+        return dpfd;
+    if (m->how[i] == COPIED) {
+        if (unlinkat(dpfd, f->leaf, 0) < 0 && errno != ENOENT)
+            r = -errno;
+        btd__storage_close_dir(m->to, dpfd);
+        return r;
+    }
+    spfd = btd__storage_open_parent(m->from, f, true);
+    r = spfd < 0 ? spfd : rename_file(dpfd, spfd, f->leaf);
+    if (spfd >= 0)
+        btd__storage_close_dir(m->from, spfd);
+    btd__storage_close_dir(m->to, dpfd);
+    return r;
+}
+
+/* Deletes the source of the copied file i (its copy is in place). */
+static int delete_source(struct mover *m, uint32_t i)
+{
+    const struct sfile *f = &m->from->files[i];
+    int spfd = btd__storage_open_parent(m->from, f, false), r = 0;
+
+    if (spfd < 0)
+        return spfd;
+    if (unlinkat(spfd, f->leaf, 0) < 0 && errno != ENOENT)
+        r = -errno;
+    btd__storage_close_dir(m->from, spfd);
+    return r;
+}
+
+static bool same_dir(const struct btd_storage *a, const struct btd_storage *b)
+{
+    struct stat sa, sb;
+
+    return fstat(a->dirfd, &sa) == 0 && fstat(b->dirfd, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+static int check_layouts(const struct btd_storage *from, const struct btd_storage *to)
+{
+    uint32_t i;
+
+    if (from->file_count != to->file_count)
+        return -EINVAL;
+    for (i = 0; i < from->file_count; i++) {
+        if (strcmp(from->files[i].path, to->files[i].path) != 0)
+            return -EINVAL;
+    }
+    return same_dir(from, to) ? -EALREADY : 0;
+}
+
+int btd_storage_move(struct btd_storage *from, struct btd_storage *to,
+                     struct btd_storage_move_report *report)
+{
+    struct mover m = {.from = from, .to = to, .rep = report};
+    uint32_t i, n;
+    int r;
+
+    *report = (struct btd_storage_move_report){.failed = UINT32_MAX, .stuck = UINT32_MAX};
+    r = check_layouts(from, to);
+    if (r < 0)
+        return r;
+    m.how = calloc(from->file_count, 1);
+    if (!m.how)
+        return -ENOMEM;
+    btd_storage_close_files(from);
+    btd_storage_close_files(to);
+    for (n = 0; r == 0 && n < from->file_count; n++) {
+        if (!from->files[n].pad)
+            r = move_one(&m, n);
+    }
+    if (r < 0) {
+        for (i = 0; i < n; i++) {
+            if (m.how[i] != NOT_MOVED && move_back(&m, i) < 0 && m.how[i] == RENAMED &&
+                report->stuck == UINT32_MAX)
+                report->stuck = i;
+        }
+        btd__storage_remove_dirs(to);
+        free(m.how);
+        return r;
+    }
+    for (i = 0; i < from->file_count; i++) {
+        if (m.how[i] == COPIED)
+            delete_source(&m, i); /* a source left behind is a spare copy, not a loss */
+    }
+    btd__storage_remove_dirs(from);
+    free(m.how);
+    return 0;
+}
