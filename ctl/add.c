@@ -112,26 +112,6 @@ static int parse_args(struct btctl *ctl, struct add_opts *o, int argc, char **ar
     return -1;
 }
 
-/* dir made absolute against the working directory: a new string, or NULL (errno set). */
-static char *absolute_dir(const char *dir)
-{
-    char *cwd;
-    char *out;
-    size_t n;
-
-    if (dir[0] == '/')
-        return strdup(dir);
-    cwd = realpath(".", NULL);
-    if (!cwd)
-        return NULL;
-    n = strlen(cwd) + 1 + strlen(dir) + 1;
-    out = malloc(n);
-    if (out)
-        snprintf(out, n, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, dir);
-    free(cwd);
-    return out;
-}
-
 /*
  * Parses the torrent here too, so that a file that is not one is reported
  * with its path rather than as btd's bare complaint. Returns the exit status.
@@ -222,7 +202,7 @@ static int build_params(const struct add_opts *o, json_t **ret_params)
     } else
         r = set_metainfo(params, o->source);
     if (r == BTCTL_EXIT_OK && o->dir) {
-        dir = absolute_dir(o->dir);
+        dir = btctl_absolute_dir(o->dir);
         if (!dir) {
             btctl_errorf("add: --dir %s: %s", o->dir, strerror(errno));
             r = BTCTL_EXIT_FAIL;

@@ -37,6 +37,7 @@ struct btctl_command {
 extern const struct btctl_command btctl_create_command;
 extern const struct btctl_command btctl_set_command;
 extern const struct btctl_command btctl_verify_command;
+extern const struct btctl_command btctl_move_command;
 extern const struct btctl_command btctl_info_command;
 /* The daemon's commands: add.c, torrent_cmds.c, inspect.c, wait.c, session_cmds.c. */
 extern const struct btctl_command btctl_add_command;
@@ -67,6 +68,9 @@ int btctl_help(const struct btctl_command *cmd);
  */
 int btctl_usage_error(const struct btctl_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* dir made absolute against the working directory: a new string, or NULL (errno set). */
+char *btctl_absolute_dir(const char *dir);
 
 /*
  * A byte count: digits with an optional binary unit, "262144", "256K",

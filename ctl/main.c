@@ -26,6 +26,7 @@ static const struct btctl_command *const commands[] = {
     &btctl_pause_command,
     &btctl_resume_command,
     &btctl_verify_command,
+    &btctl_move_command,
     &btctl_remove_command,
     &btctl_session_command,
     &btctl_set_command,

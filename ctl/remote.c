@@ -127,7 +127,8 @@ bool btctl_remote_is_complete(const json_t *status)
     const char *state = btctl_remote_str(status, "state", "");
 
     return strcmp(state, "seeding") == 0 ||
-           (btctl_remote_real(status, "progress", 0.0) >= 1.0 && strcmp(state, "checking") != 0);
+           (btctl_remote_real(status, "progress", 0.0) >= 1.0 && strcmp(state, "checking") != 0 &&
+            strcmp(state, "moving") != 0);
 }
 
 void btctl_remote_print_torrent(FILE *f, const json_t *torrent)

@@ -72,7 +72,7 @@ const char *btctl_remote_str(const json_t *o, const char *key, const char *dflt)
 
 /*
  * Whether a torrent status is complete: seeding, or every byte verified
- * and not being checked again.
+ * and not being checked again or moved.
  */
 bool btctl_remote_is_complete(const json_t *status);
 

@@ -240,6 +240,8 @@ static int add_status(struct btctl_table *t, const json_t *st)
     r |= add_transfer(t, st);
     r |= add_seeding(t, st);
     r |= add_kv(t, "Directory:", btctl_remote_str(st, "dir", "?"));
+    if (json_object_get(st, "moving_to"))
+        r |= add_kv(t, "Moving to:", btctl_remote_str(st, "moving_to", "?"));
     r |= add_health(t, st);
     return r < 0 ? -ENOMEM : 0;
 }

@@ -241,3 +241,23 @@ int btctl_parse_duration(const char *s, uint64_t *ret)
     *ret = v * mul;
     return 0;
 }
+
+/* dir made absolute against the working directory: a new string, or NULL (errno set). */
+char *btctl_absolute_dir(const char *dir)
+{
+    char *cwd;
+    char *out;
+    size_t n;
+
+    if (dir[0] == '/')
+        return strdup(dir);
+    cwd = realpath(".", NULL);
+    if (!cwd)
+        return NULL;
+    n = strlen(cwd) + 1 + strlen(dir) + 1;
+    out = malloc(n);
+    if (out)
+        snprintf(out, n, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, dir);
+    free(cwd);
+    return out;
+}

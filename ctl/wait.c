@@ -7,7 +7,7 @@
  *
  *     progress 42.0% 1.20 MiB/s peers 2 eta 10s
  *
- * Complete means seeding, or everything verified and not re-checking.
+ * Complete means seeding, or everything verified and not re-checking or moving.
  * Exit 0 when complete, 1 if the torrent errors or btd cannot be asked,
  * 2 on time-out (--timeout) or a usage error.
  */

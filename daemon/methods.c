@@ -105,6 +105,8 @@ static json_t *torrent_status(const struct btd_torrent *t)
                         : rate >= 1.0 ? json_integer((json_int_t)((double)left / rate))
                                       : json_null());
     json_object_set_new(o, "error", t->error ? json_string(t->error) : json_null());
+    if (t->move_to)
+        json_object_set_new(o, "moving_to", json_string(t->move_to));
     json_object_set_new(o, "wanted_bytes", json_integer((json_int_t)wanted));
     json_object_set_new(o, "left_bytes", json_integer((json_int_t)left));
     json_object_set_new(o, "hash_failures", json_integer(t->hash_failures));
@@ -432,9 +434,41 @@ static int m_torrent_verify(struct btd_session *s, json_t *params, json_t **ret_
         return r;
     if (btd_torrent_verify(t) < 0)
         return bt_error_set(err, BT_RPC_BUSY,
-                            t->meta ? "torrent %u is already being checked"
-                                    : "torrent %u has no metadata yet",
+                            t->move_to ? "torrent %u is moving its data"
+                            : t->meta  ? "torrent %u is already being checked"
+                                       : "torrent %u has no metadata yet",
                             t->id);
+    *ret_result = torrent_status(t);
+    return 0;
+}
+
+static int m_torrent_move(struct btd_session *s, json_t *params, json_t **ret_result,
+                          struct bt_error *err)
+{
+    struct btd_torrent *t;
+    const char *dir = NULL;
+    bool move_data = true;
+    int r = find_torrent(s, params, &t, err);
+
+    if (!r)
+        r = bt_rpc_param_string(params, "dir", true, &dir, err);
+    if (!r)
+        r = bt_rpc_param_bool(params, "move_data", false, &move_data, err);
+    if (r)
+        return r;
+    if (!dir[0])
+        return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.dir: must not be empty");
+    if (dir[0] != '/')
+        return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.dir: must be an absolute path");
+    r = btd_torrent_move(t, dir, move_data);
+    if (r == -EBUSY)
+        return bt_error_set(err, BT_RPC_BUSY, "torrent %u is %s", t->id,
+                            t->move_to ? "already moving" : "being checked");
+    if (r == -EALREADY)
+        return bt_error_set(err, BT_RPC_INVALID_PARAMS, "torrent %u is in %s already", t->id,
+                            t->dir);
+    if (r < 0)
+        return bt_error_set(err, BT_RPC_IO_ERROR, "%s: %s", dir, strerror(-r));
     *ret_result = torrent_status(t);
     return 0;
 }
@@ -574,6 +608,9 @@ static int m_torrent_remove(struct btd_session *s, json_t *params, json_t **ret_
         r = bt_rpc_param_bool(params, "delete_data", false, &delete_data, err);
     if (r)
         return r;
+    if (t->move_to)
+        return bt_error_set(err, BT_RPC_BUSY, "torrent %u is moving its data: remove it after",
+                            t->id);
     *ret_result = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)t->id, "info_hash", t->hex,
                             "deleted_data", delete_data);
     btd_session_remove(s, t, delete_data);
@@ -642,19 +679,12 @@ static int m_session_shutdown(struct btd_session *s, json_t *params, json_t **re
 }
 
 const struct btd_method btd_methods[] = {
-    {"torrent.add", m_torrent_add},
-    {"torrent.list", m_torrent_list},
-    {"torrent.get", m_torrent_get},
-    {"torrent.jobs", m_torrent_jobs},
-    {"torrent.peers", m_torrent_peers},
-    {"torrent.files", m_torrent_files},
-    {"torrent.pause", m_torrent_pause},
-    {"torrent.resume", m_torrent_resume},
-    {"torrent.remove", m_torrent_remove},
-    {"torrent.verify", m_torrent_verify},
-    {"torrent.set", m_torrent_set},
-    {"session.get", m_session_get},
-    {"session.set", m_session_set},
-    {"session.shutdown", m_session_shutdown},
-    {NULL, NULL},
+    {"torrent.add", m_torrent_add},           {"torrent.list", m_torrent_list},
+    {"torrent.get", m_torrent_get},           {"torrent.jobs", m_torrent_jobs},
+    {"torrent.peers", m_torrent_peers},       {"torrent.files", m_torrent_files},
+    {"torrent.pause", m_torrent_pause},       {"torrent.resume", m_torrent_resume},
+    {"torrent.remove", m_torrent_remove},     {"torrent.verify", m_torrent_verify},
+    {"torrent.move", m_torrent_move},         {"torrent.set", m_torrent_set},
+    {"session.get", m_session_get},           {"session.set", m_session_set},
+    {"session.shutdown", m_session_shutdown}, {NULL, NULL},
 };

@@ -58,12 +58,13 @@ void btd__session_save_next(struct btd_session *s)
 
     if (s->saving || s->closing)
         return;
+    /* A moving torrent's record waits for the move's end: it names the directory the data is in. */
     for (t = s->torrents; t && !pick; t = t->next) {
-        if (t->resume_soon)
+        if (t->resume_soon && !t->move_to)
             pick = t;
     }
     for (t = s->torrents; t && !pick; t = t->next) {
-        if (t->resume_dirty && t->ticks - t->last_save >= SAVE_EVERY_S)
+        if (t->resume_dirty && t->ticks - t->last_save >= SAVE_EVERY_S && !t->move_to)
             pick = t;
     }
     if (!pick)

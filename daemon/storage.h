@@ -79,7 +79,7 @@ struct btd_storage_move_report {
     uint32_t copied;  /* files copied to another file system (then their sources deleted) */
     uint32_t skipped; /* files not in the source directory (not written yet), or not regular */
     uint32_t failed;  /* the file (metainfo order) the move failed on, or UINT32_MAX */
-    const char *op;   /* static: what failed on it ("rename", "copy", "create", ...), or NULL */
+    const char *op;   /* static: what failed on it ("renaming", "copying", ...), or NULL */
     uint32_t stuck;   /* a file left in to's directory by a failed move back, or UINT32_MAX */
 };
 

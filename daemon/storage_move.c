@@ -166,6 +166,7 @@ static int rename_file(int spfd, int dpfd, const char *leaf)
 static int move_one(struct mover *m, uint32_t i)
 {
     const struct sfile *f = &m->from->files[i];
+    const char *op;
     int spfd, dpfd, r;
     struct stat st;
 
@@ -175,31 +176,33 @@ static int move_one(struct mover *m, uint32_t i)
         return 0;
     }
     if (spfd < 0)
-        return fail(m, i, "open its directory", spfd);
+        return fail(m, i, "opening the directory of", spfd);
     r = fstatat(spfd, f->leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
     if (r < 0 || !S_ISREG(st.st_mode)) { /* not written yet, or not ours (a symlink, ...) */
         btd__storage_close_dir(m->from, spfd);
         if (r < 0 && r != -ENOENT)
-            return fail(m, i, "stat", r);
+            return fail(m, i, "examining", r);
         m->rep->skipped++;
         return 0;
     }
     dpfd = btd__storage_open_parent(m->to, &m->to->files[i], true);
     if (dpfd < 0) {
         btd__storage_close_dir(m->from, spfd);
-        return fail(m, i, "create its directory", dpfd);
+        return fail(m, i, "creating the directory of", dpfd);
     }
+    op = "renaming";
     r = rename_file(spfd, dpfd, f->leaf);
     if (r == 0) {
         m->how[i] = RENAMED;
         m->rep->moved++;
     } else if (r == -EXDEV) {
+        op = "copying";
         r = copy_file(spfd, dpfd, f->leaf, &st);
         m->how[i] = r == 0 ? COPIED : NOT_MOVED;
         m->rep->copied += r == 0;
     }
     if (r < 0)
-        fail(m, i, r == -EEXIST ? "create (a file of that name is there)" : "move", r);
+        fail(m, i, op, r);
     btd__storage_close_dir(m->to, dpfd);
     btd__storage_close_dir(m->from, spfd);
     return r;

@@ -58,6 +58,13 @@ void btd__torrent_on_checked(struct btd_torrent *t, struct btd_work_result *res)
  * happens later, on the loop. 0 or -errno (the torrent cannot be restored).
  */
 int btd__torrent_restore(struct btd_torrent *t, const struct btd_resume *rec);
+/*
+ * A move waits for the pieces being written to land (no job left in the
+ * picker): torrent.c calls this as each verdict comes; the move goes on
+ * once there is none (torrent_move.c).
+ */
+void btd__torrent_move_go(struct btd_torrent *t);
+
 /* Frees t->restore, if any (the torrent goes, or a check takes its place). */
 void btd__torrent_drop_restore(struct btd_torrent *t);
 

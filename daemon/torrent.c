@@ -32,7 +32,7 @@ const char *btd_torrent_state_name(enum btd_torrent_state s)
         [BTD_TORRENT_METADATA] = "metadata",       [BTD_TORRENT_CHECKING] = "checking",
         [BTD_TORRENT_DOWNLOADING] = "downloading", [BTD_TORRENT_SEEDING] = "seeding",
         [BTD_TORRENT_PAUSED] = "paused",           [BTD_TORRENT_ERROR] = "error",
-        [BTD_TORRENT_FINISHED] = "finished",
+        [BTD_TORRENT_FINISHED] = "finished",       [BTD_TORRENT_MOVING] = "moving",
     };
 
     return names[s];
@@ -343,6 +343,8 @@ void btd_torrent_free(struct btd_torrent *t)
     free(t->error);
     free(t->choices);
     free(t->pending_selection);
+    free(t->move_to);
+    btd_storage_unref(t->move_storage);
     free(t);
 }
 
@@ -372,7 +374,8 @@ static void finish_download(struct btd_torrent *t)
 
     btd_notice("ih=%.8s download complete%s: %s", t->hex, all ? "" : " (the wanted files)",
                btd_torrent_name(t));
-    btd__torrent_set_state(t, BTD_TORRENT_SEEDING);
+    if (!t->move_to) /* a move's end decides */
+        btd__torrent_set_state(t, BTD_TORRENT_SEEDING);
     if (!all)
         return;
     if (t->tracker && !t->completed_sent)
@@ -470,7 +473,7 @@ static void enter_error(struct btd_torrent *t)
         btd_picker_peer_gone(&t->picker, p);
     }
     btd_picker_drop_jobs(&t->picker);
-    if (!t->paused && t->state != BTD_TORRENT_CHECKING)
+    if (!t->paused && t->state != BTD_TORRENT_CHECKING && !t->move_to)
         btd__torrent_set_state(t, BTD_TORRENT_ERROR);
 }
 
@@ -544,8 +547,10 @@ void btd_torrent_work_done(struct btd_torrent *t, struct btd_work_result *res)
             t->error = NULL;
             t->picker.halted = false;
         }
+        btd__torrent_move_go(t); /* a move waits for the pieces being written */
     } else if (res->kind == BTD_WORK_READ) {
-        if (fault && t->meta && t->picker.state[res->piece] == BTD_PIECE_HAVE) {
+        /* A read racing a move may find its file gone: not a fault, the data is moving. */
+        if (fault && t->meta && t->picker.state[res->piece] == BTD_PIECE_HAVE && !t->move_to) {
             note_fault(t, "read failed", res);
             enter_error(t);
         }
@@ -561,7 +566,7 @@ void btd_torrent_work_done(struct btd_torrent *t, struct btd_work_result *res)
 
 int btd_torrent_verify(struct btd_torrent *t)
 {
-    if (btd__torrent_checking(t) || !t->meta)
+    if (btd__torrent_checking(t) || !t->meta || t->move_to)
         return -EBUSY;
     btd_notice("ih=%.8s verifying the data on disk", t->hex);
     while (t->peers)
@@ -592,7 +597,8 @@ void btd_torrent_pause(struct btd_torrent *t)
         btd_peer_close(t->peers, "torrent paused");
     if (t->tracker)
         btd_tracker_stop(t->tracker);
-    btd__torrent_set_state(t, BTD_TORRENT_PAUSED);
+    if (!t->move_to) /* a move ends paused */
+        btd__torrent_set_state(t, BTD_TORRENT_PAUSED);
 }
 
 void btd_torrent_resume(struct btd_torrent *t)
@@ -606,6 +612,8 @@ void btd_torrent_resume(struct btd_torrent *t)
     if (t->paused)
         btd__torrent_seed_resumed(t);
     t->paused = false;
+    if (t->move_to)
+        return; /* a move carries on when it ends */
     if (retry) {
         btd_notice("ih=%.8s retrying after: %s", t->hex, t->error ? t->error : "an error");
         free(t->error);

@@ -40,6 +40,7 @@ enum btd_torrent_state {
     BTD_TORRENT_PAUSED,
     BTD_TORRENT_ERROR,
     BTD_TORRENT_FINISHED, /* paused by a seeding goal it met (finished says which) */
+    BTD_TORRENT_MOVING,   /* its data goes to another directory (torrent_move.c) */
 };
 
 #define BTD_SEED_GLOBAL (-1) /* a torrent's seeding goal: the session's is in force */
@@ -118,6 +119,11 @@ struct btd_torrent {
     int64_t seed_idle_limit;    /* seconds, 0 = none, or BTD_SEED_GLOBAL */
     uint32_t seed_idle;         /* seconds seeding without uploading a byte (the idle clock) */
     enum bt_seed_goal finished; /* the goal that paused it (state finished), or NONE */
+    /* A move (torrent_move.c): while move_to is set, state is moving. */
+    char *move_to;                    /* owned or NULL: the directory the data goes to */
+    struct btd_storage *move_storage; /* one reference, or NULL: the storage there */
+    bool move_data;                   /* false: the data is there already, only check it */
+    bool move_running;                /* the worker job is out */
 };
 
 /*
@@ -166,6 +172,19 @@ void btd_torrent_pause(struct btd_torrent *t);
  * stat of the files included).
  */
 int btd_torrent_verify(struct btd_torrent *t);
+/*
+ * Moves the torrent's data to dir (absolute), or with move_data false only
+ * points the torrent at dir, where its data already is, and checks it.
+ * State moving meanwhile: peers are dropped, and once the pieces being
+ * written have landed, a worker moves the files (storage.h's
+ * btd_storage_move: all or nothing). Then the torrent carries on from dir
+ * as it was (seeding, downloading or paused) and its resume record names
+ * dir; a failed move leaves everything in the old directory and the
+ * torrent in state error, saying so (btctl resume carries on there).
+ * 0, -EBUSY (moving or checking), -EALREADY (dir is its directory), or the
+ * -errno of creating dir.
+ */
+int btd_torrent_move(struct btd_torrent *t, const char *dir, bool move_data);
 /* Rate limits in bytes/s (0 = unlimited); takes effect at once. */
 void btd_torrent_set_limits(struct btd_torrent *t, uint64_t download, uint64_t upload);
 /*

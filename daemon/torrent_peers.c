@@ -156,7 +156,7 @@ int btd_torrent_attach(struct btd_torrent *t, struct btd_peer *p)
     struct btd_session *s = t->session;
     struct btd_addr_entry *e;
 
-    if (t->paused || t->state == BTD_TORRENT_CHECKING || ip_banned(t, &p->addr))
+    if (t->paused || t->state == BTD_TORRENT_CHECKING || t->move_to || ip_banned(t, &p->addr))
         return -EPERM;
     if (t->npeers >= (uint32_t)s->cfg->max_peers_torrent ||
         s->peer_count >= (uint32_t)s->cfg->max_peers_global)
