@@ -549,8 +549,9 @@ void btd_torrent_work_done(struct btd_torrent *t, struct btd_work_result *res)
         }
         btd__torrent_move_go(t); /* a move waits for the pieces being written */
     } else if (res->kind == BTD_WORK_READ) {
-        /* A read racing a move may find its file gone: not a fault, the data is moving. */
-        if (fault && t->meta && t->picker.state[res->piece] == BTD_PIECE_HAVE && !t->move_to) {
+        /* A read racing a move may find its file gone: not a fault, the data moved. */
+        if (fault && t->meta && t->picker.state[res->piece] == BTD_PIECE_HAVE && !t->move_to &&
+            res->storage == t->storage) {
             note_fault(t, "read failed", res);
             enter_error(t);
         }

@@ -176,6 +176,7 @@ static bool complete(struct job *job)
             .status = job->status,
             .file = job->status < 0 ? job->file : BTD_WORK_NO_FILE,
             .user = job->user,
+            .storage = job->storage,
         };
         job->buf = NULL;
         /* may submit more, or free the pool */

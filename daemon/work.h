@@ -51,6 +51,7 @@ struct btd_work_result {
     int status;      /* 0 or -errno from storage */
     uint32_t file;   /* the file (metainfo order) a failed status is about, or BTD_WORK_NO_FILE */
     void *user;      /* opaque, passed through */
+    const struct btd_storage *storage; /* borrowed: the job's, to compare (a moved torrent) */
 };
 
 typedef void (*btd_work_done_cb)(void *data, struct btd_work_result *res);
