@@ -342,6 +342,7 @@ void btd_session_close(struct btd_session *s, void (*cb)(void *data), void *data
     for (t = s->torrents; t; t = t->next) {
         while (t->peers)
             btd_peer_close(t->peers, "shutting down");
+        btd_torrent_cancel_move(t); /* the data goes back where the records say it is */
         if (t->tracker)
             btd_tracker_stop_into(t->tracker, &s->stopping);
     }

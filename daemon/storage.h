@@ -15,6 +15,7 @@
 #ifndef BTD_STORAGE_H
 #define BTD_STORAGE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -99,9 +100,11 @@ struct btd_storage_move_report {
  * a rename back fails too (it should not: same file system), report->stuck
  * names the file left in to's directory. On success the source directories
  * the torrent's files were in are removed when empty. Neither storage may
- * be written meanwhile. Worker thread.
+ * be written meanwhile. cancel (may be NULL), once set from another thread,
+ * stops the move before the next file or copied MiB: -ECANCELED, and the
+ * files are moved back as for a failure. Worker thread.
  */
-int btd_storage_move(struct btd_storage *from, struct btd_storage *to,
+int btd_storage_move(struct btd_storage *from, struct btd_storage *to, const atomic_bool *cancel,
                      struct btd_storage_move_report *report);
 
 /* Tests only: false forces the component-by-component walk instead of openat2. */

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,13 @@ struct mover {
     struct btd_storage *from, *to; /* borrowed */
     uint8_t *how;                  /* owned: enum done_how per file */
     struct btd_storage_move_report *rep;
+    const atomic_bool *cancel; /* borrowed, or NULL */
 };
+
+static bool cancelled(const atomic_bool *cancel)
+{
+    return cancel && atomic_load(cancel);
+}
 
 static int fail(struct mover *m, uint32_t i, const char *op, int r)
 {
@@ -50,7 +57,8 @@ static void sync_dir(int pfd)
 }
 
 /* Copies n bytes at off from in to out: copy_file_range, else read and write. */
-static int copy_range(int in, int out, uint64_t off, uint64_t n, uint8_t **buf)
+static int copy_range(int in, int out, uint64_t off, uint64_t n, uint8_t **buf,
+                      const atomic_bool *cancel)
 {
     loff_t ioff = (loff_t)off, ooff = (loff_t)off;
     ssize_t k, w;
@@ -58,6 +66,9 @@ static int copy_range(int in, int out, uint64_t off, uint64_t n, uint8_t **buf)
 
     while (n > 0) {
         size_t want = n < COPY_CHUNK ? (size_t)n : COPY_CHUNK;
+
+        if (cancelled(cancel))
+            return -ECANCELED;
 
         k = plain ? -1 : copy_file_range(in, &ioff, out, &ooff, want, 0);
         if (k < 0 && !plain &&
@@ -94,7 +105,7 @@ static int copy_range(int in, int out, uint64_t off, uint64_t n, uint8_t **buf)
 }
 
 /* Copies the data of in (size bytes) into out, leaving its holes as holes. */
-static int copy_data(int in, int out, uint64_t size)
+static int copy_data(int in, int out, uint64_t size, const atomic_bool *cancel)
 {
     uint8_t *buf = NULL;
     off_t data, hole = 0;
@@ -114,7 +125,7 @@ static int copy_data(int in, int out, uint64_t size)
             if (hole < 0 || (uint64_t)hole > size)
                 hole = (off_t)size;
         }
-        r = copy_range(in, out, (uint64_t)data, (uint64_t)(hole - data), &buf);
+        r = copy_range(in, out, (uint64_t)data, (uint64_t)(hole - data), &buf, cancel);
     }
     free(buf);
     return r;
@@ -122,7 +133,8 @@ static int copy_data(int in, int out, uint64_t size)
 
 /* Copies the regular file leaf (st) from spfd into a new file in dpfd; none is left on a
  * failure. */
-static int copy_file(int spfd, int dpfd, const char *leaf, const struct stat *st)
+static int copy_file(int spfd, int dpfd, const char *leaf, const struct stat *st,
+                     const atomic_bool *cancel)
 {
     struct timespec times[2] = {st->st_atim, st->st_mtim};
     int in, out, r = 0;
@@ -137,7 +149,7 @@ static int copy_file(int spfd, int dpfd, const char *leaf, const struct stat *st
         close(in);
         return r;
     }
-    r = copy_data(in, out, (uint64_t)st->st_size);
+    r = copy_data(in, out, (uint64_t)st->st_size, cancel);
     if (r == 0 && (fchmod(out, st->st_mode & 0777) < 0 || futimens(out, times) < 0))
         r = -errno;
     if (r == 0 && fsync(out) < 0)
@@ -197,7 +209,7 @@ static int move_one(struct mover *m, uint32_t i)
         m->rep->moved++;
     } else if (r == -EXDEV) {
         op = "copying";
-        r = copy_file(spfd, dpfd, f->leaf, &st);
+        r = copy_file(spfd, dpfd, f->leaf, &st, m->cancel);
         m->how[i] = r == 0 ? COPIED : NOT_MOVED;
         m->rep->copied += r == 0;
     }
@@ -266,10 +278,10 @@ static int check_layouts(const struct btd_storage *from, const struct btd_storag
     return same_dir(from, to) ? -EALREADY : 0;
 }
 
-int btd_storage_move(struct btd_storage *from, struct btd_storage *to,
+int btd_storage_move(struct btd_storage *from, struct btd_storage *to, const atomic_bool *cancel,
                      struct btd_storage_move_report *report)
 {
-    struct mover m = {.from = from, .to = to, .rep = report};
+    struct mover m = {.from = from, .to = to, .rep = report, .cancel = cancel};
     uint32_t i, n;
     int r;
 
@@ -283,7 +295,9 @@ int btd_storage_move(struct btd_storage *from, struct btd_storage *to,
     btd_storage_close_files(from);
     btd_storage_close_files(to);
     for (n = 0; r == 0 && n < from->file_count; n++) {
-        if (!from->files[n].pad)
+        if (cancelled(cancel))
+            r = fail(&m, n, "moving", -ECANCELED);
+        else if (!from->files[n].pad)
             r = move_one(&m, n);
     }
     if (r < 0) {

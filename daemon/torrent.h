@@ -124,6 +124,7 @@ struct btd_torrent {
     struct btd_storage *move_storage; /* one reference, or NULL: the storage there */
     bool move_data;                   /* false: the data is there already, only check it */
     bool move_running;                /* the worker job is out */
+    struct btd_move_job *move_job;    /* borrowed while move_running: that job, to cancel it */
 };
 
 /*
@@ -185,6 +186,12 @@ int btd_torrent_verify(struct btd_torrent *t);
  * -errno of creating dir.
  */
 int btd_torrent_move(struct btd_torrent *t, const char *dir, bool move_data);
+/*
+ * Shutting down: a move under way stops before its next file (or MiB of a
+ * copy) and moves back what it moved, so the data is all in the old
+ * directory, which the records name. Nothing if no move runs.
+ */
+void btd_torrent_cancel_move(struct btd_torrent *t);
 /* Rate limits in bytes/s (0 = unlimited); takes effect at once. */
 void btd_torrent_set_limits(struct btd_torrent *t, uint64_t download, uint64_t upload);
 /*

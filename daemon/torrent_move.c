@@ -12,6 +12,7 @@
  * it names the new directory.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,23 +28,24 @@
 #include "work.h"
 
 /* The move as a worker job (it owns this). */
-struct move_job {
+struct btd_move_job {
     uint8_t info_hash[20];              /* the torrent's, looked up again by id */
     struct btd_storage *to;             /* one reference: the storage in the new directory */
     struct btd_storage_move_report rep; /* written by the worker */
+    atomic_bool cancel;                 /* set by the loop: stop and move back */
 };
 
 /* Worker thread: touches the job and the two storages only. */
 static int run_move(void *arg, struct btd_storage *from)
 {
-    struct move_job *job = arg;
+    struct btd_move_job *job = arg;
 
-    return btd_storage_move(from, job->to, &job->rep);
+    return btd_storage_move(from, job->to, &job->cancel, &job->rep);
 }
 
 static void free_move(void *arg)
 {
-    struct move_job *job = arg;
+    struct btd_move_job *job = arg;
 
     btd_storage_unref(job->to);
     free(job);
@@ -57,6 +59,7 @@ static void end_move(struct btd_torrent *t)
     btd_storage_unref(t->move_storage);
     t->move_storage = NULL;
     t->move_running = false;
+    t->move_job = NULL;
 }
 
 /* After a move (done or not): the torrent does what it did before, from where its data is. */
@@ -89,6 +92,7 @@ static void switch_dir(struct btd_torrent *t)
     t->dir = t->move_to;
     t->move_to = NULL;
     t->move_running = false;
+    t->move_job = NULL;
 }
 
 /* A move without the data: the torrent points at its directory and checks what is there. */
@@ -157,7 +161,7 @@ static void move_failed(struct btd_torrent *t, const struct btd_storage_move_rep
 static void on_moved(void *data, struct btd_work_result *res)
 {
     struct btd_session *s = data;
-    struct move_job *job = res->user;
+    struct btd_move_job *job = res->user;
     struct btd_torrent *t = btd_session_find_id(s, res->torrent_id);
 
     if (!t || memcmp(t->info_hash, job->info_hash, 20) != 0 || !t->move_running) {
@@ -182,11 +186,16 @@ static const struct btd_work_call_ops move_ops = {
 
 void btd__torrent_move_go(struct btd_torrent *t)
 {
-    struct move_job *job;
+    struct btd_move_job *job;
     int r;
 
     if (!t->move_to || t->move_running || t->picker.njobs > 0)
         return;
+    if (t->session->closing) { /* the last pieces landed while btd shuts down */
+        btd_notice("ih=%.8s shutting down: the move to %s is not made", t->hex, t->move_to);
+        end_move(t);
+        return;
+    }
     if (!t->move_data) {
         find_there(t);
         return;
@@ -197,6 +206,7 @@ void btd__torrent_move_go(struct btd_torrent *t)
         return;
     }
     memcpy(job->info_hash, t->info_hash, 20);
+    atomic_init(&job->cancel, false);
     job->to = btd_storage_ref(t->move_storage);
     btd_storage_close_files(t->storage);
     r = btd_work_call(t->session->work, t->id, t->storage, &move_ops, job);
@@ -205,6 +215,16 @@ void btd__torrent_move_go(struct btd_torrent *t)
         return;
     }
     t->move_running = true;
+    t->move_job = job; /* freed by the pool after on_moved, which forgets it first */
+}
+
+void btd_torrent_cancel_move(struct btd_torrent *t)
+{
+    if (!t->move_running || !t->move_job)
+        return;
+    btd_notice("ih=%.8s shutting down: the move to %s stops and the files go back", t->hex,
+               t->move_to);
+    atomic_store(&t->move_job->cancel, true);
 }
 
 /* True if a and b name one directory (b need not exist). */

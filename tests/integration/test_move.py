@@ -298,6 +298,41 @@ def test_move_to_a_full_disk_loses_nothing(t):
         subprocess.run(["umount", full], capture_output=True)
 
 
+def test_shutdown_during_a_move_loses_nothing(t):
+    """SIGTERM while a copy runs: after a restart every file is in the dir the torrent names."""
+    shm = other_fs_dir()
+    if not shm:
+        t.diag("skipped: no other file system at /dev/shm")
+        return
+    files = dict(FILES, **{"m/sub/big.bin": 48 * 1024 * 1024})
+    seed_dir, sums, torrent, _ = payload_torrent(BTCTL, files, "m", piece_length=1 << 20)
+    src = copy_payload(seed_dir)
+    btd = Btd(BTD)
+    again = None
+    try:
+        tid = btd.add(torrent, dir=src)["id"]
+        btd.wait_done(tid, timeout=60)
+        new = os.path.join(shm, "there")
+        btd.call("torrent.move", id=str(tid), dir=new)
+        t.eq(btd.stop(), 0, "a shutdown during a move: btd exits 0")
+        log = btd.log_text()
+        t.diag("cancelled" if "the move to %s stops" % new in log else "the move ended first")
+        again = Btd(BTD, state_dir=btd.state)
+        st = again.wait_done(tid, timeout=60)
+        other = src if st["dir"] == new else new
+        t.ok(st["dir"] in (src, new), "after the restart the torrent names one of the dirs",
+             st["dir"])
+        t.eq((st["verified_bytes"], st["downloaded_bytes"]), (sum(files.values()), 0),
+             "... and all its data is there, nothing to download")
+        t.ok(data_intact(st["dir"], sums), "... intact")
+        t.ok(none_left(other, sums), "... and none of it is left in the other dir")
+    finally:
+        if again:
+            t.eq(again.stop(), 0, "after a shutdown during a move: btd exits 0")
+        elif btd.alive():
+            btd.stop()
+
+
 def main():
     t = btdtest.Tap()
     t.run(test_same_fs_move_seeds_from_there_and_survives_a_restart)
@@ -305,6 +340,7 @@ def main():
     t.run(test_no_move_checks_a_copy_and_bad_requests)
     t.run(test_move_while_downloading)
     t.run(test_move_to_a_full_disk_loses_nothing)
+    t.run(test_shutdown_during_a_move_loses_nothing)
     return t.done()
 
 

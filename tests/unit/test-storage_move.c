@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,7 +116,7 @@ static void test_same_fs_renames_only_the_torrents_files(void)
     setup(root, dst, &from, &to, data);
     write_file(src, "t/sub/foreign.txt", "not the torrent's");
     write_file(src, "other.txt", "neither");
-    CHECK(btd_storage_move(from, to, &rep) == 0);
+    CHECK(btd_storage_move(from, to, NULL, &rep) == 0);
     CHECK(rep.moved == 4 && rep.copied == 0 && rep.skipped == 0);
     CHECK(rep.failed == UINT32_MAX && rep.stuck == UINT32_MAX);
     CHECK(data_at(dst, data));
@@ -155,7 +156,7 @@ static void test_cross_fs_copies_then_deletes_the_sources(void)
     snprintf(dst, sizeof(dst), "%s/dst", shm);
     setup(root, dst, &from, &to, data);
     write_file(src, "t/foreign.txt", "stays");
-    CHECK(btd_storage_move(from, to, &rep) == 0);
+    CHECK(btd_storage_move(from, to, NULL, &rep) == 0);
     CHECK(rep.copied == 4 && rep.moved == 0);
     CHECK(data_at(dst, data));
     CHECK(file_size(src, "t/a.bin") == -1 && file_size(src, "t/sub") == -1);
@@ -179,7 +180,7 @@ static void check_rolls_back(const char *root, const char *dst)
     CHECK(mkdir(dst, 0755) == 0 && mkdir(dir, 0755) == 0);
     write_file(dst, "t/c.bin", "someone else's");
     setup(root, dst, &from, &to, data);
-    CHECK(btd_storage_move(from, to, &rep) == -EEXIST);
+    CHECK(btd_storage_move(from, to, NULL, &rep) == -EEXIST);
     CHECK_MSG(rep.failed == 4, "failed on file %u", rep.failed);
     CHECK(rep.op != NULL && rep.stuck == UINT32_MAX);
     CHECK(data_at(src, data));
@@ -242,7 +243,7 @@ static void check_symlink_in_target(const char *link_rel, const char *points_to)
     snprintf(dir, sizeof(dir), "%s/%s", out, points_to);
     CHECK(symlink(dir, link) == 0);
     setup(root, dst, &from, &to, data);
-    r = btd_storage_move(from, to, &rep);
+    r = btd_storage_move(from, to, NULL, &rep);
     CHECK_MSG(r < 0, "move through %s: %d", link_rel, r);
     CHECK(rep.stuck == UINT32_MAX);
     CHECK(data_at(src, data));
@@ -274,7 +275,7 @@ static void test_missing_files_are_skipped(void)
     CHECK(btd_storage_new(&from, src, &m) == 0);
     CHECK(btd_storage_write(from, 0, data, 1500, NULL) == 0); /* a.bin and the empty file */
     CHECK(btd_storage_new(&to, dst, &m) == 0);
-    CHECK(btd_storage_move(from, to, &rep) == 0);
+    CHECK(btd_storage_move(from, to, NULL, &rep) == 0);
     CHECK_MSG(rep.moved == 2 && rep.skipped == 2, "moved %u skipped %u", rep.moved, rep.skipped);
     CHECK(file_size(dst, "t/a.bin") == 1500 && file_size(dst, "t/empty") == 0);
     CHECK(file_size(dst, "t/sub") == -1 && file_size(src, "t") == -1);
@@ -293,8 +294,32 @@ static void test_same_directory_is_refused(void)
     tmpdir_make(root, sizeof(root), "move");
     snprintf(src, sizeof(src), "%s/src/", root); /* another spelling of the same directory */
     setup(root, src, &from, &to, data);
-    CHECK(btd_storage_move(from, to, &rep) == -EALREADY);
+    CHECK(btd_storage_move(from, to, NULL, &rep) == -EALREADY);
     CHECK(data_at(src, data));
+    btd_storage_unref(from);
+    btd_storage_unref(to);
+    tmpdir_remove(root);
+}
+
+static void test_cancel_stops_and_moves_back(void)
+{
+    struct btd_storage *from = NULL, *to = NULL;
+    struct btd_storage_move_report rep;
+    char root[64], src[128], dst[128];
+    atomic_bool cancel = true;
+    uint8_t data[TOTAL];
+
+    tmpdir_make(root, sizeof(root), "move");
+    snprintf(src, sizeof(src), "%s/src", root);
+    snprintf(dst, sizeof(dst), "%s/dst", root);
+    setup(root, dst, &from, &to, data);
+    CHECK(btd_storage_move(from, to, &cancel, &rep) == -ECANCELED);
+    CHECK(rep.failed == 0 && rep.moved == 0);
+    CHECK(data_at(src, data));
+    CHECK(file_size(dst, "t") == -1);
+    atomic_store(&cancel, false);
+    CHECK(btd_storage_move(from, to, &cancel, &rep) == 0);
+    CHECK(data_at(dst, data));
     btd_storage_unref(from);
     btd_storage_unref(to);
     tmpdir_remove(root);
@@ -309,5 +334,6 @@ int main(void)
     TAP_RUN(test_symlink_in_target_is_not_followed);
     TAP_RUN(test_missing_files_are_skipped);
     TAP_RUN(test_same_directory_is_refused);
+    TAP_RUN(test_cancel_stops_and_moves_back);
     return tap_done();
 }
