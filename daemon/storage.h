@@ -93,9 +93,11 @@ struct btd_storage_move_report {
  * the directories hold stays. A file missing from the source (not written
  * yet) is skipped.
  *
- * All or nothing: the sources of copies are deleted only once every file is
- * in place. On a failure every file already moved is moved back (renamed
- * back; copies deleted), the directories created for them are removed, and
+ * What was written through from is synced first (fdatasync), as a rename
+ * keeps the pages it has. All or nothing: the sources of copies are
+ * deleted only once every file is in place. On a failure every file
+ * already moved is moved back (renamed back; copies deleted), the
+ * directories created for them are removed, and
  * the -errno of the failure is returned with report->failed and op set; if
  * a rename back fails too (it should not: same file system), report->stuck
  * names the file left in to's directory. On success the source directories

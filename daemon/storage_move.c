@@ -289,6 +289,11 @@ int btd_storage_move(struct btd_storage *from, struct btd_storage *to, const ato
     r = check_layouts(from, to);
     if (r < 0)
         return r;
+    /* A renamed file keeps its pages: what the torrent wrote must be on the disk first,
+     * as the next record (written through the new storage) lists its pieces. */
+    r = btd_storage_sync(from);
+    if (r < 0)
+        return r;
     m.how = calloc(from->file_count, 1);
     if (!m.how)
         return -ENOMEM;
