@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "tap.h"
 #include "tmpdir.h"
 
@@ -26,46 +27,6 @@ static struct bt_file layout_files[] = {
     {.path = "t/c.bin", .length = 700},                 /* 5048..5748 */
 };
 #define TOTAL 5748
-
-static struct bt_metainfo layout(struct bt_file *files, size_t n)
-{
-    struct bt_metainfo m;
-    uint64_t off = 0;
-    size_t i;
-
-    memset(&m, 0, sizeof(m));
-    for (i = 0; i < n; i++) {
-        files[i].offset = off;
-        off += files[i].length;
-    }
-    m.files = files;
-    m.file_count = n;
-    m.total_length = off;
-    m.piece_length = 1024;
-    m.piece_count = (uint32_t)((off + 1023) / 1024);
-    m.multi_file = true;
-    return m;
-}
-
-static void fill(uint8_t *p, size_t n, unsigned seed)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        p[i] = (uint8_t)(i * 31 + seed * 7 + (i >> 8));
-}
-
-/* The size of root/rel, or -1 if it does not exist (lstat: links not followed). */
-static long long file_size(const char *root, const char *rel)
-{
-    char path[512];
-    struct stat st;
-
-    snprintf(path, sizeof(path), "%s/%s", root, rel);
-    if (lstat(path, &st) < 0)
-        return -1;
-    return (long long)st.st_size;
-}
 
 static bool file_equals(const char *root, const char *rel, const uint8_t *want, size_t n)
 {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "storage.h"
 #include "tap.h"
 #include "tmpdir.h"
@@ -20,44 +21,6 @@ static struct bt_file layout_files[] = {
 };
 #define NFILES 5
 #define TOTAL 5748
-
-static struct bt_metainfo layout(void)
-{
-    struct bt_metainfo m;
-    uint64_t off = 0;
-    size_t i;
-
-    memset(&m, 0, sizeof(m));
-    for (i = 0; i < NFILES; i++) {
-        layout_files[i].offset = off;
-        off += layout_files[i].length;
-    }
-    m.files = layout_files;
-    m.file_count = NFILES;
-    m.total_length = off;
-    m.piece_length = 1024;
-    m.piece_count = (uint32_t)((off + 1023) / 1024);
-    m.multi_file = true;
-    return m;
-}
-
-static void fill(uint8_t *p, size_t n, unsigned seed)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        p[i] = (uint8_t)(i * 31 + seed * 7 + (i >> 8));
-}
-
-/* lstat of root/rel: its size, or -1 if it does not exist. */
-static long long file_size(const char *root, const char *rel)
-{
-    char path[512];
-    struct stat st;
-
-    snprintf(path, sizeof(path), "%s/%s", root, rel);
-    return lstat(path, &st) < 0 ? -1 : (long long)st.st_size;
-}
 
 static void write_file(const char *root, const char *rel, const char *text)
 {
@@ -75,7 +38,7 @@ static void write_file(const char *root, const char *rel, const char *text)
 /* The torrent's data as a storage on root reads it: whole and equal to data. */
 static bool data_at(const char *root, const uint8_t *data)
 {
-    struct bt_metainfo m = layout();
+    struct bt_metainfo m = layout(layout_files, NFILES);
     struct btd_storage *s = NULL;
     uint8_t got[TOTAL];
     bool ok;
@@ -92,7 +55,7 @@ static bool data_at(const char *root, const uint8_t *data)
 static void setup(const char *root, const char *dst, struct btd_storage **from,
                   struct btd_storage **to, uint8_t *data)
 {
-    struct bt_metainfo m = layout();
+    struct bt_metainfo m = layout(layout_files, NFILES);
     char src[256];
 
     snprintf(src, sizeof(src), "%s/src", root);
@@ -264,7 +227,7 @@ static void test_missing_files_are_skipped(void)
 {
     struct btd_storage *from = NULL, *to = NULL;
     struct btd_storage_move_report rep;
-    struct bt_metainfo m = layout();
+    struct bt_metainfo m = layout(layout_files, NFILES);
     char root[64], src[128], dst[128];
     uint8_t data[TOTAL];
 
