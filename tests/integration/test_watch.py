@@ -204,6 +204,10 @@ def test_watch_moves_and_missing_dir_is_a_warning(t):
         wait_until(lambda: os.path.exists(os.path.join(second, "s.torrent.added")), 20,
                    "s.torrent.added in the new watch_dir")
         t.eq([x["info_hash"] for x in torrents(btd)], [ih], "the new directory is watched")
+        r = btdtest.run([BTCTL, "--socket", btd.socket, "set", "watch_dir", missing], timeout=20)
+        t.ok(r.returncode != 0 and "No such file or directory" in r.stderr
+             and btd.call("session.get")["watch_dir"] == second,
+             "btctl set watch_dir to a missing directory is refused, the watch stays", r.stderr)
         r = btdtest.run([BTCTL, "--socket", btd.socket, "set", "watch_dir", "relative"],
                         timeout=20)
         t.ok(r.returncode != 0 and "absolute" in r.stderr, "a relative watch_dir is refused",
