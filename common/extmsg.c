@@ -77,6 +77,7 @@ int bt_ext_handshake_parse(const uint8_t *buf, size_t len, struct bt_ext_handsha
         hs.port = (uint16_t)v;
     if (get_int(&doc, root, "reqq", 1, 1000000, &v))
         hs.reqq = (uint32_t)v;
+    hs.upload_only = get_int(&doc, root, "upload_only", 1, 1, &v);
     copy_client(hs.client, &doc, bt_bdict_get(&doc, root, "v"));
     bt_bdoc_deinit(&doc);
     *ret = hs;
@@ -114,6 +115,10 @@ int bt_ext_handshake_encode(struct bt_buf *out, const struct bt_ext_handshake *o
     if (ours->reqq) {
         bt_benc_key(&e, "reqq");
         bt_benc_int(&e, ours->reqq);
+    }
+    if (ours->upload_only) {
+        bt_benc_key(&e, "upload_only");
+        bt_benc_int(&e, 1);
     }
     if (ours->client[0]) {
         bt_benc_key(&e, "v");

@@ -35,6 +35,7 @@ struct bt_ext_handshake {
     uint16_t port;          /* p: the sender's listening port; 0: not given */
     uint32_t reqq;          /* requests the sender queues; 0: not given */
     char client[48];        /* v, printable ASCII only (others become '?'); "" if absent */
+    bool upload_only;       /* BEP 21: the sender wants nothing (a partial seed) */
 };
 
 /*
@@ -46,8 +47,8 @@ struct bt_ext_handshake {
 int bt_ext_handshake_parse(const uint8_t *buf, size_t len, struct bt_ext_handshake *ret);
 /*
  * Appends our handshake's payload to out: m with the nonzero ids of ours,
- * metadata_size if nonzero, p, reqq, v, and yourip when given (4 or 16
- * bytes). 0, -EINVAL or -ENOMEM.
+ * metadata_size if nonzero, p, reqq, upload_only if set, v, and yourip when
+ * given (4 or 16 bytes). 0, -EINVAL or -ENOMEM.
  */
 int bt_ext_handshake_encode(struct bt_buf *out, const struct bt_ext_handshake *ours,
                             const uint8_t *yourip, size_t yourip_len);

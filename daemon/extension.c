@@ -41,6 +41,9 @@ void btd_ext_send_handshake(struct btd_peer *p)
         .port = t->session->listen_port,
         .reqq = BTD_UPLOAD_MAX_QUEUE,
         .metadata_size = t->meta ? (uint32_t)t->meta->info_len : 0,
+        /* BEP 21: a partial seed (files skipped, the wanted ones had) wants nothing. */
+        .upload_only =
+            t->meta && btd_picker_complete(&t->picker) && !btd_picker_all_had(&t->picker),
     };
     struct bt_buf b;
 
@@ -66,11 +69,15 @@ static void on_handshake(struct btd_peer *p, const struct bt_wire_msg *m)
     p->ext_md_size = hs.metadata_size;
     p->ext_reqq = hs.reqq;
     p->ext_port = hs.port;
+    p->ext_upload_only = hs.upload_only;
     if (hs.ut_pex)
         p->pex_due = uv_now(p->tcp.loop) + BTD_PEX_FIRST_MS;
     memcpy(p->client, hs.client, sizeof(p->client));
-    btd_debug("ih=%.8s peer=%s extensions: client \"%s\" ut_metadata=%u metadata_size=%u",
-              p->torrent->hex, p->name, hs.client, hs.ut_metadata, hs.metadata_size);
+    btd_debug("ih=%.8s peer=%s extensions: client \"%s\" ut_metadata=%u metadata_size=%u%s",
+              p->torrent->hex, p->name, hs.client, hs.ut_metadata, hs.metadata_size,
+              hs.upload_only ? " upload_only" : "");
+    if (hs.upload_only && btd__peer_close_if_both_seeding(p))
+        return;
     if (hs.ut_metadata)
         btd_metadata_peer_ready(p);
 }

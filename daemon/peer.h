@@ -85,6 +85,7 @@ struct btd_peer {
     uint8_t ext_pex;                              /* their id for ut_pex; 0: not spoken */
     uint32_t ext_md_size;                         /* the metadata_size they announced; 0: none */
     uint32_t ext_reqq;                            /* requests they queue; 0: not said */
+    bool ext_upload_only;                         /* BEP 21: they want nothing (a partial seed) */
     uint16_t ext_port;                            /* the port they listen on (`p`); 0: not said */
     struct bt_peer_addr pex_told[BT_EXT_PEX_MAX]; /* what our last ut_pex message listed (pex.h) */
     uint32_t npex_told;

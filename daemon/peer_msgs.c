@@ -112,16 +112,22 @@ void btd_peer_cancel_block(struct btd_peer *p, uint32_t piece, uint32_t begin)
 
 /*
  * Two seeds have nothing to give each other, nor has a seed to us once we
- * have every piece we want (a partial seed: files skipped): the connection
+ * have every piece we want (a partial seed: files skipped), nor a peer that
+ * says it wants nothing (BEP 21 upload_only) to us then: the connection
  * goes. True if closed.
  */
 bool btd__peer_close_if_both_seeding(struct btd_peer *p)
 {
-    if (!btd_picker_complete(&p->torrent->picker) || bt_bitfield_count(&p->have) < p->have.npieces)
+    if (!p->torrent->meta || !btd_picker_complete(&p->torrent->picker))
         return false;
-    btd_peer_close(p, btd_picker_all_had(&p->torrent->picker)
-                          ? "both seeding"
-                          : "a seed, and we want no more of it");
+    if (bt_bitfield_count(&p->have) == p->have.npieces)
+        btd_peer_close(p, btd_picker_all_had(&p->torrent->picker)
+                              ? "both seeding"
+                              : "a seed, and we want no more of it");
+    else if (p->ext_upload_only)
+        btd_peer_close(p, "it wants nothing (upload_only), nor do we");
+    else
+        return false;
     return true;
 }
 

@@ -22,11 +22,12 @@
 """
 
 import os
+import socket
 import sys
 
 import btdtest
-from swarm import (Btd, LtPeer, Opentracker, RpcError, free_port, payload_torrent, scrape,
-                   sha256_file, wait_until)
+from swarm import (Btd, LtPeer, Opentracker, RpcError, bdecode, free_port, payload_torrent,
+                   scrape, sha256_file, wait_until)
 
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
@@ -84,6 +85,29 @@ def files_state(btd, tid):
             for f in btd.call("torrent.files", id=str(tid))]
 
 
+def ext_handshake_of(port, ih):
+    """Dials btd on 127.0.0.1:port for torrent ih with the extension bit; its BEP 10 handshake."""
+    reserved = bytearray(8)
+    reserved[5] |= 0x10
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"\x13BitTorrent protocol" + bytes(reserved) + bytes.fromhex(ih)
+                  + b"-LT0000-partialseed!")
+        buf = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise EOFError("btd closed before its extension handshake")
+            buf += chunk
+            msgs = buf[68:]
+            while len(msgs) >= 4:
+                n = int.from_bytes(msgs[:4], "big")
+                if len(msgs) < 4 + n:
+                    break
+                if n >= 2 and msgs[4] == 20 and msgs[5] == 0:
+                    return bdecode(msgs[6:4 + n])[0]
+                msgs = msgs[4 + n:]
+
+
 def test_skip_want_restart(t):
     seed_dir, sums, torrent, ih = payload_torrent(BTCTL, dict(FILES), "pack", piece_length=PIECE)
     seeder = LtPeer(torrent, seed_dir, "127.0.0.2")
@@ -105,8 +129,12 @@ def test_skip_want_restart(t):
              "downloaded=%d total=%d" % (st["downloaded_bytes"], total))
         wait_until(lambda: btd.call("torrent.peers", id=str(tid)) == [], 30,
                    "the partial seed to drop the full seed")
-        t.ok("a seed, and we want no more of it" in btd.log_text(),
-             "a partial seed closes its connection to a seed: neither wants anything")
+        log = btd.log_text()
+        t.ok("a seed, and we want no more of it" in log or "it wants nothing (upload_only)" in log,
+             "a partial seed closes its connection to a seed (libtorrent's says upload_only, "
+             "BEP 21): neither wants anything")
+        hs = ext_handshake_of(btd.call("session.get")["listen_port"], ih)
+        t.eq(hs.get(b"upload_only"), 1, "a partial seed says upload_only 1 (BEP 21)")
         for i in (0, 4):
             t.eq(sha256_file(os.path.join(dl, FILES[i][0])), sums[FILES[i][0]],
                  "wanted file %d has the original bytes" % i)

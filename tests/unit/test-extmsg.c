@@ -56,7 +56,24 @@ static void test_handshake_round_trips(void)
     CHECK(bt_ext_handshake_parse(b.data, b.len, &got) == 0);
     CHECK(got.ut_metadata == 1 && got.ut_pex == 2 && got.metadata_size == 4000);
     CHECK(got.port == 51413 && got.reqq == 500 && strcmp(got.client, "btd 0.1.0") == 0);
+    CHECK(!got.upload_only && memmem(b.data, b.len, "upload_only", 11) == NULL);
     CHECK(bt_ext_handshake_encode(&b, &ours, ip, 5) == -EINVAL);
+    bt_buf_deinit(&b);
+}
+
+/* BEP 21: upload_only is said only by a partial seed, and read back (only 1 counts). */
+static void test_handshake_upload_only(void)
+{
+    struct bt_ext_handshake ours = {.ut_metadata = 1, .upload_only = true}, got;
+    static const char zero[] = "d1:md11:ut_metadatai1ee11:upload_onlyi0ee";
+    struct bt_buf b;
+
+    bt_buf_init(&b, 0);
+    CHECK(bt_ext_handshake_encode(&b, &ours, NULL, 0) == 0);
+    CHECK(memmem(b.data, b.len, "11:upload_onlyi1e", 17) != NULL);
+    CHECK(bt_ext_handshake_parse(b.data, b.len, &got) == 0 && got.upload_only);
+    CHECK(bt_ext_handshake_parse((const uint8_t *)zero, sizeof(zero) - 1, &got) == 0 &&
+          !got.upload_only);
     bt_buf_deinit(&b);
 }
 
@@ -125,6 +142,7 @@ int main(void)
     TAP_RUN(test_handshake_reads_ids_size_port_and_client);
     TAP_RUN(test_handshake_ignores_bad_ids_and_unknown_keys);
     TAP_RUN(test_handshake_refuses_garbage_and_huge_metadata);
+    TAP_RUN(test_handshake_upload_only);
     TAP_RUN(test_handshake_round_trips);
     TAP_RUN(test_metadata_messages);
     TAP_RUN(test_metadata_data_over_a_piece_is_refused);
