@@ -82,6 +82,14 @@ struct btd_storage_move_report {
     uint32_t failed;  /* the file (metainfo order) the move failed on, or UINT32_MAX */
     const char *op;   /* static: what failed on it ("renaming", "copying", ...), or NULL */
     uint32_t stuck;   /* a file left in to's directory by a failed move back, or UINT32_MAX */
+    uint32_t parts;   /* recovery: partial copies (NAME.btd-part) deleted */
+};
+
+/* A file as a resume record saw it. */
+struct btd_storage_seen {
+    uint64_t size;    /* bytes */
+    int64_t mtime_ns; /* ns since the epoch */
+    bool exists;
 };
 
 /*
@@ -108,6 +116,24 @@ struct btd_storage_move_report {
  */
 int btd_storage_move(struct btd_storage *from, struct btd_storage *to, const atomic_bool *cancel,
                      struct btd_storage_move_report *report);
+
+/*
+ * After a crash during a move from home's directory to away's: puts the
+ * torrent's files back in home's (both storages of one layout). For each
+ * file: a partial copy NAME.btd-part in away is deleted; a NAME in away
+ * whose size and mtime are what seen[i] (the record written before the
+ * move) says is the torrent's, and is renamed back (copied, synced, then
+ * deleted across file systems) — or just deleted when home holds it as seen
+ * too (a finished copy whose source was not yet deleted). Anything else in
+ * away is not the torrent's and stays. The empty directories of the
+ * layout in away are removed. report: moved, copied, skipped (spares
+ * deleted), parts; on a failure (a file left in away) its -errno with
+ * failed, op and stuck naming the first such file; the others are still
+ * done. Worker thread (or the loop before it turns).
+ */
+int btd_storage_move_recover(struct btd_storage *home, struct btd_storage *away,
+                             const struct btd_storage_seen *seen,
+                             struct btd_storage_move_report *report);
 
 /* Tests only: false forces the component-by-component walk instead of openat2. */
 void btd__storage_use_openat2(bool on);

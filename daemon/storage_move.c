@@ -6,6 +6,9 @@
  * systems, copied into a new file (O_EXCL|O_NOFOLLOW, holes kept, fsync)
  * whose source is deleted only once every file is in place, so a failure
  * half way can move everything back: renames are undone, copies deleted.
+ * A copy is written as NAME.btd-part and renamed to NAME once whole and
+ * synced: a file of the final name in the target is always complete, which
+ * btd_storage_move_recover relies on after a crash.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +22,8 @@
 #include "storage-internal.h"
 
 #define COPY_CHUNK (1u << 20) /* bytes per copy_file_range or read */
+#define PART_SUFFIX ".btd-part"
+#define PART_MAX 256 /* bytes of a part name, NUL included (NAME_MAX + 1) */
 
 enum done_how {
     NOT_MOVED = 0,
@@ -131,18 +136,35 @@ static int copy_data(int in, int out, uint64_t size, const atomic_bool *cancel)
     return r;
 }
 
-/* Copies the regular file leaf (st) from spfd into a new file in dpfd; none is left on a
- * failure. */
+/* The temporary name of leaf's copy: leaf (cut to fit NAME_MAX) and ".btd-part". */
+static void part_name(const char *leaf, char out[PART_MAX])
+{
+    size_t keep = PART_MAX - sizeof(PART_SUFFIX), n = strlen(leaf);
+
+    n = n < keep ? n : keep;
+    memcpy(out, leaf, n);
+    memcpy(out + n, PART_SUFFIX, sizeof(PART_SUFFIX));
+}
+
+/*
+ * Copies the regular file leaf (st) from spfd into a new file in dpfd: into
+ * leaf.btd-part, renamed to leaf once whole and synced. None is left on a failure.
+ */
 static int copy_file(int spfd, int dpfd, const char *leaf, const struct stat *st,
                      const atomic_bool *cancel)
 {
     struct timespec times[2] = {st->st_atim, st->st_mtim};
+    char part[PART_MAX];
+    struct stat there;
     int in, out, r = 0;
 
+    if (fstatat(dpfd, leaf, &there, AT_SYMLINK_NOFOLLOW) == 0)
+        return -EEXIST; /* said before copying, not after */
+    part_name(leaf, part);
     in = openat(spfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (in < 0)
         return -errno;
-    out = openat(dpfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+    out = openat(dpfd, part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                  st->st_mode & 0777);
     if (out < 0) {
         r = -errno;
@@ -154,13 +176,15 @@ static int copy_file(int spfd, int dpfd, const char *leaf, const struct stat *st
         r = -errno;
     if (r == 0 && fsync(out) < 0)
         r = -errno;
-    if (r == 0)
-        sync_dir(dpfd);
     if (close(out) < 0 && r == 0)
         r = -errno;
     close(in);
+    if (r == 0 && renameat2(dpfd, part, dpfd, leaf, RENAME_NOREPLACE) < 0)
+        r = -errno;
     if (r < 0)
-        unlinkat(dpfd, leaf, 0);
+        unlinkat(dpfd, part, 0);
+    else
+        sync_dir(dpfd);
     return r;
 }
 
@@ -322,4 +346,107 @@ int btd_storage_move(struct btd_storage *from, struct btd_storage *to, const ato
     btd__storage_remove_dirs(from);
     free(m.how);
     return 0;
+}
+
+/* file i's size and mtime in pfd, if it is a regular file there. */
+static bool stat_leaf(int pfd, const char *leaf, struct btd_storage_seen *ret)
+{
+    struct stat st;
+
+    if (fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+        return false;
+    ret->size = (uint64_t)st.st_size;
+    ret->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    ret->exists = true;
+    return true;
+}
+
+/* Same size, and mtimes within 2 s (a copy to a coarser file system may round them). */
+static bool same_seen(const struct btd_storage_seen *a, const struct btd_storage_seen *b)
+{
+    int64_t d = a->mtime_ns - b->mtime_ns;
+
+    return a->exists && b->exists && a->size == b->size && d > -2000000000 && d < 2000000000;
+}
+
+/* Moves file i of away's directory (apfd) back into home's: renamed, else copied and deleted. */
+static int bring_back(struct mover *m, uint32_t i, int apfd, const struct btd_storage_seen *seen)
+{
+    const struct sfile *f = &m->from->files[i];
+    struct btd_storage_seen here = {0};
+    struct stat st;
+    int hpfd, r;
+
+    hpfd = btd__storage_open_parent(m->to, &m->to->files[i], true);
+    if (hpfd < 0)
+        return hpfd;
+    if (stat_leaf(hpfd, f->leaf, &here) && same_seen(&here, seen)) {
+        /* A whole copy on both sides (the move was deleting its sources): drop the spare. */
+        r = unlinkat(apfd, f->leaf, 0) < 0 ? -errno : 0;
+        m->rep->skipped += r == 0;
+    } else {
+        r = rename_file(apfd, hpfd, f->leaf);
+        m->rep->moved += r == 0;
+        if (r == -EXDEV && fstatat(apfd, f->leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            r = -errno;
+        else if (r == -EXDEV) {
+            r = copy_file(apfd, hpfd, f->leaf, &st, NULL);
+            if (r == 0 && unlinkat(apfd, f->leaf, 0) < 0)
+                r = -errno;
+            m->rep->copied += r == 0;
+        }
+    }
+    btd__storage_close_dir(m->to, hpfd);
+    return r;
+}
+
+/* Recovers file i: its leftover part deleted, and brought back if away holds it as seen. */
+static int recover_one(struct mover *m, uint32_t i, const struct btd_storage_seen *seen)
+{
+    const struct sfile *f = &m->from->files[i];
+    struct btd_storage_seen there = {0};
+    char part[PART_MAX];
+    int apfd, r = 0;
+
+    apfd = btd__storage_open_parent(m->from, f, false);
+    if (apfd == -ENOENT || apfd == -ENOTDIR)
+        return 0; /* nothing of it went there */
+    if (apfd < 0)
+        return apfd;
+    part_name(f->leaf, part);
+    if (unlinkat(apfd, part, 0) == 0)
+        m->rep->parts++;
+    /* Only the file the record saw comes back: anything else in away is not ours. */
+    if (stat_leaf(apfd, f->leaf, &there) && same_seen(&there, seen))
+        r = bring_back(m, i, apfd, seen);
+    btd__storage_close_dir(m->from, apfd);
+    return r;
+}
+
+int btd_storage_move_recover(struct btd_storage *home, struct btd_storage *away,
+                             const struct btd_storage_seen *seen,
+                             struct btd_storage_move_report *report)
+{
+    struct mover m = {.from = away, .to = home, .rep = report};
+    uint32_t i;
+    int r = 0, ri;
+
+    *report = (struct btd_storage_move_report){.failed = UINT32_MAX, .stuck = UINT32_MAX};
+    if (home->file_count != away->file_count)
+        return -EINVAL;
+    if (same_dir(home, away))
+        return 0;
+    btd_storage_close_files(home);
+    btd_storage_close_files(away);
+    for (i = 0; i < away->file_count; i++) {
+        if (away->files[i].pad)
+            continue;
+        ri = recover_one(&m, i, &seen[i]);
+        if (ri < 0 && r == 0) {
+            r = fail(&m, i, "moving back", ri);
+            report->stuck = i;
+        }
+    }
+    btd__storage_remove_dirs(away);
+    return r;
 }

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -288,6 +289,125 @@ static void test_cancel_stops_and_moves_back(void)
     tmpdir_remove(root);
 }
 
+/* What a record written before the move saw: the files as they are in from. */
+static void seen_now(struct btd_storage *from, struct btd_storage_seen *seen)
+{
+    uint32_t i;
+
+    for (i = 0; i < NFILES; i++) {
+        seen[i] = (struct btd_storage_seen){0};
+        seen[i].exists = btd_storage_stat(from, i, &seen[i].size, &seen[i].mtime_ns) == 0 &&
+                         !layout_files[i].pad;
+    }
+}
+
+__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
+{
+    char cmd[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+/* A crash half way through a same-fs move: some files renamed, a part left, one not ours. */
+static void test_recover_renames_back_and_leaves_what_is_not_ours(void)
+{
+    struct btd_storage *from = NULL, *to = NULL;
+    struct btd_storage_seen seen[NFILES];
+    struct btd_storage_move_report rep;
+    char root[64], src[128], dst[128];
+    uint8_t data[TOTAL];
+    int r;
+
+    tmpdir_make(root, sizeof(root), "move");
+    snprintf(src, sizeof(src), "%s/src", root);
+    snprintf(dst, sizeof(dst), "%s/dst", root);
+    setup(root, dst, &from, &to, data);
+    seen_now(from, seen);
+    CHECK(sh("mkdir -p %1$s/t/sub/dir && mv %2$s/t/a.bin %2$s/t/empty %1$s/t/", dst, src) == 0);
+    write_file(dst, "t/c.bin.btd-part", "half a copy");
+    write_file(dst, "t/sub/dir/b.bin", "someone else's"); /* b.bin is still in src */
+    r = btd_storage_move_recover(from, to, seen, &rep);
+    CHECK_MSG(r == 0, "recover: %d", r);
+    CHECK_MSG(rep.moved == 2 && rep.copied == 0 && rep.parts == 1, "moved %u copied %u parts %u",
+              rep.moved, rep.copied, rep.parts);
+    CHECK(data_at(src, data));
+    CHECK(file_size(dst, "t/a.bin") == -1 && file_size(dst, "t/empty") == -1);
+    CHECK(file_size(dst, "t/c.bin.btd-part") == -1);
+    CHECK(file_size(dst, "t/sub/dir/b.bin") == 14);
+    btd_storage_unref(from);
+    btd_storage_unref(to);
+    tmpdir_remove(root);
+}
+
+/* A crash during a cross-fs move: a copy done (source kept), one source deleted, a part. */
+static void test_recover_across_fs_copies_back_and_drops_spares(void)
+{
+    struct btd_storage *from = NULL, *to = NULL;
+    struct btd_storage_seen seen[NFILES];
+    struct btd_storage_move_report rep;
+    char root[64], src[128], shm[64], dst[128];
+    uint8_t data[TOTAL];
+    int r;
+
+    if (!other_fs_dir(shm, sizeof(shm))) {
+        tap_diag("skipped: no other file system at /dev/shm");
+        return;
+    }
+    tmpdir_make(root, sizeof(root), "move");
+    snprintf(src, sizeof(src), "%s/src", root);
+    snprintf(dst, sizeof(dst), "%s/dst", shm);
+    setup(root, dst, &from, &to, data);
+    btd_storage_sync(from);
+    btd_storage_close_files(from);
+    seen_now(from, seen);
+    CHECK(sh("mkdir -p %1$s/t/sub/dir && cp -p %2$s/t/a.bin %2$s/t/c.bin %1$s/t/", dst, src) == 0);
+    CHECK(sh("rm %2$s/t/c.bin && head -c 100 %2$s/t/sub/dir/b.bin > %1$s/t/sub/dir/b.bin.btd-part",
+             dst, src) == 0);
+    r = btd_storage_move_recover(from, to, seen, &rep);
+    CHECK_MSG(r == 0, "recover: %d", r);
+    CHECK_MSG(rep.copied == 1 && rep.skipped == 1 && rep.parts == 1, "copied %u spares %u parts %u",
+              rep.copied, rep.skipped, rep.parts);
+    CHECK(data_at(src, data));
+    CHECK_MSG(dir_is_empty_or_missing(dst), "%s is not empty", dst);
+    btd_storage_unref(from);
+    btd_storage_unref(to);
+    tmpdir_remove(root);
+    tmpdir_remove(shm);
+}
+
+/* A copy that fails half way leaves no part and no file of the final name. */
+static void test_copy_goes_through_a_part_file(void)
+{
+    struct btd_storage *from = NULL, *to = NULL;
+    struct btd_storage_move_report rep;
+    char root[64], shm[64], dst[128];
+    atomic_bool cancel = false;
+    uint8_t data[TOTAL];
+
+    if (!other_fs_dir(shm, sizeof(shm))) {
+        tap_diag("skipped: no other file system at /dev/shm");
+        return;
+    }
+    tmpdir_make(root, sizeof(root), "move");
+    snprintf(dst, sizeof(dst), "%s/dst", shm);
+    setup(root, dst, &from, &to, data);
+    CHECK(sh("mkdir -p %1$s/t && touch %1$s/t/a.bin.btd-part", dst) == 0);
+    CHECK(btd_storage_move(from, to, &cancel, &rep) == -EEXIST); /* a part is never replaced */
+    CHECK(file_size(dst, "t/a.bin") == -1 && file_size(dst, "t/a.bin.btd-part") == 0);
+    CHECK(sh("rm %s/t/a.bin.btd-part", dst) == 0);
+    CHECK(btd_storage_move(from, to, &cancel, &rep) == 0);
+    CHECK(data_at(dst, data));
+    CHECK(file_size(dst, "t/a.bin.btd-part") == -1 && file_size(dst, "t/c.bin.btd-part") == -1);
+    btd_storage_unref(from);
+    btd_storage_unref(to);
+    tmpdir_remove(root);
+    tmpdir_remove(shm);
+}
+
 int main(void)
 {
     TAP_RUN(test_same_fs_renames_only_the_torrents_files);
@@ -298,5 +418,8 @@ int main(void)
     TAP_RUN(test_missing_files_are_skipped);
     TAP_RUN(test_same_directory_is_refused);
     TAP_RUN(test_cancel_stops_and_moves_back);
+    TAP_RUN(test_recover_renames_back_and_leaves_what_is_not_ours);
+    TAP_RUN(test_recover_across_fs_copies_back_and_drops_spares);
+    TAP_RUN(test_copy_goes_through_a_part_file);
     return tap_done();
 }
