@@ -24,6 +24,7 @@ void btd_resume_deinit(struct btd_resume *r)
     free(r->files);
     free(r->choices);
     free(r->pending_selection);
+    free(r->moving_to);
     memset(r, 0, sizeof(*r));
 }
 
@@ -82,6 +83,8 @@ static int encode_seeding(json_t *o, const struct btd_resume *r)
         json_object_set_new(o, "seed_idle_limit", json_integer(r->seed_idle_limit)) < 0)
         return -ENOMEM;
     if (finished && json_object_set_new(o, "finished", json_string(finished)) < 0)
+        return -ENOMEM;
+    if (r->moving_to && json_object_set_new(o, "moving_to", json_string(r->moving_to)) < 0)
         return -ENOMEM;
     return 0;
 }
@@ -219,13 +222,20 @@ static int decode_goal(json_t *o, const char *key, int64_t max, int64_t *ret, st
 /* seed_ratio_hundredths, seed_idle_limit and finished, each optional. */
 static int decode_seeding(json_t *o, struct btd_resume *r, struct bt_error *err)
 {
-    json_t *finished = json_object_get(o, "finished");
+    json_t *finished = json_object_get(o, "finished"), *moving = json_object_get(o, "moving_to");
     int n = decode_goal(o, "seed_ratio_hundredths", BT_RATIO_MAX, &r->seed_ratio_limit, err);
 
     if (n == 0)
         n = decode_goal(o, "seed_idle_limit", INT32_MAX, &r->seed_idle_limit, err);
     if (n < 0)
         return n;
+    if (moving && (!json_is_string(moving) || json_string_value(moving)[0] != '/'))
+        return bt_error_set(err, -EBADMSG, "moving_to: not an absolute path");
+    if (moving) {
+        r->moving_to = strdup(json_string_value(moving));
+        if (!r->moving_to)
+            return -ENOMEM;
+    }
     r->finished = BT_SEED_GOAL_NONE;
     if (!finished)
         return 0;

@@ -17,7 +17,9 @@
  * torrent's own seeding goals, "seed_ratio_hundredths" and "seed_idle_limit"
  * (absent: the global ones), and "finished" ("ratio" or "idle") once a goal
  * stopped it (absent in records written before those existed: no goal of
- * its own, not finished). Files are written atomically
+ * its own, not finished), and "moving_to" while a move of its data to that
+ * directory runs (written before the first file moves, so a restart after
+ * a crash knows to look there: btd_storage_move_recover). Files are written atomically
  * (temp file, fsync, rename, fsync of the directory), and a record is
  * written only after btd_storage_sync: a piece it lists is on the disk.
  *
@@ -61,6 +63,7 @@ struct btd_resume {
     int64_t seed_ratio_limit;        /* hundredths (ratio.h), 0 = none; -1 = the global one */
     int64_t seed_idle_limit;         /* seconds, 0 = none; -1 = the global one */
     uint8_t finished;                /* enum bt_seed_goal: the goal that stopped it, or NONE */
+    char *moving_to;                 /* owned or NULL: a move of the data there was under way */
     bool recheck; /* not stored: the previous record stood in, check every piece */
 };
 

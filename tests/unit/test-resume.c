@@ -116,12 +116,40 @@ static void test_seeding_goals_survive_a_round_trip(void)
     btd_resume_deinit(&r);
 }
 
+static void test_move_marker_survives_a_round_trip(void)
+{
+    struct btd_resume r, back;
+    struct bt_error err = {{0}};
+    char *text;
+
+    make_record(&r);
+    text = btd_resume_encode(&r);
+    CHECK(text && strstr(text, "moving_to") == NULL);
+    CHECK(text && btd_resume_decode(text, strlen(text), 10, 4, &back, &err) == 0);
+    CHECK(back.moving_to == NULL);
+    free(text);
+    btd_resume_deinit(&back);
+    r.moving_to = strdup("/mnt/array");
+    text = btd_resume_encode(&r);
+    CHECK(text != NULL);
+    CHECK(text && btd_resume_decode(text, strlen(text), 10, 4, &back, &err) == 0);
+    CHECK(back.moving_to && strcmp(back.moving_to, "/mnt/array") == 0);
+    CHECK(back.dir && strcmp(back.dir, "/srv/dl") == 0);
+    free(text);
+    btd_resume_deinit(&back);
+    btd_resume_deinit(&r);
+}
+
 static void test_bad_seeding_goals_are_refused(void)
 {
     static const char *const tails[] = {
-        "\"finished\":\"paused\"}",      "\"finished\":1}",
-        "\"seed_ratio_hundredths\":-2}", "\"seed_ratio_hundredths\":1.5}",
+        "\"finished\":\"paused\"}",
+        "\"finished\":1}",
+        "\"seed_ratio_hundredths\":-2}",
+        "\"seed_ratio_hundredths\":1.5}",
         "\"seed_idle_limit\":\"3\"}",
+        "\"moving_to\":\"relative/dir\"}",
+        "\"moving_to\":7}",
     };
     static const char head[] =
         "{\"version\":1,\"id\":2,\"dir\":\"/d\",\"paused\":true,\"completed_sent\":true,"
@@ -180,5 +208,6 @@ int main(void)
     TAP_RUN(test_bad_seeding_goals_are_refused);
     TAP_RUN(test_magnet_pending_selection_survives);
     TAP_RUN(test_bad_file_index_is_refused);
+    TAP_RUN(test_move_marker_survives_a_round_trip);
     return tap_done();
 }
