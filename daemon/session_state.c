@@ -16,6 +16,7 @@
 #include "magnet.h"
 #include "resume.h"
 #include "session-internal.h"
+#include "torrent-internal.h"
 #include "torrent.h"
 #include "work.h"
 
@@ -26,9 +27,14 @@ static void on_saved(void *data, struct btd_work_result *res)
 {
     struct btd_session *s = data;
     struct btd_resume_job *job = res->user;
-    struct btd_torrent *t = btd_session_find_id(s, res->torrent_id);
+    struct btd_torrent *t;
 
     s->saving = false;
+    for (t = s->torrents; t; t = t->next) {
+        if (t->move_to && !t->move_running)
+            btd__torrent_move_go(t); /* it waited for this save (torrent_move.c) */
+    }
+    t = btd_session_find_id(s, res->torrent_id);
     if (!t || strcmp(t->hex, job->hex) != 0) {
         btd_resume_forget(s->cfg->state_dir, job->hex); /* removed while it was written */
     } else if (res->status < 0) {

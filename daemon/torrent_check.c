@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bitfield.h"
 #include "codec.h"
@@ -100,8 +101,22 @@ struct stat_job {
     uint8_t info_hash[20]; /* the torrent's, looked up again by id */
     uint32_t gen;          /* the torrent's stat_gen when it was submitted */
     uint32_t count;        /* files */
+    /* A restore whose record says a move was under way: it is undone first. */
+    struct btd_storage *away;           /* one reference, or NULL: the move's target */
+    struct btd_storage_seen *seen;      /* owned, count entries: the record's files */
+    struct btd_storage_move_report rep; /* of btd_storage_move_recover */
+    int recover_status;                 /* its 0 or -errno */
     struct file_stat files[];
 };
+
+static void free_stat_job(void *arg)
+{
+    struct stat_job *job = arg;
+
+    btd_storage_unref(job->away);
+    free(job->seen);
+    free(job);
+}
 
 /* Worker thread: touches the job and the storage only. */
 static int stat_files(void *arg, struct btd_storage *s)
@@ -109,6 +124,8 @@ static int stat_files(void *arg, struct btd_storage *s)
     struct stat_job *job = arg;
     uint32_t i;
 
+    if (job->away)
+        job->recover_status = btd_storage_move_recover(s, job->away, job->seen, &job->rep);
     for (i = 0; i < job->count; i++) {
         struct file_stat *f = &job->files[i];
 
@@ -188,6 +205,25 @@ static void check_changed(struct btd_torrent *t, const struct stat_job *job)
     free(check);
 }
 
+/* The one line a recovered move leaves in the log. */
+static void log_recovery(const struct btd_torrent *t, const struct stat_job *job)
+{
+    const struct btd_storage_move_report *rep = &job->rep;
+    const char *to = t->restore ? t->restore->moving_to : "?";
+
+    if (job->recover_status < 0) {
+        btd_err("ih=%.8s a move to %s was cut short (btd stopped); putting the files back in %s "
+                "failed (%s while %s %s): that file stays in %s, and its pieces are checked",
+                t->hex, to, t->dir, strerror(-job->recover_status), rep->op ? rep->op : "moving",
+                rep->failed < t->meta->file_count ? t->meta->files[rep->failed].path : "?", to);
+        return;
+    }
+    btd_notice("ih=%.8s a move to %s was cut short (btd stopped): the data is back in %s "
+               "(%u file(s) renamed back, %u copied back, %u spare copies and %u partial "
+               "copies deleted); btctl move it again",
+               t->hex, to, t->dir, rep->moved, rep->copied, rep->skipped, rep->parts);
+}
+
 /*
  * Loop thread: the files' stat is back. Dropped when the torrent is gone,
  * the session shuts down, or another check took over (a generation apart).
@@ -214,6 +250,10 @@ static void on_stats(void *data, struct btd_work_result *res)
         btd_torrent_fail(t, "cannot check existing data");
         return;
     }
+    if (job->away) {
+        log_recovery(t, job);
+        t->resume_dirty = t->resume_soon = true; /* the next record names t->dir, no marker */
+    }
     if (t->restore)
         check_changed(t, job);
     else
@@ -223,9 +263,41 @@ static void on_stats(void *data, struct btd_work_result *res)
 static const struct btd_work_call_ops stat_ops = {
     .fn = stat_files,
     .done = on_stats,
-    .free_arg = free,
+    .free_arg = free_stat_job,
     .drop_when_draining = true,
 };
+
+/* A restore after a crashed move: the job puts the files back first (the move's storage). */
+static int add_recovery(struct btd_torrent *t, struct stat_job *job)
+{
+    const struct btd_resume *rec = t->restore;
+    struct stat st;
+    uint32_t i;
+    int r;
+
+    job->seen = calloc(job->count ? job->count : 1, sizeof(*job->seen));
+    if (!job->seen)
+        return -ENOMEM;
+    for (i = 0; i < job->count; i++) {
+        job->seen[i] = (struct btd_storage_seen){
+            .size = rec->files[i].size,
+            .mtime_ns = rec->files[i].mtime_ns,
+            .exists = rec->files[i].exists && !rec->recheck,
+        };
+    }
+    if (stat(rec->moving_to, &st) < 0 && errno == ENOENT) {
+        btd_warn("ih=%.8s a move to %s was cut short, and that directory is gone: the data "
+                 "in %s is used",
+                 t->hex, rec->moving_to, t->dir);
+        return 0; /* no directory is made for nothing */
+    }
+    r = btd_storage_new(&job->away, rec->moving_to, t->meta);
+    if (r < 0)
+        btd_warn("ih=%.8s a move to %s was cut short, but that directory cannot be opened (%s): "
+                 "the files there stay there",
+                 t->hex, rec->moving_to, strerror(-r));
+    return 0;
+}
 
 /* Stats every file on a worker; on_stats goes on. 0 or -errno. */
 static int start_stats(struct btd_torrent *t)
@@ -236,9 +308,13 @@ static int start_stats(struct btd_torrent *t)
 
     if (!job)
         return -ENOMEM;
+    job->count = count;
+    if (t->restore && t->restore->moving_to && add_recovery(t, job) < 0) {
+        free_stat_job(job);
+        return -ENOMEM;
+    }
     memcpy(job->info_hash, t->info_hash, 20);
     job->gen = ++t->stat_gen; /* a result of an earlier one is stale now */
-    job->count = count;
     r = btd_work_call(t->session->work, t->id, t->storage, &stat_ops, job);
     t->stat_pending = r == 0;
     return r;
@@ -300,6 +376,14 @@ static struct btd_resume *restore_copy(const struct btd_resume *rec)
     c->piece_count = rec->piece_count;
     c->file_count = rec->file_count;
     c->recheck = rec->recheck;
+    if (rec->moving_to) {
+        c->moving_to = strdup(rec->moving_to);
+        if (!c->moving_to) {
+            btd_resume_deinit(c);
+            free(c);
+            return NULL;
+        }
+    }
     return c;
 }
 

@@ -8,8 +8,12 @@
  * Then one worker job moves the files (btd_storage_move: renamed, or
  * copied across file systems; all or nothing), or, for a move without the
  * data, the torrent points at the new directory at once and checks it.
- * Resume records are not written while the move runs; the first one after
- * it names the new directory.
+ * Before the first file moves, the worker writes the torrent's record with
+ * "moving_to" (resume.h), so that a btd killed half way puts the files back
+ * at its next start (btd_storage_move_recover, from torrent_check.c's
+ * restore); once they are where they stay, it writes the record again,
+ * naming that directory, without the marker. No other record is written
+ * while the move runs (the move waits for a save under way to land first).
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -21,6 +25,7 @@
 #include "log.h"
 #include "peer.h"
 #include "picker.h"
+#include "resume.h"
 #include "session.h"
 #include "storage.h"
 #include "torrent-internal.h"
@@ -33,14 +38,45 @@ struct btd_move_job {
     struct btd_storage *to;             /* one reference: the storage in the new directory */
     struct btd_storage_move_report rep; /* written by the worker */
     atomic_bool cancel;                 /* set by the loop: stop and move back */
+    struct btd_resume_job *record;      /* owned: the record with moving_to, written first */
+    int record_after;                   /* 0 or -errno: the record written after the move */
 };
+
+/*
+ * Worker thread: the record again once the files are where they will stay:
+ * in the new directory (moved) or the old one (moved back), without the
+ * marker. A file stuck in the new directory keeps the marker, so the next
+ * start brings it back. Until the loop's own next record, this one stands.
+ */
+static int record_after(struct btd_move_job *job, struct btd_storage *from, int status)
+{
+    struct btd_resume *rec = &job->record->rec;
+
+    if (status < 0 && job->rep.stuck != UINT32_MAX)
+        return 0;
+    if (status == 0) {
+        free(rec->dir);
+        rec->dir = rec->moving_to;
+    } else {
+        free(rec->moving_to);
+    }
+    rec->moving_to = NULL;
+    return btd_resume_save(job->record, status == 0 ? job->to : from);
+}
 
 /* Worker thread: touches the job and the two storages only. */
 static int run_move(void *arg, struct btd_storage *from)
 {
     struct btd_move_job *job = arg;
+    int r = btd_resume_save(job->record, from);
 
-    return btd_storage_move(from, job->to, &job->cancel, &job->rep);
+    if (r < 0) {
+        job->rep = (struct btd_storage_move_report){.failed = UINT32_MAX, .stuck = UINT32_MAX};
+        return r;
+    }
+    r = btd_storage_move(from, job->to, &job->cancel, &job->rep);
+    job->record_after = record_after(job, from, r);
+    return r;
 }
 
 static void free_move(void *arg)
@@ -48,6 +84,7 @@ static void free_move(void *arg)
     struct btd_move_job *job = arg;
 
     btd_storage_unref(job->to);
+    btd_resume_job_free(job->record);
     free(job);
 }
 
@@ -168,6 +205,9 @@ static void on_moved(void *data, struct btd_work_result *res)
         btd_debug("move result dropped: torrent %u gone", res->torrent_id);
         return;
     }
+    if (job->record_after < 0)
+        btd_warn("ih=%.8s cannot write its resume record after the move: %s", t->hex,
+                 strerror(-job->record_after));
     if (res->status < 0) {
         move_failed(t, &job->rep, res->status);
         return;
@@ -200,8 +240,18 @@ void btd__torrent_move_go(struct btd_torrent *t)
         find_there(t);
         return;
     }
+    if (t->session->saving)
+        return; /* a record without the marker may land after ours: on_saved calls again */
     job = calloc(1, sizeof(*job));
-    if (!job) {
+    if (job)
+        job->record = btd_torrent_resume_job(t);
+    if (job && job->record) {
+        free(job->record->rec.moving_to);
+        job->record->rec.moving_to = strdup(t->move_to);
+    }
+    if (!job || !job->record || !job->record->rec.moving_to) {
+        if (job)
+            free_move(job);
         move_failed(t, NULL, -ENOMEM);
         return;
     }
@@ -210,7 +260,7 @@ void btd__torrent_move_go(struct btd_torrent *t)
     job->to = btd_storage_ref(t->move_storage);
     btd_storage_close_files(t->storage);
     r = btd_work_call(t->session->work, t->id, t->storage, &move_ops, job);
-    if (r < 0) {
+    if (r < 0) { /* the pool freed the job */
         move_failed(t, NULL, r);
         return;
     }

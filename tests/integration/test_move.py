@@ -8,16 +8,22 @@ libtorrent leecher downloads from it) and keeps it across a restart.
 `--no-move` points a torrent at a copy of its data and checks it. A move
 while downloading from a rate-limited seeder resumes there and completes.
 A move onto a full tmpfs fails with one error line and loses nothing.
+A kill -9 during a cross-fs move loses nothing either: the restart puts
+the files back where the record says, deletes the partial copy, downloads
+nothing, and a later move works; so does a record whose same-fs move was
+cut short between renames (laid out by hand: renames are too quick to kill).
 Bad requests get one-line errors.
 """
 
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 import btdtest
 from swarm import Btd, LtPeer, RpcError, payload_torrent, sha256_file, wait_until
@@ -333,6 +339,108 @@ def test_shutdown_during_a_move_loses_nothing(t):
             btd.stop()
 
 
+def parts_in(*roots):
+    """The .btd-part files beneath roots."""
+    return [os.path.join(d, f) for root in roots for d, _, fs in os.walk(root) for f in fs
+            if f.endswith(".btd-part")]
+
+
+def test_kill_during_a_move_loses_nothing(t):
+    """SIGKILL while a cross-fs copy runs: the restart recovers by itself."""
+    shm = other_fs_dir()
+    if not shm:
+        t.diag("skipped: no other file system at /dev/shm")
+        return
+    files = dict(FILES, **{"m/sub/big.bin": 64 * 1024 * 1024})
+    seed_dir, sums, torrent, _ = payload_torrent(BTCTL, files, "m", piece_length=1 << 20)
+    src = copy_payload(seed_dir)
+    total = sum(files.values())
+    btd = Btd(BTD)
+    again = None
+    try:
+        tid = btd.add(torrent, dir=src)["id"]
+        btd.wait_done(tid, timeout=60)
+        new = os.path.join(shm, "there")
+        btd.call("torrent.move", id=str(tid), dir=new)
+        first = os.path.join(new, "m", "a.bin")
+        deadline = time.monotonic() + 30
+        while not os.path.exists(first) and time.monotonic() < deadline:
+            time.sleep(0.0005)  # a tight poll: the copy of the rest takes some tens of ms
+        mid = not os.path.exists(os.path.join(new, "m", "sub", "big.bin"))
+        os.kill(btd.proc.pid, signal.SIGKILL)
+        btd.proc.wait(10)
+        t.diag("killed %s" % ("half way" if mid else "after the last copy"))
+        t.ok(mid, "the kill landed while the move ran (big.bin not yet in the target)")
+        again = Btd(BTD, state_dir=btd.state)
+        st = again.wait_done(tid, timeout=120)
+        other = src if st["dir"] == new else new
+        t.ok(st["dir"] in (src, new), "after the kill the torrent names one of the dirs", st["dir"])
+        t.eq((st["verified_bytes"], st["downloaded_bytes"]), (total, 0),
+             "... and all its data is there, nothing downloaded again")
+        t.ok(data_intact(st["dir"], sums), "... every file intact")
+        t.ok(none_left(other, sums), "... and none of it is left in the other dir")
+        t.eq(parts_in(src, new), [], "no partial copy (.btd-part) is left")
+        log = again.log_text()
+        for line in log.splitlines():
+            if "cut short" in line:
+                t.diag(line)
+        t.ok(not mid or "a move to %s was cut short" % new in log,
+             "one notice line says what was recovered", log[-3000:])
+        t.ok("resumed: %d of %d pieces verified, 0 file(s) changed" % (st["pieces"], st["pieces"])
+             in log, "the files came back unchanged: nothing to check")
+        st = again.call("torrent.move", id=str(tid), dir=os.path.join(shm, "later"))
+        st = wait_state(again, tid, "seeding")
+        t.eq(st["dir"], os.path.join(shm, "later"), "a later move works")
+        t.ok(data_intact(st["dir"], sums), "... and takes every file intact")
+    finally:
+        if again:
+            t.eq(again.stop(), 0, "after a kill during a move: btd exits 0")
+        if btd.alive():
+            btd.proc.kill()
+
+
+def test_restart_puts_back_a_same_fs_move_cut_short(t):
+    """A record with moving_to and files renamed half way (a kill between renames, by hand)."""
+    seed_dir, sums, torrent, _ = payload_torrent(BTCTL, FILES, "m", piece_length=PIECE)
+    src = copy_payload(seed_dir)
+    new = os.path.join(btdtest.tempdir("move-half-"), "there")
+    btd = Btd(BTD)
+    again = None
+    try:
+        tid = btd.add(torrent, dir=src)["id"]
+        hexhash = btd.wait_done(tid, timeout=60)["info_hash"]
+        t.eq(btd.stop(), 0, "same fs, by hand: btd exits 0")
+        path = os.path.join(btd.state, "torrents", hexhash + ".resume")
+        with open(path) as f:
+            rec = json.load(f)
+        rec["moving_to"] = new
+        with open(path, "w") as f:
+            json.dump(rec, f)
+        os.makedirs(os.path.join(new, "m", "sub"))
+        for rel in ("m/a.bin", "m/sub/b.bin"):
+            os.rename(os.path.join(src, rel), os.path.join(new, rel))
+        with open(os.path.join(new, "m", "c.bin.btd-part"), "w") as f:
+            f.write("half a copy")
+        again = Btd(BTD, state_dir=btd.state)
+        st = again.wait_done(tid, timeout=60)
+        t.eq((st["dir"], st["verified_bytes"], st["downloaded_bytes"]),
+             (src, sum(FILES.values()), 0), "same fs: the files are back, nothing downloaded")
+        t.ok(data_intact(src, sums), "same fs: every file intact")
+        t.ok(none_left(new, sums) and parts_in(new) == [], "same fs: nothing left in the target")
+        t.ok("2 file(s) renamed back, 0 copied back, 0 spare copies and 1 partial" in
+             again.log_text(), "same fs: the notice says what was recovered")
+        t.eq(again.stop(), 0, "same fs: restarted btd exits 0")
+        with open(path) as f:
+            rec = json.load(f)
+        t.ok("moving_to" not in rec and rec["dir"] == src, "the record has no marker after", rec)
+        again = None
+    finally:
+        if again:
+            again.stop()
+        elif btd.alive():
+            btd.stop()
+
+
 def main():
     t = btdtest.Tap()
     t.run(test_same_fs_move_seeds_from_there_and_survives_a_restart)
@@ -341,6 +449,8 @@ def main():
     t.run(test_move_while_downloading)
     t.run(test_move_to_a_full_disk_loses_nothing)
     t.run(test_shutdown_during_a_move_loses_nothing)
+    t.run(test_kill_during_a_move_loses_nothing)
+    t.run(test_restart_puts_back_a_same_fs_move_cut_short)
     return t.done()
 
 
