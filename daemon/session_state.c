@@ -268,6 +268,8 @@ void btd__session_save_all_now(struct btd_session *s)
     int r;
 
     for (t = s->torrents; t; t = t->next) {
+        if (t->move_running)
+            continue; /* its worker writes its records (torrent_move.c): the files are in flux */
         job = btd_torrent_resume_job(t);
         r = job ? btd_resume_save(job, t->storage) : -ENOMEM;
         if (r < 0)

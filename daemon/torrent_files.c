@@ -167,12 +167,10 @@ struct btd_resume_job *btd_torrent_resume_job(struct btd_torrent *t)
     rec->files = calloc(nfiles ? nfiles : 1, sizeof(*rec->files));
     rec->choices = t->choices ? btd_file_choices_dup(t->choices, nfiles) : NULL;
     rec->pending_selection = t->pending_selection ? strdup(t->pending_selection) : NULL;
-    /* The marker stays while a move runs, or until a crashed one is recovered. */
-    if (t->move_running && t->move_to)
-        rec->moving_to = strdup(t->move_to);
-    else if (t->restore && t->restore->moving_to)
+    /* A crashed move's marker stays until the move is put back (torrent_check.c). */
+    if (t->restore && t->restore->moving_to)
         rec->moving_to = strdup(t->restore->moving_to);
-    if ((t->move_running || (t->restore && t->restore->moving_to)) && !rec->moving_to) {
+    if (t->restore && t->restore->moving_to && !rec->moving_to) {
         btd_resume_job_free(job);
         return NULL;
     }
