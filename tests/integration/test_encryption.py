@@ -119,6 +119,22 @@ def test_aria2_requiring_encryption_leeches_from_btd(t, data):
         t.eq(btd.stop(), 0, "aria2 leech: btd exits 0")
 
 
+def seed_from(btd, data, **settings):
+    """btd, set with settings, seeds data's torrent from its directory: (its id, btd's port)."""
+    seed_dir, _, torrent = data
+    btd.call("session.set", **settings)
+    tid = btd.add(torrent, dir=seed_dir)["id"]
+    btd.wait_done(tid, timeout=60)
+    return tid, btd.call("session.get")["listen_port"]
+
+
+def leecher_of(torrent, port, ip, tag, encryption):
+    """A libtorrent leecher on ip dialling btd's port with that encryption: (its dir, it)."""
+    out = btdtest.tempdir(tag)
+    return out, LtPeer(torrent, out, ip, seed=False, peers=["127.0.0.1:%d" % port],
+                       wait_announce=False, encryption=encryption)
+
+
 def wait_peer(btd, tid, flag, what):
     """The first active peer of torrent tid whose torrent.peers field flag is true."""
     def found():
@@ -158,13 +174,8 @@ def test_btd_requiring_encryption_seeds(t, data):
     btd = Btd(BTD)
     leecher = None
     try:
-        btd.call("session.set", encryption="require", upload_limit=512 * 1024)
-        tid = btd.add(torrent, dir=seed_dir)["id"]
-        btd.wait_done(tid, timeout=60)
-        port = btd.call("session.get")["listen_port"]
-        out = btdtest.tempdir("enc-leech-")
-        leecher = LtPeer(torrent, out, "127.0.0.3", seed=False, peers=["127.0.0.1:%d" % port],
-                         wait_announce=False, encryption="forced")
+        tid, port = seed_from(btd, data, encryption="require", upload_limit=512 * 1024)
+        out, leecher = leecher_of(torrent, port, "127.0.0.3", "enc-leech-", "forced")
         peer = wait_peer(btd, tid, "encrypted", "an encrypted peer in torrent.peers")
         t.ok(peer["mse"], "torrent.peers: the peer came through MSE", peer)
         table = btctl_peers(btd, tid)
@@ -190,13 +201,8 @@ def test_plaintext_payload_when_both_allow_it(t, data):
     btd = Btd(BTD)
     leecher = None
     try:
-        btd.call("session.set", upload_limit=1024 * 1024)
-        tid = btd.add(torrent, dir=seed_dir)["id"]
-        btd.wait_done(tid, timeout=60)
-        port = btd.call("session.get")["listen_port"]
-        out = btdtest.tempdir("obf-leech-")
-        leecher = LtPeer(torrent, out, "127.0.0.5", seed=False, peers=["127.0.0.1:%d" % port],
-                         wait_announce=False, encryption="forced-both")
+        tid, port = seed_from(btd, data, upload_limit=1024 * 1024)
+        out, leecher = leecher_of(torrent, port, "127.0.0.5", "obf-leech-", "forced-both")
         peer = wait_peer(btd, tid, "mse", "an MSE peer in torrent.peers")
         t.ok(not peer["encrypted"], "torrent.peers: MSE handshake, payload not RC4", peer)
         leecher.wait_line("finished", 60)
@@ -216,13 +222,8 @@ def test_require_refuses_plaintext(t, data):
     btd = Btd(BTD)
     leecher = None
     try:
-        btd.call("session.set", encryption="require")
-        tid = btd.add(torrent, dir=seed_dir)["id"]
-        btd.wait_done(tid, timeout=60)
-        port = btd.call("session.get")["listen_port"]
-        out = btdtest.tempdir("plain-leech-")
-        leecher = LtPeer(torrent, out, "127.0.0.4", seed=False, peers=["127.0.0.1:%d" % port],
-                         wait_announce=False, encryption="disabled")
+        tid, port = seed_from(btd, data, encryption="require")
+        out, leecher = leecher_of(torrent, port, "127.0.0.4", "plain-leech-", "disabled")
         wait_until(lambda: "plaintext handshake refused" in btd.log_text(), 30,
                    "btd to refuse the plaintext handshake")
         time.sleep(2)

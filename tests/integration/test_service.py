@@ -227,9 +227,12 @@ def test_socket_activation(t):
         t.ok("control socket from systemd: %s" % sock in btd.log_text()
              and not os.path.exists(os.path.join(d, "unused.sock")),
              "btd serves systemd's control socket and binds no other", btd.log_text()[-800:])
+        before = btd.log_text().count("127.0.0.1")
         with socket.create_connection(("127.0.0.1", port), timeout=5) as peer:
-            peer.sendall(b"\x13BitTorrent protocol")
-            t.ok(True, "the peer port accepts connections")
+            peer.sendall(b"\x13BitTorrent protocol" + bytes(8) + bytes(20) + bytes(20))
+            wait_until(lambda: btd.log_text().count("127.0.0.1") > before, START_BOUND,
+                       "btd to log the peer that dialled its systemd port")
+        t.ok(True, "btd accepts and reads a peer on the port systemd passed")
         t.eq(btd.stop(), 0, "btd exits 0")
         t.ok(os.path.exists(sock), "the socket file is systemd's: btd leaves it in place")
     finally:

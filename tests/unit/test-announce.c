@@ -171,23 +171,30 @@ static void test_parses_dictionary_peers(void)
     bt_announce_result_deinit(&r);
 }
 
-static void test_parses_peers6(void)
+/* Parses a reply whose peers6 holds ip6 port 6881 alone; true if it gave one peer. */
+static bool parse_one_peer6(const char *ip6, struct bt_announce_result *r)
 {
     uint8_t body[128];
-    struct bt_announce_result r;
     struct bt_error err = {""};
     size_t n = 0;
-    char text[64];
 
     n += (size_t)snprintf((char *)body, sizeof(body), "d8:intervali5e5:peers0:6:peers618:");
-    inet_pton(AF_INET6, "2001:db8::7", body + n);
+    inet_pton(AF_INET6, ip6, body + n);
     body[n + 16] = 0x1a;
     body[n + 17] = 0xe1;
     n += 18;
     body[n++] = 'e';
-    CHECK(bt_announce_http_parse(body, n, &r, &err) == 0);
-    CHECK(r.peer_count == 1);
-    if (r.peer_count == 1) {
+    CHECK(bt_announce_http_parse(body, n, r, &err) == 0);
+    CHECK(r->peer_count == 1);
+    return r->peer_count == 1;
+}
+
+static void test_parses_peers6(void)
+{
+    struct bt_announce_result r;
+    char text[64];
+
+    if (parse_one_peer6("2001:db8::7", &r)) {
         CHECK(r.peers[0].family == 6);
         format_peer(text, sizeof(text), &r.peers[0]);
         CHECK_MSG(strcmp(text, "[2001:db8::7]:6881") == 0, "%s", text);
@@ -198,21 +205,10 @@ static void test_parses_peers6(void)
 /* ::ffff:a.b.c.d in peers6 is the IPv4 peer a.b.c.d, not a second address for it. */
 static void test_peers6_v4_mapped_is_ipv4(void)
 {
-    uint8_t body[128];
     struct bt_announce_result r;
-    struct bt_error err = {""};
-    size_t n = 0;
     char text[64];
 
-    n += (size_t)snprintf((char *)body, sizeof(body), "d8:intervali5e5:peers0:6:peers618:");
-    inet_pton(AF_INET6, "::ffff:192.0.2.9", body + n);
-    body[n + 16] = 0x1a;
-    body[n + 17] = 0xe1;
-    n += 18;
-    body[n++] = 'e';
-    CHECK(bt_announce_http_parse(body, n, &r, &err) == 0);
-    CHECK(r.peer_count == 1);
-    if (r.peer_count == 1) {
+    if (parse_one_peer6("::ffff:192.0.2.9", &r)) {
         CHECK(r.peers[0].family == 4);
         format_peer(text, sizeof(text), &r.peers[0]);
         CHECK_MSG(strcmp(text, "192.0.2.9:6881") == 0, "%s", text);
