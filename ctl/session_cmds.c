@@ -18,7 +18,7 @@ static const char session_help[] =
     "               download_rate, upload_rate, downloaded_bytes, uploaded_bytes,\n"
     "               download_dir, socket, download_limit, upload_limit, ...,\n"
     "               log_level, encryption, watch_dir, seed_ratio_limit,\n"
-    "               seed_idle_limit}\n"
+    "               seed_idle_limit, direct_writes}\n"
     "  -h, --help   show this help\n";
 
 /* "1.20 MiB/s (3.00 GiB in total)" */
@@ -72,6 +72,10 @@ static int add_session(struct btctl_table *t, const json_t *s)
     r |= btctl_table_add(
         t, (const char *const[]){"Download dir:", btctl_remote_str(s, "download_dir", "?")});
     r |= btctl_table_add(t, (const char *const[]){"Socket:", btctl_remote_str(s, "socket", "?")});
+    r |= btctl_table_add(
+        t, (const char *const[]){"Disk writes:", json_is_false(json_object_get(s, "direct_writes"))
+                                                     ? "through the page cache"
+                                                     : "direct (past the page cache)"});
     if (btctl_remote_str(s, "watch_dir", "")[0])
         r |= btctl_table_add(
             t, (const char *const[]){"Watch dir:", btctl_remote_str(s, "watch_dir", "")});

@@ -31,6 +31,8 @@ static const char set_help[] =
     "                                                times what it downloaded (1.5)\n"
     "  seed_idle_limit                               a seed stops after this long without\n"
     "                                                uploading (90, 30m, 2h, 1d)\n"
+    "  direct_writes                                 true: verified pieces are written past\n"
+    "                                                the page cache (O_DIRECT); false: through it\n"
     "\n"
     "Rate limits are bytes/s with optional binary units (500K, 2M, 1G); 0 or\n"
     "`unlimited` removes a limit. A ratio has at most two decimals. For one\n"
@@ -93,6 +95,8 @@ static json_t *value_json(const char *key, const char *value, const char **ret_f
             return NULL;
         return json_integer((json_int_t)n);
     }
+    if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)
+        return json_boolean(strcmp(value, "true") == 0);
     if (btctl_parse_size(value, &n) == 0 && strspn(value, "0123456789") == strlen(value))
         return json_integer((json_int_t)n);
     return json_string(value);

@@ -15,7 +15,8 @@
 enum key_type {
     KEY_STRING,
     KEY_INT,
-    KEY_RATIO /* a JSON number, at most two decimals: an int64_t of hundredths (ratio.h) */
+    KEY_RATIO, /* a JSON number, at most two decimals: an int64_t of hundredths (ratio.h) */
+    KEY_BOOL   /* true or false: an int64_t of 1 or 0 */
 };
 
 struct key {
@@ -69,6 +70,7 @@ enum btd_encryption btd_config_encryption(const struct btd_config *c)
     .name = #field, .type = KEY_INT, .offset = offsetof(struct btd_config, field), .min = lo,      \
     .max = hi
 #define RATIO(field) .name = #field, .type = KEY_RATIO, .offset = offsetof(struct btd_config, field)
+#define BOOL(field) .name = #field, .type = KEY_BOOL, .offset = offsetof(struct btd_config, field)
 #define LIVE .live = true
 #define MAX_RATE ((int64_t)1 << 40) /* bytes/s: a terabyte a second is no limit */
 
@@ -93,6 +95,7 @@ static const struct key keys[] = {
     {STR(watch_dir), LIVE, .check = check_watch_dir},
     {RATIO(seed_ratio_limit), LIVE},
     {INT(seed_idle_limit, 0, INT32_MAX), LIVE},
+    {BOOL(direct_writes), LIVE},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -174,6 +177,7 @@ int btd_config_init(struct btd_config *c)
     c->max_peers_per_ip = 4;
     c->pieces_in_flight = 64;
     c->piece_memory = 8 << 20;
+    c->direct_writes = 1;
     if (!c->download_dir || !c->state_dir || !c->socket_path || !c->listen_address ||
         !c->log_level || !c->encryption || !c->watch_dir) {
         btd_config_deinit(c);
@@ -248,6 +252,12 @@ static int apply_json(struct btd_config *c, const struct key *k, json_t *v, stru
     }
     if (k->type == KEY_RATIO)
         return apply_ratio(c, k, v, err);
+    if (k->type == KEY_BOOL) {
+        if (!json_is_boolean(v))
+            return bt_error_set(err, -EINVAL, "%s: must be true or false", k->name);
+        *int_field(c, k) = json_is_true(v);
+        return 0;
+    }
     if (!json_is_integer(v))
         return bt_error_set(err, -EINVAL, "%s: must be an integer", k->name);
     if (json_integer_value(v) < k->min || json_integer_value(v) > k->max)
@@ -329,6 +339,10 @@ int btd_config_set(struct btd_config *c, const char *key, const char *value, str
                                 "decimals (like 1.5)",
                                 key, value, BT_RATIO_MAX / 100);
         v = json_real((double)ratio / 100.0);
+    } else if (k->type == KEY_BOOL) {
+        if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
+            return bt_error_set(err, -EINVAL, "%s: \"%s\" is not true or false", key, value);
+        v = json_boolean(strcmp(value, "true") == 0);
     } else {
         errno = 0;
         n = strtoll(value, &end, 10);

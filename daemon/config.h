@@ -39,6 +39,7 @@ struct btd_config {
     char *watch_dir;                /* owned: .torrent/.magnet files to add (watch.h); "" = none */
     int64_t seed_ratio_limit;       /* hundredths (ratio.h): a seed stops at it; 0 = none */
     int64_t seed_idle_limit;        /* seconds a seed uploads nothing before it stops; 0 = none */
+    int64_t direct_writes;          /* 1: verified pieces are written past the page cache */
 };
 
 /* Message Stream Encryption (peer_mse.h), from the `encryption` key. */

@@ -652,6 +652,7 @@ static int m_session_get(struct btd_session *s, json_t *params, json_t **ret_res
                         json_real((double)s->cfg->seed_ratio_limit / 100.0));
     json_object_set_new(*ret_result, "seed_idle_limit",
                         json_integer((json_int_t)s->cfg->seed_idle_limit));
+    json_object_set_new(*ret_result, "direct_writes", json_boolean(s->cfg->direct_writes));
     return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include "crypto.h"
 #include "picker-internal.h"
+#include "storage.h"
 
 int btd_picker_init(struct btd_picker *p, uint32_t piece_count, uint64_t piece_length,
                     uint64_t total_length, uint32_t max_jobs)
@@ -185,6 +186,14 @@ static void block_freed(struct btd_job *j, uint32_t b)
         j->first_free = b;
 }
 
+/* A piece buffer, aligned for direct writes (see btd_storage_write). */
+static uint8_t *new_buffer(uint32_t piece_length)
+{
+    size_t n = ((size_t)piece_length + BTD_STORAGE_ALIGN - 1) & ~(size_t)(BTD_STORAGE_ALIGN - 1);
+
+    return aligned_alloc(BTD_STORAGE_ALIGN, n);
+}
+
 static struct btd_job *job_new(struct btd_picker *p, uint32_t piece, const void *owner)
 {
     struct btd_job *j = calloc(1, sizeof(*j));
@@ -194,7 +203,7 @@ static struct btd_job *job_new(struct btd_picker *p, uint32_t piece, const void 
     j->index = piece;
     j->size = btd_picker_piece_size(p, piece);
     j->nblocks = (j->size + BTD_BLOCK_SIZE - 1) / BTD_BLOCK_SIZE;
-    j->buf = p->npool > 0 ? p->pool[--p->npool] : malloc(p->piece_length);
+    j->buf = p->npool > 0 ? p->pool[--p->npool] : new_buffer(p->piece_length);
     j->reqs = calloc(j->nblocks ? j->nblocks : 1, 1);
     j->got = calloc(j->nblocks ? j->nblocks : 1, 1);
     j->src = calloc(j->nblocks ? j->nblocks : 1, sizeof(*j->src));

@@ -19,6 +19,7 @@
 #include "resume.h"
 #include "rpc.h"
 #include "session-internal.h"
+#include "storage.h"
 #include "torrent.h"
 #include "tracker_http.h"
 #include "tracker_udp.h"
@@ -232,6 +233,7 @@ int btd_session_new(struct btd_session **ret, uv_loop_t *loop, struct btd_config
     btd__session_restore_all(s);
     uv_timer_start(&s->tick, on_tick, 1000, 1000);
     btd_bandwidth_configure(s);
+    btd_storage_set_direct_writes(s->cfg->direct_writes != 0);
     apply_watch_dir(s);
     *ret = s;
     return 0;
@@ -572,6 +574,7 @@ void btd_session_apply_config(struct btd_session *s)
     if (btd_log_parse_level(s->cfg->log_level, &level) == 0)
         btd_log_set_level(level);
     btd_bandwidth_configure(s);
+    btd_storage_set_direct_writes(s->cfg->direct_writes != 0);
     apply_watch_dir(s);
 }
 

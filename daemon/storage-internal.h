@@ -23,13 +23,21 @@ struct sfile {
     bool pad;        /* BEP 47 padding: never on disk */
 };
 
+/* What a descriptor was opened for. */
+enum btd_fd_kind {
+    BTD_FD_READ,   /* O_RDONLY */
+    BTD_FD_WRITE,  /* O_RDWR: also fit for reading */
+    BTD_FD_DIRECT, /* O_WRONLY | O_DIRECT: aligned writes past the page cache, and nothing else */
+};
+
 /* One cached descriptor. The cache hands out dup()s, so closing an entry never
- * pulls a descriptor from under a worker that is using it. */
+ * pulls a descriptor from under a worker that is using it. A file may have
+ * two entries: a direct one and a buffered one. */
 struct cached_fd {
-    int fd;        /* owned; -1 for a free slot */
-    uint32_t file; /* index into files */
-    bool writable; /* opened O_RDWR */
-    uint64_t used; /* LRU stamp, higher is more recent */
+    int fd;                /* owned; -1 for a free slot */
+    uint32_t file;         /* index into files */
+    enum btd_fd_kind kind; /* what it was opened for */
+    uint64_t used;         /* LRU stamp, higher is more recent */
 };
 
 struct btd_storage {
@@ -40,6 +48,7 @@ struct btd_storage {
     uint64_t total_length;      /* bytes */
     atomic_bool *dirty;         /* owned; one per file: written since the last sync */
     atomic_bool empties_done;   /* the zero-length files were created */
+    atomic_bool no_direct;      /* the file system refused O_DIRECT: buffered writes only */
     pthread_mutex_t lock;       /* protects cache and stamp */
     pthread_mutex_t write_lock; /* one pwrite at a time (see btd_storage_write) */
     struct cached_fd cache[BTD_STORAGE_MAX_OPEN];

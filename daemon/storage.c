@@ -17,10 +17,24 @@
 
 /* Process-wide: cleared when the kernel says openat2 does not exist. */
 static atomic_bool use_openat2 = true;
+/* Process-wide: the direct_writes setting. */
+static atomic_bool direct_writes = true;
+/* Process-wide, tests only: the errno opening a direct descriptor fails with. */
+static atomic_int direct_open_fails;
 
 void btd__storage_use_openat2(bool on)
 {
     atomic_store(&use_openat2, on);
+}
+
+void btd__storage_direct_open_fails(int err)
+{
+    atomic_store(&direct_open_fails, err);
+}
+
+void btd_storage_set_direct_writes(bool on)
+{
+    atomic_store(&direct_writes, on);
 }
 
 static int copy_file(struct sfile *dst, const struct bt_file *src)
@@ -243,19 +257,36 @@ static int open_beneath(const struct btd_storage *s, const struct sfile *f, int 
     return open_walk(s, f, flags, false);
 }
 
-/* Opens file f for reading, or for writing (created, with its directories). */
-static int open_file(const struct btd_storage *s, const struct sfile *f, bool write)
-{
-    int flags = write ? (O_RDWR | O_CREAT) : O_RDONLY;
-    int fd = open_beneath(s, f, flags);
+static const int kind_flags[] = {
+    [BTD_FD_READ] = O_RDONLY,
+    [BTD_FD_WRITE] = O_RDWR | O_CREAT,
+    [BTD_FD_DIRECT] = O_RDWR | O_CREAT | O_DIRECT, /* not O_WRONLY: that waits on a FIFO */
+};
 
-    if (fd == -ENOENT && write)
+/* Opens file f for reading or for writing (created, with its directories). */
+static int open_file(const struct btd_storage *s, const struct sfile *f, enum btd_fd_kind kind)
+{
+    int flags = kind_flags[kind];
+    int fd;
+
+    if (kind == BTD_FD_DIRECT && atomic_load(&direct_open_fails))
+        return -atomic_load(&direct_open_fails);
+    fd = open_beneath(s, f, flags);
+    if (fd == -ENOENT && (flags & O_CREAT))
         fd = open_walk(s, f, flags, true);
     return fd;
 }
 
+/* Does a descriptor opened for have serve for want? */
+static bool kind_fits(enum btd_fd_kind have, enum btd_fd_kind want)
+{
+    if (want == BTD_FD_READ)
+        return have != BTD_FD_DIRECT;
+    return have == want;
+}
+
 /* A dup() of a cached descriptor fit for the purpose, or -ENOENT on a miss. */
-static int cache_get(struct btd_storage *s, uint32_t file, bool write)
+static int cache_get(struct btd_storage *s, uint32_t file, enum btd_fd_kind kind)
 {
     int fd = -ENOENT;
     size_t i;
@@ -264,7 +295,7 @@ static int cache_get(struct btd_storage *s, uint32_t file, bool write)
     for (i = 0; i < BTD_STORAGE_MAX_OPEN; i++) {
         struct cached_fd *e = &s->cache[i];
 
-        if (e->fd < 0 || e->file != file || (write && !e->writable))
+        if (e->fd < 0 || e->file != file || !kind_fits(e->kind, kind))
             continue;
         e->used = ++s->stamp;
         fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
@@ -276,8 +307,11 @@ static int cache_get(struct btd_storage *s, uint32_t file, bool write)
     return fd;
 }
 
-/* The entry already holding file, else a free slot, else the least recently used. */
-static struct cached_fd *cache_slot(struct btd_storage *s, uint32_t file)
+/*
+ * The entry already holding file (its direct one when direct, else its
+ * buffered one), else a free slot, else the least recently used.
+ */
+static struct cached_fd *cache_slot(struct btd_storage *s, uint32_t file, bool direct)
 {
     struct cached_fd *free_slot = NULL, *lru = NULL;
     size_t i;
@@ -285,7 +319,7 @@ static struct cached_fd *cache_slot(struct btd_storage *s, uint32_t file)
     for (i = 0; i < BTD_STORAGE_MAX_OPEN; i++) {
         struct cached_fd *e = &s->cache[i];
 
-        if (e->fd >= 0 && e->file == file)
+        if (e->fd >= 0 && e->file == file && (e->kind == BTD_FD_DIRECT) == direct)
             return e;
         if (e->fd < 0 && !free_slot)
             free_slot = e;
@@ -300,14 +334,14 @@ static struct cached_fd *cache_slot(struct btd_storage *s, uint32_t file)
  * another worker cached the same file meanwhile, or dup fails, fd itself is
  * returned uncached. Either way the caller closes what it gets.
  */
-static int cache_put(struct btd_storage *s, uint32_t file, bool write, int fd)
+static int cache_put(struct btd_storage *s, uint32_t file, enum btd_fd_kind kind, int fd)
 {
     struct cached_fd *e;
     int d;
 
     pthread_mutex_lock(&s->lock);
-    e = cache_slot(s, file);
-    if (e->fd >= 0 && e->file == file && (e->writable || !write)) {
+    e = cache_slot(s, file, kind == BTD_FD_DIRECT);
+    if (e->fd >= 0 && e->file == file && kind_fits(e->kind, kind)) {
         pthread_mutex_unlock(&s->lock);
         return fd;
     }
@@ -317,7 +351,7 @@ static int cache_put(struct btd_storage *s, uint32_t file, bool write, int fd)
             close(e->fd);
         e->fd = fd;
         e->file = file;
-        e->writable = write;
+        e->kind = kind;
         e->used = ++s->stamp;
     }
     pthread_mutex_unlock(&s->lock);
@@ -353,9 +387,9 @@ static bool still_linked(int fd)
  * -ENOENT returned, also for a write: the pieces the file held are gone,
  * and creating it afresh would hide that.
  */
-static int file_fd(struct btd_storage *s, uint32_t i, bool write)
+static int file_fd(struct btd_storage *s, uint32_t i, enum btd_fd_kind kind)
 {
-    int fd = cache_get(s, i, write);
+    int fd = cache_get(s, i, kind);
 
     if (fd >= 0 && still_linked(fd))
         return fd;
@@ -364,14 +398,14 @@ static int file_fd(struct btd_storage *s, uint32_t i, bool write)
         cache_drop(s, i);
         return -ENOENT;
     }
-    fd = open_file(s, &s->files[i], write);
+    fd = open_file(s, &s->files[i], kind);
     if (fd == -EMFILE || fd == -ENFILE) {
         btd_storage_close_files(s);
-        fd = open_file(s, &s->files[i], write);
+        fd = open_file(s, &s->files[i], kind);
     }
     if (fd < 0)
         return fd;
-    return cache_put(s, i, write, fd);
+    return cache_put(s, i, kind, fd);
 }
 
 void btd_storage_close_files(struct btd_storage *s)
@@ -507,7 +541,7 @@ static int create_empty_files(struct btd_storage *s, uint32_t *fail_file)
     for (i = 0; i < s->file_count; i++) {
         if (s->files[i].length != 0 || s->files[i].pad)
             continue;
-        fd = open_file(s, &s->files[i], true);
+        fd = open_file(s, &s->files[i], BTD_FD_WRITE);
         if (fd < 0) {
             atomic_store(&s->empties_done, false);
             if (fail_file)
@@ -519,19 +553,67 @@ static int create_empty_files(struct btd_storage *s, uint32_t *fail_file)
     return 0;
 }
 
+/*
+ * Writes the whole BTD_STORAGE_ALIGN blocks at the start of the n bytes at
+ * p to file i at in, past the page cache (O_DIRECT), when direct writes are
+ * on and p and in are aligned. Returns the bytes written that way (0 when
+ * none could be: the caller writes the rest through the page cache), or
+ * -errno. A file system that refuses O_DIRECT (EINVAL) turns direct writes
+ * off for the storage.
+ */
+static ssize_t write_direct(struct btd_storage *s, uint32_t i, const uint8_t *p, size_t n,
+                            uint64_t in)
+{
+    size_t whole = n & ~(size_t)(BTD_STORAGE_ALIGN - 1), done = 0;
+    ssize_t w;
+    int fd, r = 0;
+
+    if (whole == 0 || in % BTD_STORAGE_ALIGN || (uintptr_t)p % BTD_STORAGE_ALIGN ||
+        !atomic_load(&direct_writes) || atomic_load(&s->no_direct))
+        return 0;
+    fd = file_fd(s, i, BTD_FD_DIRECT);
+    if (fd == -EINVAL)
+        atomic_store(&s->no_direct, true);
+    if (fd < 0)
+        return fd == -EINVAL ? 0 : fd;
+    while (r == 0 && done < whole) {
+        w = pwrite(fd, p + done, whole - done, (off_t)(in + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            r = -errno;
+        else if (w == 0)
+            r = -EIO;
+        else
+            done += (size_t)w;
+    }
+    close(fd);
+    if (r == -EINVAL) { /* an alignment the device wants and we do not give */
+        atomic_store(&s->no_direct, true);
+        return (ssize_t)done;
+    }
+    return r < 0 ? r : (ssize_t)done;
+}
+
 static int write_span(struct btd_storage *s, uint32_t i, uint64_t in, size_t done, size_t n,
                       void *arg)
 {
-    const uint8_t *data = arg;
-    int fd, r;
+    const uint8_t *data = (const uint8_t *)arg + done;
+    ssize_t direct;
+    int fd, r = 0;
 
     if (s->files[i].pad)
         return 0;
-    fd = file_fd(s, i, true);
-    if (fd < 0)
-        return fd;
-    r = pwrite_all(fd, data + done, n, in);
-    close(fd);
+    direct = write_direct(s, i, data, n, in);
+    if (direct < 0)
+        return (int)direct;
+    if ((size_t)direct < n) {
+        fd = file_fd(s, i, BTD_FD_WRITE);
+        if (fd < 0)
+            return fd;
+        r = pwrite_all(fd, data + direct, n - (size_t)direct, in + (uint64_t)direct);
+        close(fd);
+    }
     if (r == 0)
         atomic_store(&s->dirty[i], true);
     return r;
@@ -569,7 +651,7 @@ static int read_span(struct btd_storage *s, uint32_t i, uint64_t in, size_t done
         memset(out, 0, n);
         return 0;
     }
-    fd = file_fd(s, i, false);
+    fd = file_fd(s, i, BTD_FD_READ);
     if (fd < 0)
         return fd;
     r = pread_all(fd, out, n, in);
@@ -620,7 +702,7 @@ static int hash_span(struct btd_storage *s, uint32_t i, uint64_t in, size_t done
         }
         return 0;
     }
-    fd = file_fd(s, i, false);
+    fd = file_fd(s, i, BTD_FD_READ);
     if (fd < 0)
         return fd;
     r = btd_mapped_hash(fd, in, n, sha, &fed);
@@ -644,7 +726,7 @@ int btd_storage_sync(struct btd_storage *s)
     for (i = 0; i < s->file_count; i++) {
         if (!atomic_exchange(&s->dirty[i], false))
             continue;
-        fd = file_fd(s, i, false);
+        fd = file_fd(s, i, BTD_FD_READ);
         if (fd == -ENOENT)
             continue; /* deleted meanwhile: nothing to flush */
         r = fd < 0 ? fd : 0;
@@ -673,7 +755,7 @@ int btd_storage_stat(struct btd_storage *s, uint32_t i, uint64_t *ret_size, int6
         *ret_mtime_ns = 0;
         return 0;
     }
-    fd = open_file(s, &s->files[i], false);
+    fd = open_file(s, &s->files[i], BTD_FD_READ);
     if (fd < 0)
         return fd;
     if (fstat(fd, &st) < 0)

@@ -24,6 +24,7 @@
 #include "sha1.h"
 
 #define BTD_STORAGE_MAX_OPEN 32 /* file descriptors cached per torrent */
+#define BTD_STORAGE_ALIGN 4096  /* direct writes: buffer, offset and length are multiples of it */
 
 struct btd_storage;
 
@@ -34,6 +35,13 @@ struct btd_storage;
 int btd_storage_new(struct btd_storage **ret, const char *dir, const struct bt_metainfo *m);
 struct btd_storage *btd_storage_ref(struct btd_storage *s);
 void btd_storage_unref(struct btd_storage *s);
+
+/*
+ * Process-wide, any thread: whether writes go past the page cache
+ * (O_DIRECT) where buffer, file offset and length allow (BTD_STORAGE_ALIGN);
+ * on by default. The config key direct_writes.
+ */
+void btd_storage_set_direct_writes(bool on);
 
 /*
  * Writes len bytes at torrent offset off (spanning files). 0 or -errno
@@ -137,5 +145,7 @@ int btd_storage_move_recover(struct btd_storage *home, struct btd_storage *away,
 
 /* Tests only: false forces the component-by-component walk instead of openat2. */
 void btd__storage_use_openat2(bool on);
+/* Tests only: an errno > 0 makes opening a file for direct writes fail with it; 0 undoes it. */
+void btd__storage_direct_open_fails(int err);
 
 #endif

@@ -29,6 +29,7 @@ when the test ends, whatever happens.
 """
 
 import base64
+import ctypes
 import hashlib
 import json
 import os
@@ -70,6 +71,33 @@ def sha256_file(path):
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def resident_pages(path):
+    """(pages of path in the page cache, pages in all), by mmap and mincore(2)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+    size = os.path.getsize(path)
+    pages = (size + 4095) // 4096
+    if size == 0:
+        return 0, 0
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        addr = libc.mmap(None, size, 1, 1, fd, 0)  # PROT_READ, MAP_SHARED
+        if addr in (None, ctypes.c_void_p(-1).value):
+            raise OSError(ctypes.get_errno(), "mmap " + path)
+        vec = ctypes.create_string_buffer(pages)
+        r = libc.mincore(addr, size, vec)
+        libc.munmap(addr, size)
+        if r != 0:
+            raise OSError(ctypes.get_errno(), "mincore " + path)
+    finally:
+        os.close(fd)
+    return sum(b & 1 for b in vec.raw), pages
 
 
 def tcp_listening(host, port):

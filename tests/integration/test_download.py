@@ -12,7 +12,7 @@ import sys
 
 import btdtest
 from swarm import (Aria2Seeder, Btd, LtPeer, Opentracker, RpcError, free_port, payload_torrent,
-                   sha256_file, wait_until)
+                   resident_pages, sha256_file, wait_until)
 
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
@@ -34,8 +34,13 @@ def check_files(t, btd, sums, label):
         t.eq(got, want, "%s: %s has the original sha256" % (label, rel))
 
 
-def download(t, label, files, root_name, trackers, seeders, direct=False):
-    """Creates the payload and torrent, starts seeders and btd, downloads, checks."""
+def download(t, label, files, root_name, trackers, seeders, direct=False, before_check=None,
+             settings=None):
+    """Creates the payload and torrent, starts seeders and btd, downloads, checks.
+
+    settings: a session.set first; before_check(btd): called once complete, before
+    the files are read back.
+    """
     port = free_port()
     http, udp = Opentracker.urls(port)
     tracker_urls = trackers(http, udp) if trackers else []
@@ -45,11 +50,15 @@ def download(t, label, files, root_name, trackers, seeders, direct=False):
     peers = [start(torrent, seed_dir, "127.0.0.%d" % (i + 2)) for i, start in enumerate(seeders)]
     btd = Btd(BTD)
     try:
+        if settings:
+            btd.call("session.set", **settings)
         res = btd.add(torrent, peers=[p.addr for p in peers] if direct else [])
         t.eq(res["info_hash"], ih, "%s: torrent.add returns the info-hash" % label)
         st = btd.wait_done(res["id"], timeout=150)
         t.eq(st["verified_bytes"], sum(files.values()), "%s: every byte verified" % label)
         t.eq(st["hash_failures"], 0, "%s: no piece failed its hash" % label)
+        if before_check:
+            before_check(btd)
         check_files(t, btd, sums, label)
         return btd, st
     finally:
@@ -68,9 +77,35 @@ def aria2_seeder(torrent, seed_dir, ip):
     return Aria2Seeder(torrent, seed_dir, ip)
 
 
+def page_cache_share(t, label, btd, settings):
+    """The share of the downloaded single.bin in the page cache; session.get shows settings."""
+    session = btd.call("session.get")
+    for key, want in settings.items():
+        t.eq(session[key], want, "%s: session.get shows %s" % (label, key))
+    cached, pages = resident_pages(os.path.join(btd.downloads, "single.bin"))
+    return cached / pages
+
+
 def test_single_file_over_http_tracker(t):
+    """Also: direct_writes (the default) kept the pieces, all but the file's last partial page,
+    out of the page cache."""
+    share = []
     download(t, "http single", SINGLE, "single.bin", lambda http, udp: [http],
-             [lt_seeder, lt_seeder])
+             [lt_seeder, lt_seeder], before_check=lambda btd: share.append(page_cache_share(
+                 t, "http single", btd, {"direct_writes": True})))
+    t.ok(share and share[0] < 0.1, "http single: under 10 % of the file in the page cache",
+         share)
+
+
+def test_pieces_written_through_the_page_cache(t):
+    """direct_writes false (set while btd runs): every piece goes through the page cache."""
+    share = []
+    settings = {"direct_writes": False}
+    download(t, "cached writes", SINGLE, "single.bin", lambda http, udp: [http], [lt_seeder],
+             settings=settings, before_check=lambda btd: share.append(page_cache_share(
+                 t, "cached writes", btd, settings)))
+    t.ok(share and share[0] > 0.9, "cached writes: over 90 % of the file in the page cache",
+         share)
 
 
 def test_multi_file_over_udp_tracker(t):
@@ -205,7 +240,8 @@ def test_starving_torrent_announces_again(t):
 
 def main():
     t = btdtest.Tap()
-    for fn in (test_single_file_over_http_tracker, test_multi_file_over_udp_tracker,
+    for fn in (test_single_file_over_http_tracker, test_pieces_written_through_the_page_cache,
+               test_multi_file_over_udp_tracker,
                test_aria2_seeder, test_dead_first_tier_falls_through,
                test_direct_peers_without_tracker, test_jobs_pause_resume_remove,
                test_incoming_seeder_and_unknown_hash, test_starving_torrent_announces_again):

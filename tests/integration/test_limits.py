@@ -114,7 +114,8 @@ def test_bad_settings(t):
         for args, want in ((["set", "bogus", "1"], "unknown key"),
                            (["set", "upload_limit", "fast"], "not a size"),
                            (["set", "log_level", "loud"], "must be one of"),
-                           (["set", "port", "7000"], "cannot change while btd runs")):
+                           (["set", "port", "7000"], "cannot change while btd runs"),
+                           (["set", "direct_writes", "yes"], "must be true or false")):
             r = btctl(btd, *args)
             t.ok(r.returncode != 0 and want in r.stderr,
                  "btctl %s: refused with \"%s\"" % (" ".join(args), want), r.stderr)
@@ -125,6 +126,13 @@ def test_bad_settings(t):
             t.ok(e.code == -32602 and "upload_limit" in e.message,
                  "session.set refuses a negative limit", str(e))
         t.eq(btd.call("session.get")["upload_limit"], 0, "refused settings change nothing")
+        t.eq(btd.call("session.get")["direct_writes"], True, "direct_writes is on by default")
+        r = btctl(btd, "set", "direct_writes", "false")
+        t.ok(r.returncode == 0, "btctl set direct_writes false is accepted", r.stderr)
+        t.eq(btd.call("session.get")["direct_writes"], False, "session.get shows it off")
+        r = btctl(btd, "session")
+        t.ok("Disk writes:" in r.stdout and "through the page cache" in r.stdout,
+             "btctl session says writes go through the page cache", r.stdout)
     finally:
         t.eq(btd.stop(), 0, "bad settings: btd exits 0")
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -498,6 +499,168 @@ static void test_failed_write_names_its_file(void)
     tmpdir_remove(dir);
 }
 
+/*
+ * Direct writes. A file of 9 pages and 1000 bytes, written as 3-page pieces
+ * from an aligned buffer: the whole pages go past the page cache, the
+ * 1000-byte tail through it. Seen with mincore(): a page written through
+ * the cache stays resident, one written past it is not.
+ */
+#define PAGE 4096u
+#define DIRECT_LEN (9 * PAGE + 1000)
+
+/* Which of the file's pages are in the page cache: resident[i] for page i. */
+static bool page_residency(const char *root, const char *rel, bool resident[10])
+{
+    unsigned char vec[10];
+    char path[512];
+    void *map;
+    int fd;
+    bool ok;
+    size_t i;
+
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return false;
+    map = mmap(NULL, DIRECT_LEN, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return false;
+    ok = mincore(map, DIRECT_LEN, vec) == 0;
+    for (i = 0; ok && i < 10; i++)
+        resident[i] = vec[i] & 1;
+    munmap(map, DIRECT_LEN);
+    return ok;
+}
+
+/* Can dir's file system open a file O_DIRECT? (Some cannot: btd then writes through the cache.) */
+static bool direct_supported(const char *dir)
+{
+    char path[512];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/probe", dir);
+    fd = open(path, O_RDWR | O_CREAT | O_DIRECT, 0644);
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    return fd >= 0;
+}
+
+/*
+ * Writes DIRECT_LEN bytes of pattern seed as 3-page pieces from an aligned
+ * buffer (at offset skew in it) into a one-file torrent, reads them back,
+ * and reports each page's residency. False if anything failed.
+ */
+static bool write_pieces(const char *dir, size_t skew, unsigned seed, bool resident[10])
+{
+    struct bt_file one[] = {{.path = "d.bin", .length = DIRECT_LEN}};
+    struct bt_metainfo m = layout(one, 1);
+    struct btd_storage *s = NULL;
+    uint8_t *buf = aligned_alloc(PAGE, 22 * PAGE), *data, *back;
+    bool ok = buf != NULL;
+    size_t off;
+
+    if (!ok)
+        return false;
+    data = buf + skew;
+    back = buf + 11 * PAGE; /* past data, even skewed */
+    fill(data, DIRECT_LEN, seed);
+    ok = btd_storage_new(&s, dir, &m) == 0;
+    for (off = 0; ok && off < DIRECT_LEN; off += 3 * PAGE) {
+        size_t n = DIRECT_LEN - off < 3 * PAGE ? DIRECT_LEN - off : 3 * PAGE;
+
+        ok = btd_storage_write(s, off, data + off, n, NULL) == 0;
+    }
+    ok = ok && btd_storage_sync(s) == 0;
+    ok = ok && page_residency(dir, "d.bin", resident);
+    ok = ok && btd_storage_read(s, 0, back, DIRECT_LEN, NULL) == 0;
+    ok = ok && memcmp(back, data, DIRECT_LEN) == 0;
+    ok = ok && file_size(dir, "d.bin") == DIRECT_LEN;
+    btd_storage_unref(s);
+    free(buf);
+    return ok;
+}
+
+static void test_aligned_writes_go_past_the_page_cache(void)
+{
+    bool resident[10];
+    char dir[64];
+    size_t i;
+
+    tmpdir_make(dir, sizeof(dir), "storage");
+    if (!direct_supported(dir)) {
+        tap_diag("skipped: %s cannot be opened O_DIRECT", dir);
+        tmpdir_remove(dir);
+        return;
+    }
+    CHECK(write_pieces(dir, 0, 11, resident));
+    for (i = 0; i < 9; i++)
+        CHECK_MSG(!resident[i], "page %zu is in the page cache", i);
+    CHECK(resident[9]); /* the tail: through the cache */
+    tmpdir_remove(dir);
+}
+
+/* Turned off, or from a buffer that is not aligned, every write goes through the page cache. */
+static void test_writes_go_through_the_cache_when_off_or_unaligned(void)
+{
+    bool resident[10];
+    char dir[64];
+    size_t i;
+
+    tmpdir_make(dir, sizeof(dir), "storage");
+    btd_storage_set_direct_writes(false);
+    CHECK(write_pieces(dir, 0, 12, resident));
+    btd_storage_set_direct_writes(true);
+    for (i = 0; i < 10; i++)
+        CHECK_MSG(resident[i], "off: page %zu is not in the page cache", i);
+    tmpdir_remove(dir);
+    tmpdir_make(dir, sizeof(dir), "storage");
+    CHECK(write_pieces(dir, 512, 13, resident));
+    for (i = 0; i < 10; i++)
+        CHECK_MSG(resident[i], "unaligned: page %zu is not in the page cache", i);
+    tmpdir_remove(dir);
+}
+
+/* A file system that refuses O_DIRECT (EINVAL): the same bytes land through the cache. */
+static void test_file_system_refusing_direct_writes_gets_them_through_the_cache(void)
+{
+    bool resident[10];
+    char dir[64];
+    size_t i;
+
+    tmpdir_make(dir, sizeof(dir), "storage");
+    btd__storage_direct_open_fails(EINVAL);
+    CHECK(write_pieces(dir, 0, 14, resident));
+    btd__storage_direct_open_fails(0);
+    for (i = 0; i < 10; i++)
+        CHECK_MSG(resident[i], "page %zu is not in the page cache", i);
+    tmpdir_remove(dir);
+}
+
+/* Any other failure to open for a direct write is the write's failure, naming the file. */
+static void test_direct_open_failure_fails_the_write(void)
+{
+    struct bt_file one[] = {{.path = "d.bin", .length = DIRECT_LEN}};
+    struct bt_metainfo m = layout(one, 1);
+    struct btd_storage *s = NULL;
+    uint8_t *buf = aligned_alloc(PAGE, 3 * PAGE);
+    uint32_t file = 77;
+    char dir[64];
+
+    tmpdir_make(dir, sizeof(dir), "storage");
+    fill(buf, 3 * PAGE, 15);
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    btd__storage_direct_open_fails(ENOSPC);
+    CHECK(btd_storage_write(s, 0, buf, 3 * PAGE, &file) == -ENOSPC);
+    btd__storage_direct_open_fails(0);
+    CHECK(file == 0);
+    CHECK(btd_storage_write(s, 0, buf, 3 * PAGE, NULL) == 0);
+    btd_storage_unref(s);
+    free(buf);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     TAP_RUN(test_writes_across_file_boundaries_read_back);
@@ -515,5 +678,9 @@ int main(void)
     TAP_RUN(test_single_file_torrent);
     TAP_RUN(test_file_deleted_under_a_cached_descriptor_is_missing);
     TAP_RUN(test_failed_write_names_its_file);
+    TAP_RUN(test_aligned_writes_go_past_the_page_cache);
+    TAP_RUN(test_writes_go_through_the_cache_when_off_or_unaligned);
+    TAP_RUN(test_file_system_refusing_direct_writes_gets_them_through_the_cache);
+    TAP_RUN(test_direct_open_failure_fails_the_write);
     return tap_done();
 }
