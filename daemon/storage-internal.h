@@ -56,6 +56,13 @@ struct btd_storage {
 };
 
 /*
+ * fd (opened O_NONBLOCK, so that a FIFO does not hold the open) if it is a
+ * regular file, its status flags then set to status_flags (O_NONBLOCK off);
+ * else it is closed and -BTD_STORAGE_ENOTREG (or -errno) returned. A
+ * negative fd is returned as it is.
+ */
+int btd__storage_regular(int fd, int status_flags);
+/*
  * The directory holding f's leaf beneath s's directory, walked component by
  * component with O_NOFOLLOW (each created first when create), so a symlink
  * in the way makes it fail. Returns a descriptor for btd__storage_close_dir

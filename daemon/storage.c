@@ -186,6 +186,25 @@ void btd_storage_unref(struct btd_storage *s)
         storage_destroy(s);
 }
 
+int btd__storage_regular(int fd, int status_flags)
+{
+    struct stat st;
+    int err;
+
+    if (fd < 0)
+        return fd;
+    if (fstat(fd, &st) < 0)
+        err = -errno;
+    else if (!S_ISREG(st.st_mode))
+        err = -BTD_STORAGE_ENOTREG;
+    else if (fcntl(fd, F_SETFL, status_flags) < 0)
+        err = -errno;
+    else
+        return fd;
+    close(fd);
+    return err;
+}
+
 /*
  * Opening beneath the download directory. No path is ever resolved through
  * a symlink: openat2 refuses them (RESOLVE_NO_SYMLINKS) and cannot leave the
@@ -263,10 +282,16 @@ static const int kind_flags[] = {
     [BTD_FD_DIRECT] = O_RDWR | O_CREAT | O_DIRECT, /* not O_WRONLY: that waits on a FIFO */
 };
 
-/* Opens file f for reading or for writing (created, with its directories). */
+/*
+ * Opens file f for reading or for writing (created, with its directories).
+ * Only a regular file is opened: anything else is -BTD_STORAGE_ENOTREG.
+ * The open itself does not wait (O_NONBLOCK, taken off once the file is known
+ * to be regular), so a FIFO planted in the download directory cannot hold a
+ * worker.
+ */
 static int open_file(const struct btd_storage *s, const struct sfile *f, enum btd_fd_kind kind)
 {
-    int flags = kind_flags[kind];
+    int flags = kind_flags[kind] | O_NONBLOCK;
     int fd;
 
     if (kind == BTD_FD_DIRECT && atomic_load(&direct_open_fails))
@@ -274,7 +299,7 @@ static int open_file(const struct btd_storage *s, const struct sfile *f, enum bt
     fd = open_beneath(s, f, flags);
     if (fd == -ENOENT && (flags & O_CREAT))
         fd = open_walk(s, f, flags, true);
-    return fd;
+    return btd__storage_regular(fd, flags & O_DIRECT);
 }
 
 /* Does a descriptor opened for have serve for want? */

@@ -15,6 +15,7 @@
 #ifndef BTD_STORAGE_H
 #define BTD_STORAGE_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,6 +26,8 @@
 
 #define BTD_STORAGE_MAX_OPEN 32 /* file descriptors cached per torrent */
 #define BTD_STORAGE_ALIGN 4096  /* direct writes: buffer, offset and length are multiples of it */
+/* The errno for a file of the layout that is not a regular file (a FIFO, a socket, a device). */
+#define BTD_STORAGE_ENOTREG ENXIO
 
 struct btd_storage;
 

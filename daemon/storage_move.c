@@ -161,9 +161,10 @@ static int copy_file(int spfd, int dpfd, const char *leaf, const struct stat *st
     if (fstatat(dpfd, leaf, &there, AT_SYMLINK_NOFOLLOW) == 0)
         return -EEXIST; /* said before copying, not after */
     part_name(leaf, part);
-    in = openat(spfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    in = openat(spfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    in = btd__storage_regular(in < 0 ? -errno : in, 0); /* st said regular: it still is */
     if (in < 0)
-        return -errno;
+        return in;
     out = openat(dpfd, part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                  st->st_mode & 0777);
     if (out < 0) {

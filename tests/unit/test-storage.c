@@ -661,6 +661,36 @@ static void test_direct_open_failure_fails_the_write(void)
     tmpdir_remove(dir);
 }
 
+/* A FIFO where a file should be: every way in says so at once (no open waits for a writer). */
+static void test_fifo_is_not_a_regular_file(void)
+{
+    struct bt_metainfo m = layout(layout_files, 5);
+    struct btd_storage *s = NULL;
+    uint8_t data[TOTAL];
+    uint64_t size;
+    int64_t mtime;
+    uint32_t file = 77;
+    char dir[64], path[128];
+
+    tmpdir_make(dir, sizeof(dir), "storage");
+    fill(data, sizeof(data), 5);
+    snprintf(path, sizeof(path), "%s/t", dir);
+    CHECK(mkdir(path, 0755) == 0);
+    snprintf(path, sizeof(path), "%s/t/c.bin", dir);
+    CHECK(mkfifo(path, 0644) == 0);
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    CHECK(btd_storage_stat(s, 4, &size, &mtime) == -BTD_STORAGE_ENOTREG);
+    CHECK(btd_storage_read(s, 5048, data, 100, &file) == -BTD_STORAGE_ENOTREG);
+    CHECK(file == 4);
+    file = 77;
+    CHECK(btd_storage_write(s, 5048, data, 700, &file) == -BTD_STORAGE_ENOTREG);
+    CHECK(file == 4);
+    CHECK(btd_storage_write(s, 0, data, 1500, NULL) == 0); /* the other files are fine */
+    CHECK(unlink(path) == 0);
+    btd_storage_unref(s);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     TAP_RUN(test_writes_across_file_boundaries_read_back);
@@ -682,5 +712,6 @@ int main(void)
     TAP_RUN(test_writes_go_through_the_cache_when_off_or_unaligned);
     TAP_RUN(test_file_system_refusing_direct_writes_gets_them_through_the_cache);
     TAP_RUN(test_direct_open_failure_fails_the_write);
+    TAP_RUN(test_fifo_is_not_a_regular_file);
     return tap_done();
 }
