@@ -500,12 +500,15 @@ static void test_failed_write_names_its_file(void)
 }
 
 /*
- * Direct writes. A file of 9 pages and 1000 bytes, written as 3-page pieces
- * from an aligned buffer: the whole pages go past the page cache, the
- * 1000-byte tail through it. Seen with mincore(): a page written through
- * the cache stays resident, one written past it is not.
+ * Direct writes. A file of 9 pages and 1000 bytes (d.bin, after pre.bin of
+ * pre bytes, or alone), written as 3-page pieces from an aligned buffer (or
+ * one skewed off it): the whole pages inside a piece go past the page cache,
+ * the pages a piece boundary or the file's end cuts through it. Seen with
+ * mincore(): a page written through the cache stays resident, one written
+ * past it is not.
  */
 #define PAGE 4096u
+#define PIECE (3 * PAGE)
 #define DIRECT_LEN (9 * PAGE + 1000)
 
 /* Which of the file's pages are in the page cache: resident[i] for page i. */
@@ -533,6 +536,14 @@ static bool page_residency(const char *root, const char *rel, bool resident[10])
     return ok;
 }
 
+/* Would page j of d.bin, after pre bytes of other files, be written past the cache? */
+static bool goes_direct(size_t pre, size_t j)
+{
+    size_t lo = (pre + j * PAGE), hi = lo + PAGE; /* torrent offsets */
+
+    return (j + 1) * PAGE <= DIRECT_LEN && lo / PIECE == (hi - 1) / PIECE;
+}
+
 /* Can dir's file system open a file O_DIRECT? (Some cannot: btd then writes through the cache.) */
 static bool direct_supported(const char *dir)
 {
@@ -548,45 +559,49 @@ static bool direct_supported(const char *dir)
 }
 
 /*
- * Writes DIRECT_LEN bytes of pattern seed as 3-page pieces from an aligned
- * buffer (at offset skew in it) into a one-file torrent, reads them back,
- * and reports each page's residency. False if anything failed.
+ * Writes pre bytes of pre.bin and DIRECT_LEN of d.bin, pattern seed, as
+ * PIECE-sized pieces from a buffer skew bytes past an alignment, reads them
+ * back, and reports the residency of d.bin's pages. False if anything failed.
  */
-static bool write_pieces(const char *dir, size_t skew, unsigned seed, bool resident[10])
+static bool write_pieces(const char *dir, size_t pre, size_t skew, unsigned seed, bool resident[10])
 {
-    struct bt_file one[] = {{.path = "d.bin", .length = DIRECT_LEN}};
-    struct bt_metainfo m = layout(one, 1);
+    struct bt_file two[] = {{.path = "t/pre.bin", .length = pre},
+                            {.path = "t/d.bin", .length = DIRECT_LEN}};
+    struct bt_metainfo m = layout(two, 2);
     struct btd_storage *s = NULL;
-    uint8_t *buf = aligned_alloc(PAGE, 22 * PAGE), *data, *back;
-    bool ok = buf != NULL;
-    size_t off;
+    size_t total = pre + DIRECT_LEN, off;
+    uint8_t *buf = aligned_alloc(PAGE, 24 * PAGE), *data, *back;
+    bool ok = buf != NULL && total + skew <= 12 * PAGE;
 
-    if (!ok)
+    if (!ok) {
+        free(buf);
         return false;
+    }
     data = buf + skew;
-    back = buf + 11 * PAGE; /* past data, even skewed */
-    fill(data, DIRECT_LEN, seed);
+    back = buf + 12 * PAGE;
+    fill(data, total, seed);
     ok = btd_storage_new(&s, dir, &m) == 0;
-    for (off = 0; ok && off < DIRECT_LEN; off += 3 * PAGE) {
-        size_t n = DIRECT_LEN - off < 3 * PAGE ? DIRECT_LEN - off : 3 * PAGE;
+    for (off = 0; ok && off < total; off += PIECE) {
+        size_t n = total - off < PIECE ? total - off : PIECE;
 
         ok = btd_storage_write(s, off, data + off, n, NULL) == 0;
     }
     ok = ok && btd_storage_sync(s) == 0;
-    ok = ok && page_residency(dir, "d.bin", resident);
-    ok = ok && btd_storage_read(s, 0, back, DIRECT_LEN, NULL) == 0;
-    ok = ok && memcmp(back, data, DIRECT_LEN) == 0;
-    ok = ok && file_size(dir, "d.bin") == DIRECT_LEN;
+    ok = ok && page_residency(dir, "t/d.bin", resident);
+    ok = ok && btd_storage_read(s, 0, back, total, NULL) == 0;
+    ok = ok && memcmp(back, data, total) == 0;
+    ok = ok && file_size(dir, "t/d.bin") == DIRECT_LEN;
     btd_storage_unref(s);
     free(buf);
     return ok;
 }
 
-static void test_aligned_writes_go_past_the_page_cache(void)
+/* Pages written past the cache where goes_direct() says, through it elsewhere. */
+static void check_direct(size_t pre, size_t skew, unsigned seed)
 {
     bool resident[10];
     char dir[64];
-    size_t i;
+    size_t j;
 
     tmpdir_make(dir, sizeof(dir), "storage");
     if (!direct_supported(dir)) {
@@ -594,47 +609,52 @@ static void test_aligned_writes_go_past_the_page_cache(void)
         tmpdir_remove(dir);
         return;
     }
-    CHECK(write_pieces(dir, 0, 11, resident));
-    for (i = 0; i < 9; i++)
-        CHECK_MSG(!resident[i], "page %zu is in the page cache", i);
-    CHECK(resident[9]); /* the tail: through the cache */
+    CHECK(write_pieces(dir, pre, skew, seed, resident));
+    for (j = 0; j < 10; j++)
+        CHECK_MSG(resident[j] != goes_direct(pre, j), "pre %zu skew %zu: page %zu %s", pre, skew, j,
+                  resident[j] ? "in the page cache" : "not in the page cache");
     tmpdir_remove(dir);
 }
 
-/* Turned off, or from a buffer that is not aligned, every write goes through the page cache. */
-static void test_writes_go_through_the_cache_when_off_or_unaligned(void)
+static void test_aligned_writes_go_past_the_page_cache(void)
+{
+    check_direct(0, 0, 11);
+    CHECK(!goes_direct(0, 9) && goes_direct(0, 8)); /* only the 1000-byte tail is cached */
+}
+
+/* A piece buffer off the alignment: its bytes are copied to an aligned one on the way. */
+static void test_unaligned_buffer_goes_past_the_page_cache(void)
+{
+    check_direct(0, 512, 12);
+}
+
+/* A file at an odd torrent offset: the pages pieces cut through are cached, the rest not. */
+static void test_file_at_an_odd_offset_goes_past_the_cache_where_it_can(void)
+{
+    check_direct(1000, 0, 13);
+    CHECK(goes_direct(1000, 0) && !goes_direct(1000, 2) && goes_direct(1000, 3));
+}
+
+/* Turned off, or refused by the file system (EINVAL), every write goes through the cache. */
+static void test_writes_go_through_the_cache_when_off_or_refused(void)
 {
     bool resident[10];
     char dir[64];
-    size_t i;
+    size_t j;
 
     tmpdir_make(dir, sizeof(dir), "storage");
     btd_storage_set_direct_writes(false);
-    CHECK(write_pieces(dir, 0, 12, resident));
+    CHECK(write_pieces(dir, 1000, 0, 14, resident));
     btd_storage_set_direct_writes(true);
-    for (i = 0; i < 10; i++)
-        CHECK_MSG(resident[i], "off: page %zu is not in the page cache", i);
+    for (j = 0; j < 10; j++)
+        CHECK_MSG(resident[j], "off: page %zu is not in the page cache", j);
     tmpdir_remove(dir);
-    tmpdir_make(dir, sizeof(dir), "storage");
-    CHECK(write_pieces(dir, 512, 13, resident));
-    for (i = 0; i < 10; i++)
-        CHECK_MSG(resident[i], "unaligned: page %zu is not in the page cache", i);
-    tmpdir_remove(dir);
-}
-
-/* A file system that refuses O_DIRECT (EINVAL): the same bytes land through the cache. */
-static void test_file_system_refusing_direct_writes_gets_them_through_the_cache(void)
-{
-    bool resident[10];
-    char dir[64];
-    size_t i;
-
     tmpdir_make(dir, sizeof(dir), "storage");
     btd__storage_direct_open_fails(EINVAL);
-    CHECK(write_pieces(dir, 0, 14, resident));
+    CHECK(write_pieces(dir, 0, 0, 15, resident));
     btd__storage_direct_open_fails(0);
-    for (i = 0; i < 10; i++)
-        CHECK_MSG(resident[i], "page %zu is not in the page cache", i);
+    for (j = 0; j < 10; j++)
+        CHECK_MSG(resident[j], "refused: page %zu is not in the page cache", j);
     tmpdir_remove(dir);
 }
 
@@ -709,8 +729,9 @@ int main(void)
     TAP_RUN(test_file_deleted_under_a_cached_descriptor_is_missing);
     TAP_RUN(test_failed_write_names_its_file);
     TAP_RUN(test_aligned_writes_go_past_the_page_cache);
-    TAP_RUN(test_writes_go_through_the_cache_when_off_or_unaligned);
-    TAP_RUN(test_file_system_refusing_direct_writes_gets_them_through_the_cache);
+    TAP_RUN(test_unaligned_buffer_goes_past_the_page_cache);
+    TAP_RUN(test_file_at_an_odd_offset_goes_past_the_cache_where_it_can);
+    TAP_RUN(test_writes_go_through_the_cache_when_off_or_refused);
     TAP_RUN(test_direct_open_failure_fails_the_write);
     TAP_RUN(test_fifo_is_not_a_regular_file);
     return tap_done();
