@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -315,20 +316,36 @@ static int parse_query(struct parser *p, const char *query, size_t len)
     return bt_error_set(p->err, -EINVAL, "xt: missing urn:btih: (the link names no torrent)");
 }
 
+/* A bare info-hash: 40 hex digits or 32 base32 characters, nothing else. */
+static bool is_bare_hash(const char *s)
+{
+    size_t n = strlen(s);
+
+    return (n == 40 && strspn(s, "0123456789abcdefABCDEF") == n) ||
+           (n == 32 &&
+            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz234567") == n);
+}
+
 int bt_magnet_parse(struct bt_magnet **ret, const char *uri, struct bt_error *err)
 {
     struct parser p = {.err = err};
     size_t plen = strlen(MAGNET_PREFIX);
+    char link[64];
     size_t len;
     int r;
 
     if (!uri)
         return bt_error_set(err, -EINVAL, "magnet: no URI");
+    if (is_bare_hash(uri)) {
+        snprintf(link, sizeof(link), "%sxt=urn:btih:%s", MAGNET_PREFIX, uri);
+        uri = link;
+    }
     len = strnlen(uri, BT_MAGNET_MAX_LEN + 1);
     if (len > BT_MAGNET_MAX_LEN)
         return bt_error_set(err, -EMSGSIZE, "magnet: URI longer than %d bytes", BT_MAGNET_MAX_LEN);
     if (len < plen || strncasecmp(uri, MAGNET_PREFIX, plen) != 0)
-        return bt_error_set(err, -EINVAL, "magnet: not a magnet URI (must start with \"%s\")",
+        return bt_error_set(err, -EINVAL,
+                            "magnet: not a magnet URI (must start with \"%s\") or an info-hash",
                             MAGNET_PREFIX);
     p.m = calloc(1, sizeof(*p.m));
     p.key = malloc(len + 1);

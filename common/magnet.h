@@ -7,6 +7,9 @@
  * unusable (no btih, a bad hash, a malformed escape, a second btih that
  * disagrees) is an error with one line in err; unknown keys are ignored.
  *
+ * A bare info-hash (40 hex digits or 32 base32 characters, nothing around
+ * them) is read as the magnet link naming it alone.
+ *
  * Details:
  * - The scheme is matched case-insensitively; keys are case-sensitive. An
  *   index suffix is ignored (tr.1, xt.2 and x.pe.3 are tr, xt and x.pe).

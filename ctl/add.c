@@ -175,17 +175,15 @@ static int set_metainfo(json_t *params, const char *path)
     return BTCTL_EXIT_OK;
 }
 
-/* The params of torrent.add, in *ret_params (new). Returns the exit status. */
-/* A bare info-hash that is not also a file's name: 40 hex digits. */
+/* A bare info-hash that is not also a file's name: 40 hex digits (btd reads it as a magnet). */
 static bool is_bare_hash(const char *s)
 {
     return strlen(s) == 40 && strspn(s, "0123456789abcdefABCDEF") == 40 && access(s, F_OK) != 0;
 }
 
+/* The params of torrent.add, in *ret_params (new). Returns the exit status. */
 static int build_params(const struct add_opts *o, json_t **ret_params)
 {
-    char uri[64];
-
     json_t *params = json_object();
     char *dir;
     int r = BTCTL_EXIT_OK;
@@ -194,12 +192,9 @@ static int build_params(const struct add_opts *o, json_t **ret_params)
         btctl_errorf("add: %s", strerror(ENOMEM));
         return BTCTL_EXIT_FAIL;
     }
-    if (strncmp(o->source, "magnet:", 7) == 0) {
+    if (strncmp(o->source, "magnet:", 7) == 0 || is_bare_hash(o->source))
         json_object_set_new(params, "magnet", json_string(o->source));
-    } else if (is_bare_hash(o->source)) {
-        snprintf(uri, sizeof(uri), "magnet:?xt=urn:btih:%s", o->source);
-        json_object_set_new(params, "magnet", json_string(uri));
-    } else
+    else
         r = set_metainfo(params, o->source);
     if (r == BTCTL_EXIT_OK && o->dir) {
         dir = btctl_absolute_dir(o->dir);

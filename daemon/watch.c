@@ -264,17 +264,14 @@ static void not_now(struct btd_watch *w, const struct found *f, const char *why)
     remember(w, f, true);
 }
 
-/* The magnet link in f's text (a bare info-hash becomes one), into uri[size]. */
-static const char *magnet_of(struct found *f, char *uri, size_t size)
+/* The magnet link (or bare info-hash) in f's text, without the white space around it. */
+static const char *magnet_of(struct found *f)
 {
     char *text = (char *)f->data;
 
     text += strspn(text, " \t\r\n");
     text[strcspn(text, " \t\r\n")] = '\0';
-    if (strncmp(text, "magnet:", 7) == 0 || strlen(text) + 21 >= size)
-        return text;
-    snprintf(uri, size, "magnet:?xt=urn:btih:%s", text);
-    return uri;
+    return text;
 }
 
 /* Adds f (read, not given up on). Returns false if it may still be being written. */
@@ -283,13 +280,11 @@ static bool add_one(struct btd_watch *w, struct found *f)
     struct bt_error err = {{0}};
     struct bt_metainfo *m = NULL;
     struct btd_torrent *t;
-    char uri[128];
     bool bad;
     int r;
 
     if (f->magnet) {
-        r = btd_session_add_magnet(w->session, magnet_of(f, uri, sizeof(uri)), NULL, false, NULL, 0,
-                                   &t, &err);
+        r = btd_session_add_magnet(w->session, magnet_of(f), NULL, false, NULL, 0, &t, &err);
         bad = r == BT_RPC_INVALID_PARAMS;
     } else {
         r = bt_metainfo_parse(&m, f->data, f->len, &err);

@@ -171,6 +171,31 @@ static void test_hex_and_base32_give_same_info_hash(void)
     bt_magnet_free(c);
 }
 
+/* A bare info-hash, hex or base32, is the magnet link naming it; anything around it is not. */
+static void test_bare_info_hash(void)
+{
+    struct bt_magnet *a = parse_ok(HASH_HEX);
+    struct bt_magnet *b = parse_ok(HASH_B32);
+    struct bt_magnet *c = parse_ok("magnet:?xt=urn:btih:" HASH_HEX);
+    struct bt_magnet *bad = NULL;
+    struct bt_error err = {{0}};
+
+    CHECK(a && b && c);
+    if (a && b && c) {
+        CHECK(memcmp(a->info_hash, c->info_hash, 20) == 0);
+        CHECK(memcmp(b->info_hash, c->info_hash, 20) == 0);
+        CHECK(a->name == NULL && a->tracker_count == 0 && a->peer_count == 0);
+    }
+    CHECK(bt_magnet_parse(&bad, " " HASH_HEX, &err) == -EINVAL);
+    CHECK(bt_magnet_parse(&bad, HASH_HEX "0", &err) == -EINVAL);
+    CHECK(bt_magnet_parse(&bad, HASH_B32 "&tr=udp://a:1", &err) == -EINVAL);
+    CHECK(strstr(err.msg, "not a magnet URI") != NULL);
+    CHECK(bad == NULL);
+    bt_magnet_free(a);
+    bt_magnet_free(b);
+    bt_magnet_free(c);
+}
+
 static void test_indexed_tracker_keys(void)
 {
     struct bt_magnet *m =
@@ -328,6 +353,7 @@ int main(void)
 {
     testdata_run("magnet", ".txt", check_valid_case, check_invalid_case);
     TAP_RUN(test_hex_and_base32_give_same_info_hash);
+    TAP_RUN(test_bare_info_hash);
     TAP_RUN(test_indexed_tracker_keys);
     TAP_RUN(test_drops_duplicate_trackers);
     TAP_RUN(test_caps_tracker_count);
