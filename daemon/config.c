@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -26,6 +27,12 @@ struct key {
     int64_t min, max;                        /* integers (a ratio's range is ratio.h's) */
     bool live;                               /* may change while btd runs (session.set, reload) */
     const char *(*check)(const char *value); /* strings: NULL if fine, else why not */
+    /*
+     * Strings, changes while btd runs only (session.set): 0 if fine, else
+     * -errno with why[size] written. A file's value is checked by check
+     * alone, as a missing directory at start is a warning, not an error.
+     */
+    int (*check_live)(const char *value, char *why, size_t size);
 };
 
 static const char *check_log_level(const char *value)
@@ -54,6 +61,24 @@ static const char *check_watch_dir(const char *value)
 {
     return value[0] == '\0' || value[0] == '/' ? NULL
                                                : "must be an absolute path, or \"\" for none";
+}
+
+/* A watch_dir given while btd runs must be a directory now. */
+static int check_watch_dir_live(const char *value, char *why, size_t size)
+{
+    struct stat st;
+
+    if (value[0] == '\0')
+        return 0;
+    if (stat(value, &st) < 0) {
+        snprintf(why, size, "%s: %s", value, strerror(errno));
+        return -errno;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(why, size, "%s: not a directory", value);
+        return -ENOTDIR;
+    }
+    return 0;
 }
 
 enum btd_encryption btd_config_encryption(const struct btd_config *c)
@@ -92,7 +117,7 @@ static const struct key keys[] = {
     {INT(pieces_in_flight, 1, 1024)},
     {INT(piece_memory, 1 << 20, (int64_t)1 << 32)},
     {STR(encryption), LIVE, .check = check_encryption},
-    {STR(watch_dir), LIVE, .check = check_watch_dir},
+    {STR(watch_dir), LIVE, .check = check_watch_dir, .check_live = check_watch_dir_live},
     {RATIO(seed_ratio_limit), LIVE},
     {INT(seed_idle_limit, 0, INT32_MAX), LIVE},
     {BOOL(direct_writes), LIVE},
@@ -267,6 +292,14 @@ static int apply_json(struct btd_config *c, const struct key *k, json_t *v, stru
     return 0;
 }
 
+static int live_check(const struct key *k, const char *value, struct bt_error *err)
+{
+    char why[BT_ERROR_MAX];
+    int r = k->check_live(value, why, sizeof(why));
+
+    return r < 0 ? bt_error_set(err, r, "%s: %s", k->name, why) : 0;
+}
+
 int btd_config_update(struct btd_config *c, json_t *obj, bool live_only, struct bt_error *err)
 {
     struct btd_config tmp;
@@ -289,6 +322,8 @@ int btd_config_update(struct btd_config *c, json_t *obj, bool live_only, struct 
             r = bt_error_set(err, -EPERM, "%s: cannot change while btd runs", name);
         else
             r = apply_json(&tmp, k, v, err);
+        if (r == 0 && k && live_only && k->check_live)
+            r = live_check(k, *str_field(&tmp, k), err);
     }
     if (r < 0) {
         btd_config_deinit(&tmp); /* safe after a failed copy: its strings are NULL */

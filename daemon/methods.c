@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "addr.h"
 #include "config.h"
@@ -656,30 +655,11 @@ static int m_session_get(struct btd_session *s, json_t *params, json_t **ret_res
     return 0;
 }
 
-/* A watch_dir given to session.set must be a directory now (in a file: a warning at start). */
-static int check_watch_dir(const json_t *params, struct bt_error *err)
-{
-    const char *dir = json_string_value(json_object_get(params, "watch_dir"));
-    struct stat st;
-
-    if (!dir || dir[0] != '/') /* none, "", or what btd_config_update refuses */
-        return 0;
-    if (stat(dir, &st) < 0)
-        return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.watch_dir: %s: %s", dir,
-                            strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params.watch_dir: %s: not a directory",
-                            dir);
-    return 0;
-}
-
 static int m_session_set(struct btd_session *s, json_t *params, json_t **ret_result,
                          struct bt_error *err)
 {
     if (!json_is_object(params) || json_object_size(params) == 0)
         return bt_error_set(err, BT_RPC_INVALID_PARAMS, "params: name at least one setting");
-    if (check_watch_dir(params, err) < 0)
-        return BT_RPC_INVALID_PARAMS;
     if (btd_config_update(s->cfg, params, true, err) < 0) {
         bt_error_prefix(err, "params");
         return BT_RPC_INVALID_PARAMS;
