@@ -38,8 +38,8 @@ static const char add_help[] =
     "the info-hash or a unique prefix of it (6+ hex digits) names the torrent\n"
     "in the other commands. An http:// or https:// URL is fetched here (redirects\n"
     "followed, 60 s at most). A magnet URI is passed to btd as it is (btd fetches\n"
-    "the metadata from peers: state `metadata`); a bare 40-digit hex info-hash\n"
-    "is taken as the magnet of that hash (peers from --peer or x.pe only).\n"
+    "the metadata from peers: state `metadata`); a bare info-hash (40 hex digits\n"
+    "or 32 base32) is taken as the magnet of that hash (peers from --peer only).\n"
     "--skip and --only are applied before anything is fetched (`btctl files ID\n"
     "--want LIST` changes them later); for a magnet, once its metadata arrived\n"
     "(lists that do not fit its files then pause it: see `btctl files`).\n";
@@ -175,10 +175,18 @@ static int set_metainfo(json_t *params, const char *path)
     return BTCTL_EXIT_OK;
 }
 
-/* A bare info-hash that is not also a file's name: 40 hex digits (btd reads it as a magnet). */
+/*
+ * A bare info-hash that is not also a file's name: 40 hex digits or 32
+ * base32 characters (btd reads it as the magnet link naming it).
+ */
 static bool is_bare_hash(const char *s)
 {
-    return strlen(s) == 40 && strspn(s, "0123456789abcdefABCDEF") == 40 && access(s, F_OK) != 0;
+    size_t n = strlen(s);
+
+    return ((n == 40 && strspn(s, "0123456789abcdefABCDEF") == n) ||
+            (n == 32 &&
+             strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz234567") == n)) &&
+           access(s, F_OK) != 0;
 }
 
 /* The params of torrent.add, in *ret_params (new). Returns the exit status. */

@@ -71,8 +71,10 @@ static int check_watch_dir_live(const char *value, char *why, size_t size)
     if (value[0] == '\0')
         return 0;
     if (stat(value, &st) < 0) {
-        snprintf(why, size, "%s: %s", value, strerror(errno));
-        return -errno;
+        int err = errno;
+
+        snprintf(why, size, "%s: %s", value, strerror(err));
+        return -err;
     }
     if (!S_ISDIR(st.st_mode)) {
         snprintf(why, size, "%s: not a directory", value);
@@ -322,7 +324,7 @@ int btd_config_update(struct btd_config *c, json_t *obj, bool live_only, struct 
             r = bt_error_set(err, -EPERM, "%s: cannot change while btd runs", name);
         else
             r = apply_json(&tmp, k, v, err);
-        if (r == 0 && k && live_only && k->check_live)
+        if (r == 0 && k && live_only && k->check_live && k->type == KEY_STRING)
             r = live_check(k, *str_field(&tmp, k), err);
     }
     if (r < 0) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "activation.h"
@@ -528,10 +529,15 @@ int btd_session_add_magnet(struct btd_session *s, const char *uri, const char *d
 {
     struct bt_magnet *mg = NULL;
     struct btd_torrent *t;
+    char link[64];
     int r = bt_magnet_parse(&mg, uri, err);
 
     if (r < 0)
         return BT_RPC_INVALID_PARAMS;
+    if (strncasecmp(uri, "magnet:", 7) != 0) { /* a bare info-hash: kept as the link it names */
+        snprintf(link, sizeof(link), "magnet:?xt=urn:btih:%s", uri);
+        uri = link;
+    }
     r = btd__session_add_magnet(s, mg, uri, s->next_id, dir, paused, NULL, &t, err);
     bt_magnet_free(mg);
     if (r)

@@ -16,6 +16,7 @@
 #include "magnet.h"
 #include "resume.h"
 #include "session-internal.h"
+#include "storage.h"
 #include "torrent-internal.h"
 #include "torrent.h"
 #include "work.h"
@@ -40,7 +41,7 @@ static void on_saved(void *data, struct btd_work_result *res)
     } else if (res->status < 0) {
         if (t->ticks - t->last_save >= 60 || t->last_save == 0)
             btd_warn("ih=%.8s cannot write its resume record %s: %s", t->hex, job->record_path,
-                     strerror(-res->status));
+                     btd_storage_strerror(-res->status));
         t->resume_dirty = true;
     } else if (job->meta && strstr(job->metainfo_path, ".torrent") && t->meta_raw) {
         free(t->meta_raw); /* the copy is in the state directory now */

@@ -27,7 +27,7 @@ struct sfile {
 enum btd_fd_kind {
     BTD_FD_READ,   /* O_RDONLY */
     BTD_FD_WRITE,  /* O_RDWR: also fit for reading */
-    BTD_FD_DIRECT, /* O_WRONLY | O_DIRECT: aligned writes past the page cache, and nothing else */
+    BTD_FD_DIRECT, /* O_RDWR | O_DIRECT: aligned writes past the page cache, and nothing else */
 };
 
 /* One cached descriptor. The cache hands out dup()s, so closing an entry never

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "mapped.h"
@@ -133,6 +135,7 @@ static void storage_destroy(struct btd_storage *s)
 int btd_storage_new(struct btd_storage **ret, const char *dir, const struct bt_metainfo *m)
 {
     struct btd_storage *s;
+    struct statfs fs;
     size_t i;
     int r;
 
@@ -143,6 +146,7 @@ int btd_storage_new(struct btd_storage **ret, const char *dir, const struct bt_m
         return -ENOMEM;
     atomic_init(&s->refs, 1);
     atomic_init(&s->empties_done, false);
+    atomic_init(&s->no_direct, false);
     s->dirfd = -1;
     for (i = 0; i < BTD_STORAGE_MAX_OPEN; i++)
         s->cache[i].fd = -1;
@@ -165,6 +169,9 @@ int btd_storage_new(struct btd_storage **ret, const char *dir, const struct bt_m
         if (s->dirfd < 0)
             r = -errno;
     }
+    /* tmpfs takes O_DIRECT (Linux 6.6 on) but keeps the data in memory all the same. */
+    if (r == 0 && fstatfs(s->dirfd, &fs) == 0 && fs.f_type == TMPFS_MAGIC)
+        atomic_store(&s->no_direct, true);
     if (r < 0) {
         storage_destroy(s);
         return r;
@@ -184,6 +191,11 @@ void btd_storage_unref(struct btd_storage *s)
 {
     if (s && atomic_fetch_sub(&s->refs, 1) == 1)
         storage_destroy(s);
+}
+
+const char *btd_storage_strerror(int err)
+{
+    return err == BTD_STORAGE_ENOTREG ? "not a regular file" : strerror(err);
 }
 
 int btd__storage_regular(int fd, int status_flags)
@@ -284,10 +296,11 @@ static const int kind_flags[] = {
 
 /*
  * Opens file f for reading or for writing (created, with its directories).
- * Only a regular file is opened: anything else is -BTD_STORAGE_ENOTREG.
- * The open itself does not wait (O_NONBLOCK, taken off once the file is known
- * to be regular), so a FIFO planted in the download directory cannot hold a
- * worker.
+ * Only a regular file is opened: anything else (a directory too) is
+ * -BTD_STORAGE_ENOTREG. The open itself does not wait (O_NONBLOCK, taken off
+ * once the file is known to be regular), so a FIFO planted in the download
+ * directory cannot hold a worker; but one that meets a lease (EAGAIN) is
+ * made again waiting for the lease to be broken, as before.
  */
 static int open_file(const struct btd_storage *s, const struct sfile *f, enum btd_fd_kind kind)
 {
@@ -299,6 +312,12 @@ static int open_file(const struct btd_storage *s, const struct sfile *f, enum bt
     fd = open_beneath(s, f, flags);
     if (fd == -ENOENT && (flags & O_CREAT))
         fd = open_walk(s, f, flags, true);
+    if (fd == -EAGAIN) { /* a lease (an NFS delegation, a Samba oplock): wait for its break */
+        flags &= ~O_NONBLOCK;
+        fd = open_beneath(s, f, flags);
+    }
+    if (fd == -EISDIR)
+        return -BTD_STORAGE_ENOTREG;
     return btd__storage_regular(fd, flags & O_DIRECT);
 }
 
@@ -310,8 +329,11 @@ static bool kind_fits(enum btd_fd_kind have, enum btd_fd_kind want)
     return have == want;
 }
 
-/* A dup() of a cached descriptor fit for the purpose, or -ENOENT on a miss. */
-static int cache_get(struct btd_storage *s, uint32_t file, enum btd_fd_kind kind)
+/*
+ * A dup() of a cached descriptor of file fit for kind (of any kind when
+ * any), or -ENOENT on a miss.
+ */
+static int cache_get(struct btd_storage *s, uint32_t file, enum btd_fd_kind kind, bool any)
 {
     int fd = -ENOENT;
     size_t i;
@@ -320,7 +342,7 @@ static int cache_get(struct btd_storage *s, uint32_t file, enum btd_fd_kind kind
     for (i = 0; i < BTD_STORAGE_MAX_OPEN; i++) {
         struct cached_fd *e = &s->cache[i];
 
-        if (e->fd < 0 || e->file != file || !kind_fits(e->kind, kind))
+        if (e->fd < 0 || e->file != file || (!any && !kind_fits(e->kind, kind)))
             continue;
         e->used = ++s->stamp;
         fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
@@ -414,15 +436,21 @@ static bool still_linked(int fd)
  */
 static int file_fd(struct btd_storage *s, uint32_t i, enum btd_fd_kind kind)
 {
-    int fd = cache_get(s, i, kind);
+    int fd = cache_get(s, i, kind, false);
+    bool fit = fd >= 0;
 
-    if (fd >= 0 && still_linked(fd))
-        return fd;
-    if (fd >= 0) {
+    /* None fit: another kind's still tells whether the file was deleted under us. */
+    if (!fit)
+        fd = cache_get(s, i, kind, true);
+    if (fd >= 0 && !still_linked(fd)) {
         close(fd);
         cache_drop(s, i);
         return -ENOENT;
     }
+    if (fit)
+        return fd;
+    if (fd >= 0)
+        close(fd);
     fd = open_file(s, &s->files[i], kind);
     if (fd == -EMFILE || fd == -ENFILE) {
         btd_storage_close_files(s);

@@ -29,6 +29,9 @@
 /* The errno for a file of the layout that is not a regular file (a FIFO, a socket, a device). */
 #define BTD_STORAGE_ENOTREG ENXIO
 
+/* strerror(err) for an errno of this module: BTD_STORAGE_ENOTREG is "not a regular file". */
+const char *btd_storage_strerror(int err);
+
 struct btd_storage;
 
 /*

@@ -162,6 +162,8 @@ static int copy_file(int spfd, int dpfd, const char *leaf, const struct stat *st
         return -EEXIST; /* said before copying, not after */
     part_name(leaf, part);
     in = openat(spfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (in < 0 && errno == EAGAIN) /* a lease: wait for its break */
+        in = openat(spfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     in = btd__storage_regular(in < 0 ? -errno : in, 0); /* st said regular: it still is */
     if (in < 0)
         return in;

@@ -414,10 +414,9 @@ void btd__torrent_selection_changed(struct btd_torrent *t)
  */
 static char *fault_message(const struct btd_torrent *t, const struct btd_work_result *res)
 {
-    const char *what = res->status == -ENOENT                ? "files missing"
-                       : res->status == -ENODATA             ? "file shorter than its pieces"
-                       : res->status == -BTD_STORAGE_ENOTREG ? "not a regular file"
-                                                             : strerror(-res->status);
+    const char *what = res->status == -ENOENT    ? "files missing"
+                       : res->status == -ENODATA ? "file shorter than its pieces"
+                                                 : btd_storage_strerror(-res->status);
     char *msg = NULL;
     int r;
 

@@ -40,11 +40,16 @@ def _init():
 class OpenGate:
     @staticmethod
     def available():
+        """Can this process hold opens? (root, and permission events in the kernel)"""
         try:
-            os.close(_init())
-            return True
+            fd = _init()
         except OSError:
             return False
+        try:
+            return _libc.fanotify_mark(fd, FAN_MARK_ADD, FAN_OPEN_PERM, AT_FDCWD,
+                                       os.fsencode(os.path.abspath(__file__))) == 0
+        finally:
+            os.close(fd)
 
     def __init__(self, path):
         self.fd = _init()

@@ -73,6 +73,12 @@ def sha256_file(path):
     return h.hexdigest()
 
 
+def on_tmpfs(path):
+    """Is path on tmpfs (where O_DIRECT data stays in memory, so btd does not use it)?"""
+    r = subprocess.run(["stat", "-f", "-c", "%T", path], capture_output=True, text=True)
+    return r.stdout.strip() == "tmpfs"
+
+
 def resident_pages(path):
     """(pages of path in the page cache, pages in all), by mmap and mincore(2)."""
     libc = ctypes.CDLL(None, use_errno=True)

@@ -84,10 +84,11 @@ def test_blocked_stat_leaves_the_loop_answering(t):
     dl, gated = gated_dir(seed_dir, "pair")
     seed2, _, torrent2, ih2 = pair_torrent("gone")
     dl2, gated2 = gated_dir(seed2, "gone")
-    gates = [OpenGate(gated), OpenGate(gated2)]
-    btd = Btd(BTD)
-    again = None
+    gates = []
+    btd = again = None
     try:
+        gates += [OpenGate(gated), OpenGate(gated2)]
+        btd = Btd(BTD)
         tid = btd.add(torrent, dir=dl)["id"]
         t.eq(btd.status(tid)["state"], "checking", "add over a hung file: torrent.add answers, "
              "and torrent.get: state checking")

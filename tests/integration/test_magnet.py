@@ -12,6 +12,7 @@
 """
 
 import hashlib
+import base64
 import os
 import re
 import sys
@@ -100,8 +101,25 @@ def test_magnet_with_only_direct_peers(t):
             t.ok(r.returncode == 0 and r.stdout.startswith(ih),
                  "btctl add with a bare info-hash prints it", r.stdout + r.stderr)
             fetched(t, btd, 1, sums, "bare info-hash")
+            b32 = base64.b32encode(bytes.fromhex(ih)).decode()
+            r = btdtest.run([BTCTL, "--socket", btd.socket, "add", b32, "--paused"], timeout=20)
+            t.ok(r.returncode != 0 and "already" in r.stderr,
+                 "btctl add with the base32 form names the same torrent", r.stdout + r.stderr)
         finally:
             t.eq(btd.stop(), 0, "bare hash: btd exits 0")
+        btd = Btd(BTD)
+        try:
+            b32 = base64.b32encode(bytes.fromhex(ih)).decode()
+            r = btdtest.run([BTCTL, "--socket", btd.socket, "add", b32, "--paused"], timeout=20)
+            t.ok(r.returncode == 0 and r.stdout.startswith(ih),
+                 "btctl add with a base32 info-hash prints it in hex", r.stdout + r.stderr)
+            path = os.path.join(btd.state, "torrents", ih + ".magnet")
+            wait_until(lambda: os.path.exists(path), 20, "the magnet's state file")
+            with open(path) as f:
+                link = f.read().strip()
+            t.eq(link, "magnet:?xt=urn:btih:" + b32, "a bare info-hash is kept as the link it names")
+        finally:
+            t.eq(btd.stop(), 0, "base32 hash: btd exits 0")
     finally:
         t.eq(seeder.stop(), 0, "x.pe: the seeding btd exits 0")
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/magic.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "layout.h"
@@ -492,7 +494,7 @@ static void test_failed_write_names_its_file(void)
     CHECK(mkdir(path, 0755) == 0);
     CHECK(btd_storage_new(&s, dir, &m) == 0);
     r = btd_storage_write(s, 4000, data + 4000, TOTAL - 4000, &file);
-    CHECK_MSG(r == -EISDIR, "write over a directory: %d", r);
+    CHECK_MSG(r == -BTD_STORAGE_ENOTREG, "write over a directory: %d", r);
     CHECK(file == 4);
     CHECK(rmdir(path) == 0);
     btd_storage_unref(s);
@@ -544,12 +546,25 @@ static bool goes_direct(size_t pre, size_t j)
     return (j + 1) * PAGE <= DIRECT_LEN && lo / PIECE == (hi - 1) / PIECE;
 }
 
-/* Can dir's file system open a file O_DIRECT? (Some cannot: btd then writes through the cache.) */
+static bool on_tmpfs(const char *dir)
+{
+    struct statfs fs;
+
+    return statfs(dir, &fs) == 0 && fs.f_type == TMPFS_MAGIC;
+}
+
+/*
+ * Does dir's file system keep O_DIRECT writes out of the page cache? Some
+ * refuse O_DIRECT, tmpfs takes it and keeps the data in memory all the same:
+ * btd writes through the cache on both.
+ */
 static bool direct_supported(const char *dir)
 {
     char path[512];
     int fd;
 
+    if (on_tmpfs(dir))
+        return false;
     snprintf(path, sizeof(path), "%s/probe", dir);
     fd = open(path, O_RDWR | O_CREAT | O_DIRECT, 0644);
     if (fd >= 0)
@@ -658,6 +673,60 @@ static void test_writes_go_through_the_cache_when_off_or_refused(void)
     tmpdir_remove(dir);
 }
 
+/* On tmpfs btd does not try: the pages would stay in memory anyway. */
+static void test_tmpfs_writes_through_the_cache(void)
+{
+    char dir[] = "/dev/shm/btd-test-storage-XXXXXX";
+    bool resident[10];
+    size_t j;
+
+    if (!mkdtemp(dir)) {
+        tap_diag("skipped: no /dev/shm");
+        return;
+    }
+    if (!on_tmpfs(dir)) {
+        tap_diag("skipped: /dev/shm is not tmpfs");
+        tmpdir_remove(dir);
+        return;
+    }
+    CHECK(write_pieces(dir, 0, 0, 16, resident));
+    for (j = 0; j < 10; j++)
+        CHECK_MSG(resident[j], "tmpfs: page %zu is not in the page cache", j);
+    tmpdir_remove(dir);
+}
+
+/*
+ * A file deleted while only a descriptor of another kind is cached (a
+ * buffered one, say, and now a direct write comes): still missing, not
+ * created afresh with a hole where the earlier pieces were.
+ */
+static void test_file_deleted_under_another_kind_of_descriptor_is_missing(void)
+{
+    struct bt_file one[] = {{.path = "d.bin", .length = 2 * PIECE}};
+    struct bt_metainfo m = layout(one, 1);
+    struct btd_storage *s = NULL;
+    uint8_t *buf = aligned_alloc(PAGE, 2 * PIECE);
+    uint8_t back[16];
+    uint32_t file = 77;
+    char dir[64], path[128];
+
+    tmpdir_make(dir, sizeof(dir), "storage");
+    fill(buf, 2 * PIECE, 17);
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    btd_storage_set_direct_writes(false);
+    CHECK(btd_storage_write(s, 0, buf, PIECE, NULL) == 0); /* a buffered descriptor cached */
+    btd_storage_set_direct_writes(true);
+    snprintf(path, sizeof(path), "%s/d.bin", dir);
+    CHECK(unlink(path) == 0);
+    CHECK(btd_storage_write(s, PIECE, buf + PIECE, PIECE, &file) == -ENOENT);
+    CHECK(file == 0);
+    CHECK(file_size(dir, "d.bin") == -1);
+    CHECK(btd_storage_read(s, 0, back, sizeof(back), NULL) == -ENOENT); /* said, not hidden */
+    btd_storage_unref(s);
+    free(buf);
+    tmpdir_remove(dir);
+}
+
 /* Any other failure to open for a direct write is the write's failure, naming the file. */
 static void test_direct_open_failure_fails_the_write(void)
 {
@@ -732,6 +801,8 @@ int main(void)
     TAP_RUN(test_unaligned_buffer_goes_past_the_page_cache);
     TAP_RUN(test_file_at_an_odd_offset_goes_past_the_cache_where_it_can);
     TAP_RUN(test_writes_go_through_the_cache_when_off_or_refused);
+    TAP_RUN(test_tmpfs_writes_through_the_cache);
+    TAP_RUN(test_file_deleted_under_another_kind_of_descriptor_is_missing);
     TAP_RUN(test_direct_open_failure_fails_the_write);
     TAP_RUN(test_fifo_is_not_a_regular_file);
     return tap_done();
