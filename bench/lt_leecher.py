@@ -12,9 +12,10 @@ Runs lt_peer.py (same arguments, same output lines) with its settings
   BTD_UPLOAD_MAX_QUEUE = 500 requests per peer: btd refuses them, then
   drops the peer and the download stalls);
 - out_enc_policy pe_disabled, a plaintext handshake, unless --mse: with
-  libtorrent's default (pe_enabled) an outgoing connection tries an
-  encrypted (MSE) handshake first, which btd does not speak; libtorrent
-  dials again in plaintext about 1 s later.
+  libtorrent's default (pe_enabled) an outgoing connection starts with an
+  MSE handshake (btd and libtorrent both accept it, and the seeder then
+  picks plain or RC4 payload); without --mse every seeder is measured on
+  the plain BitTorrent handshake.
 """
 
 import argparse
