@@ -2,9 +2,11 @@
 """btd under faults: a full disk, files deleted under it, no file descriptors left.
 
 - ENOSPC: btd downloads a 6 MiB torrent from a python3-libtorrent seeder into
-  a 4 MiB tmpfs. It must stop in state error naming the OS message and the
+  a 4 MiB tmpfs (writes through the page cache), and again into an ext4
+  loop file system with 4 MiB free (direct writes; made room by deleting a
+  filler file). It must stop in state error naming the OS message and the
   file, keep its verified pieces and serve them to a libtorrent leecher, and
-  finish the download once the tmpfs is made bigger and `btctl resume` runs.
+  finish the download once there is room again and `btctl resume` runs.
   Without the permission to mount (a container), the test is skipped.
 - Files deleted: the file of a seeding btd is deleted; a leecher's requests
   put the torrent in state error with "files missing" and the path, logged
@@ -23,7 +25,7 @@ import sys
 import time
 
 import btdtest
-from swarm import Btd, LtPeer, payload_torrent, sha256_file, wait_until
+from swarm import Btd, LtPeer, payload_torrent, resident_pages, sha256_file, wait_until
 
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
@@ -44,21 +46,49 @@ def wait_state(btd, tid, state, timeout):
                       timeout, "torrent %s in state %s" % (tid, state))
 
 
-def mount_tmpfs(path, size):
-    """Mounts a tmpfs of size at path; None, or why it cannot be done."""
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", path],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
-    return None if res.returncode == 0 else (res.stdout.strip() or "mount failed")
+def run_cmd(cmd):
+    """None if cmd succeeds, else what it said."""
+    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         timeout=30)
+    return None if res.returncode == 0 else (res.stdout.strip() or "%s failed" % cmd[0])
 
 
-def test_disk_full_then_resumed(t):
+def small_tmpfs(path):
+    """A 4 MiB tmpfs at path (btd writes through the page cache there); None or why not.
+    Returns (why, grow), grow() making it 16 MiB."""
+    why = run_cmd(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", path])
+    return why, lambda: run_cmd(["mount", "-o", "remount,size=16m", path])
+
+
+def small_ext4(path):
+    """An ext4 file system on a loop device at path, filled but for 4 MiB by a filler file (btd
+    writes past the page cache there); grow() deletes the filler."""
+    image = os.path.join(btdtest.tempdir("img-"), "fs.img")
+    with open(image, "wb") as f:
+        f.truncate(24 * MIB)
+    why = run_cmd(["mkfs.ext4", "-q", "-F", image]) or run_cmd(["mount", "-o", "loop", image, path])
+    if why:
+        return why, None
+    filler = os.path.join(path, "filler")
+    st = os.statvfs(path)
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.posix_fallocate(fd, 0, st.f_bavail * st.f_frsize - 4 * MIB)
+    finally:
+        os.close(fd)
+    return None, lambda: os.unlink(filler)
+
+
+def disk_full(t, label, make_fs, direct=False):
+    """btd fills a small file system, stops in error keeping what it verified, serves it,
+    and finishes once there is room again and btctl resume runs."""
     size = 6 * MIB
     seed_dir, sums, torrent, _ = payload_torrent(BTCTL, {"x.bin": size}, "x.bin",
                                                  piece_length=65536)
-    small = btdtest.tempdir("tmpfs-")
-    why = mount_tmpfs(small, "4m")
+    small = btdtest.tempdir("small-")
+    why, grow = make_fs(small)
     if why:
-        t.ok(True, "disk full # SKIP cannot mount a tmpfs: %s" % why)
+        t.ok(True, "%s # SKIP cannot make the file system: %s" % (label, why))
         return
     btd = seeder = leecher = None
     try:
@@ -68,15 +98,19 @@ def test_disk_full_then_resumed(t):
         st = wait_state(btd, tid, "error", 60)
         path = os.path.join(small, "x.bin")
         t.ok("No space left on device" in (st["error"] or ""),
-             "disk full: state error with the OS message", st["error"])
-        t.ok(path in (st["error"] or ""), "disk full: the error names the file", st["error"])
+             "%s: state error with the OS message" % label, st["error"])
+        t.ok(path in (st["error"] or ""), "%s: the error names the file" % label, st["error"])
         verified = st["verified_bytes"]
-        t.ok(0 < verified < size, "disk full: some pieces verified before the disk filled",
+        t.ok(0 < verified < size, "%s: some pieces verified before the disk filled" % label,
              verified)
+        if direct:
+            cached, pages = resident_pages(path)
+            t.ok(cached < pages / 10, "%s: what was written is not in the page cache" % label,
+                 (cached, pages))
         time.sleep(3)
         st = btd.status(tid)
         t.eq((st["state"], st["verified_bytes"]), ("error", verified),
-             "disk full: no downloading meanwhile, verified bytes kept")
+             "%s: no downloading meanwhile, verified bytes kept" % label)
 
         port = btd.call("session.get")["listen_port"]
         out = btdtest.tempdir("leech-")
@@ -89,28 +123,35 @@ def test_disk_full_then_resumed(t):
             pass
         st = btd.status(tid)
         t.ok(st["uploaded_bytes"] >= 65536,
-             "disk full: btd still serves its verified pieces to a leecher",
+             "%s: btd still serves its verified pieces to a leecher" % label,
              (st["uploaded_bytes"], leecher.lines()[-5:]))
         leecher.stop()
         leecher = None
 
         lines = log_lines(btd, "No space left on device")
-        t.eq(len(lines), 1, "disk full: one log line for the faults of that minute")
+        t.eq(len(lines), 1, "%s: one log line for the faults of that minute" % label)
 
-        res = subprocess.run(["mount", "-o", "remount,size=16m", small], timeout=30)
-        t.eq(res.returncode, 0, "disk full: the tmpfs grows to 16 MiB")
+        t.eq(grow(), None, "%s: room made on the file system" % label)
         res = btctl(btd, "resume", str(tid))
-        t.ok(res.returncode == 0, "disk full: btctl resume", res.stderr)
+        t.ok(res.returncode == 0, "%s: btctl resume" % label, res.stderr)
         st = btd.wait_done(tid, timeout=120)
-        t.eq(st["error"], None, "disk full: resumed, the error is cleared")
-        t.eq(sha256_file(path), sums["x.bin"], "disk full: then the download completes")
+        t.eq(st["error"], None, "%s: resumed, the error is cleared" % label)
+        t.eq(sha256_file(path), sums["x.bin"], "%s: then the download completes" % label)
     finally:
         for p in (leecher, seeder):
             if p:
                 p.stop()
         if btd:
-            t.eq(btd.stop(), 0, "disk full: btd exits 0")
+            t.eq(btd.stop(), 0, "%s: btd exits 0" % label)
         subprocess.run(["umount", "-l", small], timeout=30)
+
+
+def test_disk_full_then_resumed(t):
+    disk_full(t, "disk full (tmpfs)", small_tmpfs)
+
+
+def test_disk_full_with_direct_writes(t):
+    disk_full(t, "disk full (ext4, direct writes)", small_ext4, direct=True)
 
 
 def test_files_deleted_while_seeding(t):
@@ -281,6 +322,7 @@ def test_out_of_descriptors(t):
 def main():
     t = btdtest.Tap()
     t.run(test_disk_full_then_resumed)
+    t.run(test_disk_full_with_direct_writes)
     t.run(test_files_deleted_while_seeding)
     t.run(test_out_of_descriptors)
     return t.done()
