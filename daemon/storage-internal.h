@@ -47,6 +47,7 @@ struct btd_storage {
     uint32_t file_count;
     uint64_t total_length;      /* bytes */
     atomic_bool *dirty;         /* owned; one per file: written since the last sync */
+    atomic_bool *seen;          /* owned; one per file: it existed (opened, or found by a stat) */
     atomic_bool empties_done;   /* the zero-length files were created */
     atomic_bool no_direct;      /* the file system refused O_DIRECT: buffered writes only */
     pthread_mutex_t lock;       /* protects cache and stamp */
@@ -62,6 +63,14 @@ struct btd_storage {
  * negative fd is returned as it is.
  */
 int btd__storage_regular(int fd, int status_flags);
+/*
+ * After an O_NONBLOCK open failed with EAGAIN (a lease, whose break that
+ * open started): sleeps 10 ms and adds them to *waited_ms, true; false
+ * once about the kernel's lease-break-time has been waited. Opening again
+ * without O_NONBLOCK would wait in the kernel, and a FIFO put in the
+ * file's place meanwhile would then hold the thread.
+ */
+bool btd__storage_lease_wait(int *waited_ms);
 /*
  * The directory holding f's leaf beneath s's directory, walked component by
  * component with O_NOFOLLOW (each created first when create), so a symlink

@@ -12,10 +12,14 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mapped.h"
 #include "storage-internal.h"
+
+/* How long an open waits for a lease to be broken: the kernel's lease-break-time is 45 s. */
+#define LEASE_WAIT_MS 50000
 
 /* Process-wide: cleared when the kernel says openat2 does not exist. */
 static atomic_bool use_openat2 = true;
@@ -77,7 +81,8 @@ static int copy_layout(struct btd_storage *s, const struct bt_metainfo *m)
         return -EINVAL;
     s->files = calloc(m->file_count, sizeof(*s->files));
     s->dirty = calloc(m->file_count, sizeof(*s->dirty));
-    if (!s->files || !s->dirty)
+    s->seen = calloc(m->file_count, sizeof(*s->seen));
+    if (!s->files || !s->dirty || !s->seen)
         return -ENOMEM;
     for (i = 0; i < m->file_count; i++) {
         if (m->files[i].offset != expect)
@@ -127,6 +132,7 @@ static void storage_destroy(struct btd_storage *s)
         free(s->files[i].path);
     free(s->files);
     free(s->dirty);
+    free(s->seen);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->write_lock);
     free(s);
@@ -196,6 +202,15 @@ void btd_storage_unref(struct btd_storage *s)
 const char *btd_storage_strerror(int err)
 {
     return err == BTD_STORAGE_ENOTREG ? "not a regular file" : strerror(err);
+}
+
+bool btd__storage_lease_wait(int *waited_ms)
+{
+    if (*waited_ms >= LEASE_WAIT_MS)
+        return false;
+    nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    *waited_ms += 10;
+    return true;
 }
 
 int btd__storage_regular(int fd, int status_flags)
@@ -302,23 +317,32 @@ static const int kind_flags[] = {
  * directory cannot hold a worker; but one that meets a lease (EAGAIN) is
  * made again waiting for the lease to be broken, as before.
  */
-static int open_file(const struct btd_storage *s, const struct sfile *f, enum btd_fd_kind kind)
+static int open_file(const struct btd_storage *s, uint32_t i, enum btd_fd_kind kind)
 {
+    const struct sfile *f = &s->files[i];
     int flags = kind_flags[kind] | O_NONBLOCK;
-    int fd;
+    int fd, waited_ms = 0;
 
     if (kind == BTD_FD_DIRECT && atomic_load(&direct_open_fails))
         return -atomic_load(&direct_open_fails);
+    if (atomic_load(&s->seen[i]))
+        flags &= ~O_CREAT; /* it was there: gone now is "missing", not "to create" */
     fd = open_beneath(s, f, flags);
     if (fd == -ENOENT && (flags & O_CREAT))
         fd = open_walk(s, f, flags, true);
-    if (fd == -EAGAIN) { /* a lease (an NFS delegation, a Samba oplock): wait for its break */
-        flags &= ~O_NONBLOCK;
+    /*
+     * A lease (an NFS delegation, a Samba oplock): the failed open started
+     * its break; tried again without waiting in the open itself, so that a
+     * FIFO put there meanwhile cannot hold the worker either.
+     */
+    while (fd == -EAGAIN && btd__storage_lease_wait(&waited_ms))
         fd = open_beneath(s, f, flags);
-    }
     if (fd == -EISDIR)
         return -BTD_STORAGE_ENOTREG;
-    return btd__storage_regular(fd, flags & O_DIRECT);
+    fd = btd__storage_regular(fd, flags & O_DIRECT);
+    if (fd >= 0)
+        atomic_store(&s->seen[i], true);
+    return fd;
 }
 
 /* Does a descriptor opened for have serve for want? */
@@ -451,10 +475,10 @@ static int file_fd(struct btd_storage *s, uint32_t i, enum btd_fd_kind kind)
         return fd;
     if (fd >= 0)
         close(fd);
-    fd = open_file(s, &s->files[i], kind);
+    fd = open_file(s, i, kind);
     if (fd == -EMFILE || fd == -ENFILE) {
         btd_storage_close_files(s);
-        fd = open_file(s, &s->files[i], kind);
+        fd = open_file(s, i, kind);
     }
     if (fd < 0)
         return fd;
@@ -594,7 +618,7 @@ static int create_empty_files(struct btd_storage *s, uint32_t *fail_file)
     for (i = 0; i < s->file_count; i++) {
         if (s->files[i].length != 0 || s->files[i].pad)
             continue;
-        fd = open_file(s, &s->files[i], BTD_FD_WRITE);
+        fd = open_file(s, i, BTD_FD_WRITE);
         if (fd < 0) {
             atomic_store(&s->empties_done, false);
             if (fail_file)
@@ -890,7 +914,9 @@ int btd_storage_stat(struct btd_storage *s, uint32_t i, uint64_t *ret_size, int6
         *ret_mtime_ns = 0;
         return 0;
     }
-    fd = open_file(s, &s->files[i], BTD_FD_READ);
+    fd = open_file(s, i, BTD_FD_READ);
+    if (fd == -ENOENT)
+        atomic_store(&s->seen[i], false); /* a check learns it is gone: writes create it again */
     if (fd < 0)
         return fd;
     if (fstat(fd, &st) < 0)

@@ -51,9 +51,11 @@ void btd_storage_set_direct_writes(bool on);
 
 /*
  * Writes len bytes at torrent offset off (spanning files). 0 or -errno
- * (ENOSPC, EIO, EROFS, EFBIG, ...; -ENOENT when a file this storage had
- * open was deleted meanwhile: what it held is gone. That is said once: its
- * descriptor is dropped and the next write creates the file afresh). On a
+ * (ENOSPC, EIO, EROFS, EFBIG, ...; -ENOENT when a file this storage has
+ * seen (opened, or found by btd_storage_stat) is gone: what it held is
+ * lost, and a write never creates it afresh with a hole where that was.
+ * That goes on until btd_storage_stat finds the file missing (a check,
+ * which learns what is left); then the next write creates it). On a
  * failure that is one file's, *fail_file (if not NULL) is set to that
  * file's index in metainfo order, else left alone. Worker thread.
  */

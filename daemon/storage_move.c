@@ -156,14 +156,14 @@ static int copy_file(int spfd, int dpfd, const char *leaf, const struct stat *st
     struct timespec times[2] = {st->st_atim, st->st_mtim};
     char part[PART_MAX];
     struct stat there;
-    int in, out, r = 0;
+    int in, out, r = 0, waited_ms = 0;
 
     if (fstatat(dpfd, leaf, &there, AT_SYMLINK_NOFOLLOW) == 0)
         return -EEXIST; /* said before copying, not after */
     part_name(leaf, part);
     in = openat(spfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (in < 0 && errno == EAGAIN) /* a lease: wait for its break */
-        in = openat(spfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    while (in < 0 && errno == EAGAIN && btd__storage_lease_wait(&waited_ms)) /* see open_file */
+        in = openat(spfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     in = btd__storage_regular(in < 0 ? -errno : in, 0); /* st said regular: it still is */
     if (in < 0)
         return in;

@@ -47,9 +47,12 @@ def wait_state(btd, tid, state, timeout):
 
 
 def run_cmd(cmd):
-    """None if cmd succeeds, else what it said."""
-    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         timeout=30)
+    """None if cmd succeeds, else what it said (or why it could not run)."""
+    try:
+        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             timeout=30)
+    except OSError as e:
+        return "%s: %s" % (cmd[0], e)
     return None if res.returncode == 0 else (res.stdout.strip() or "%s failed" % cmd[0])
 
 
@@ -66,7 +69,8 @@ def small_ext4(path):
     image = os.path.join(btdtest.tempdir("img-"), "fs.img")
     with open(image, "wb") as f:
         f.truncate(24 * MIB)
-    why = run_cmd(["mkfs.ext4", "-q", "-F", image]) or run_cmd(["mount", "-o", "loop", image, path])
+    why = run_cmd(["mkfs.ext4", "-q", "-F", "-m", "0", image]) or \
+        run_cmd(["mount", "-o", "loop", image, path])
     if why:
         return why, None
     filler = os.path.join(path, "filler")
@@ -86,12 +90,12 @@ def disk_full(t, label, make_fs, direct=False):
     seed_dir, sums, torrent, _ = payload_torrent(BTCTL, {"x.bin": size}, "x.bin",
                                                  piece_length=65536)
     small = btdtest.tempdir("small-")
-    why, grow = make_fs(small)
-    if why:
-        t.ok(True, "%s # SKIP cannot make the file system: %s" % (label, why))
-        return
     btd = seeder = leecher = None
     try:
+        why, grow = make_fs(small)
+        if why:
+            t.ok(True, "%s # SKIP cannot make the file system: %s" % (label, why))
+            return
         btd = Btd(BTD)
         seeder = LtPeer(torrent, seed_dir, "127.0.0.2")
         tid = btd.add(torrent, dir=small, peers=[seeder.addr])["id"]
@@ -138,12 +142,16 @@ def disk_full(t, label, make_fs, direct=False):
         t.eq(st["error"], None, "%s: resumed, the error is cleared" % label)
         t.eq(sha256_file(path), sums["x.bin"], "%s: then the download completes" % label)
     finally:
-        for p in (leecher, seeder):
-            if p:
-                p.stop()
-        if btd:
-            t.eq(btd.stop(), 0, "%s: btd exits 0" % label)
-        subprocess.run(["umount", "-l", small], timeout=30)
+        try:
+            for p in (leecher, seeder):
+                if p:
+                    p.stop()
+            if btd:
+                t.eq(btd.stop(), 0, "%s: btd exits 0" % label)
+        finally:
+            if os.path.ismount(small) and run_cmd(["umount", small]):
+                t.diag("%s: umount failed, detached lazily: %s" % (
+                    label, run_cmd(["umount", "-l", small])))
 
 
 def test_disk_full_then_resumed(t):

@@ -5,6 +5,7 @@
 #include <ftw.h>
 #include <linux/magic.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "layout.h"
@@ -444,8 +446,10 @@ static void test_single_file_torrent(void)
 
 /*
  * A file deleted while its descriptor is cached writes (and reads) as
- * missing, naming it, rather than into the deleted file or a new empty one;
- * once that was said, the next write creates it afresh (after a recheck).
+ * missing, naming it, rather than into the deleted file or a new empty one.
+ * It stays missing (no write creates it afresh with a hole where its pieces
+ * were) through a sync, closed descriptors and repeated writes, until a
+ * stat (a check) finds it gone; then the next write creates it.
  */
 static void test_file_deleted_under_a_cached_descriptor_is_missing(void)
 {
@@ -470,8 +474,45 @@ static void test_file_deleted_under_a_cached_descriptor_is_missing(void)
     CHECK(btd_storage_read(s, 2100, back, sizeof(back), &file) == -ENOENT);
     CHECK(file == 2);
     CHECK(btd_storage_read(s, 0, back, sizeof(back), NULL) == 0); /* the others still read */
+    CHECK(btd_storage_write(s, 2048, data + 2048, 100, NULL) == -ENOENT); /* said again */
+    CHECK(btd_storage_sync(s) == 0);
+    btd_storage_close_files(s);
+    CHECK(btd_storage_write(s, 2148, data + 2148, 100, NULL) == -ENOENT);
+    CHECK(file_size(dir, "t/sub/dir/b.bin") == -1);
+    {
+        uint64_t size;
+        int64_t mtime;
+
+        CHECK(btd_storage_stat(s, 2, &size, &mtime) == -ENOENT); /* the check */
+    }
     CHECK(btd_storage_write(s, 2048, data + 2048, 100, NULL) == 0);
     CHECK(file_size(dir, "t/sub/dir/b.bin") == 100);
+    btd_storage_unref(s);
+    tmpdir_remove(dir);
+}
+
+/* A file that was there when checked (a stat), never opened since, then deleted: missing too. */
+static void test_file_found_by_a_check_then_deleted_is_missing(void)
+{
+    struct bt_metainfo m = layout(layout_files, 5);
+    struct btd_storage *s = NULL;
+    uint8_t data[TOTAL];
+    uint64_t size;
+    int64_t mtime;
+    char dir[64], path[128];
+
+    tmpdir_make(dir, sizeof(dir), "storage");
+    fill(data, sizeof(data), 6);
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    CHECK(btd_storage_write(s, 0, data, TOTAL, NULL) == 0);
+    btd_storage_unref(s);
+    s = NULL;
+    CHECK(btd_storage_new(&s, dir, &m) == 0); /* a restart */
+    CHECK(btd_storage_stat(s, 4, &size, &mtime) == 0 && size == 700);
+    snprintf(path, sizeof(path), "%s/t/c.bin", dir);
+    CHECK(unlink(path) == 0);
+    CHECK(btd_storage_write(s, 5100, data + 5100, 100, NULL) == -ENOENT);
+    CHECK(file_size(dir, "t/c.bin") == -1);
     btd_storage_unref(s);
     tmpdir_remove(dir);
 }
@@ -689,7 +730,9 @@ static void test_tmpfs_writes_through_the_cache(void)
         tmpdir_remove(dir);
         return;
     }
+    btd__storage_direct_open_fails(EIO); /* had a direct open been tried, the write would fail */
     CHECK(write_pieces(dir, 0, 0, 16, resident));
+    btd__storage_direct_open_fails(0);
     for (j = 0; j < 10; j++)
         CHECK_MSG(resident[j], "tmpfs: page %zu is not in the page cache", j);
     tmpdir_remove(dir);
@@ -724,6 +767,60 @@ static void test_file_deleted_under_another_kind_of_descriptor_is_missing(void)
     CHECK(btd_storage_read(s, 0, back, sizeof(back), NULL) == -ENOENT); /* said, not hidden */
     btd_storage_unref(s);
     free(buf);
+    tmpdir_remove(dir);
+}
+
+static volatile sig_atomic_t lease_broken;
+
+static void on_lease_break(int sig)
+{
+    (void)sig;
+    lease_broken = 1;
+}
+
+/*
+ * A file under a read lease held by another process (an NFS delegation, a
+ * Samba oplock): the write's open starts the lease's break, waits for it
+ * without blocking in open(), and goes on once the holder lets go.
+ */
+static void test_write_waits_for_a_lease_to_break(void)
+{
+    struct bt_file one[] = {{.path = "l.bin", .length = PIECE}};
+    struct bt_metainfo m = layout(one, 1);
+    struct btd_storage *s = NULL;
+    uint8_t data[PIECE];
+    int ready[2], status = 0;
+    char dir[64], path[128], c;
+    pid_t child;
+
+    tmpdir_make(dir, sizeof(dir), "storage");
+    fill(data, sizeof(data), 18);
+    snprintf(path, sizeof(path), "%s/l.bin", dir);
+    close(open(path, O_WRONLY | O_CREAT, 0644));
+    CHECK(pipe(ready) == 0);
+    child = fork();
+    if (child == 0) { /* the holder: a read lease, given up 200 ms after its break starts */
+        int fd = open(path, O_RDONLY);
+
+        signal(SIGIO, on_lease_break);
+        if (fd < 0 || fcntl(fd, F_SETLEASE, F_RDLCK) < 0)
+            _exit(2);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(3);
+        while (!lease_broken)
+            pause();
+        usleep(200 * 1000);
+        fcntl(fd, F_SETLEASE, F_UNLCK);
+        _exit(0);
+    }
+    close(ready[1]);
+    CHECK(read(ready[0], &c, 1) == 1); /* the lease is held */
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    CHECK(btd_storage_write(s, 0, data, sizeof(data), NULL) == 0);
+    CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(file_equals(dir, "l.bin", data, sizeof(data)));
+    close(ready[0]);
+    btd_storage_unref(s);
     tmpdir_remove(dir);
 }
 
@@ -796,6 +893,7 @@ int main(void)
     TAP_RUN(test_delete_keeps_dirs_holding_foreign_files);
     TAP_RUN(test_single_file_torrent);
     TAP_RUN(test_file_deleted_under_a_cached_descriptor_is_missing);
+    TAP_RUN(test_file_found_by_a_check_then_deleted_is_missing);
     TAP_RUN(test_failed_write_names_its_file);
     TAP_RUN(test_aligned_writes_go_past_the_page_cache);
     TAP_RUN(test_unaligned_buffer_goes_past_the_page_cache);
@@ -805,5 +903,6 @@ int main(void)
     TAP_RUN(test_file_deleted_under_another_kind_of_descriptor_is_missing);
     TAP_RUN(test_direct_open_failure_fails_the_write);
     TAP_RUN(test_fifo_is_not_a_regular_file);
+    TAP_RUN(test_write_waits_for_a_lease_to_break);
     return tap_done();
 }
