@@ -97,11 +97,13 @@ static const char peers_help[] =
     "      --json   print btd's reply: [{address, state, progress, download_rate,\n"
     "               upload_rate, downloaded_bytes, uploaded_bytes, choking_us,\n"
     "               interested, choked, peer_interested, requests, mse,\n"
-    "               encrypted}]\n"
+    "               encrypted, their_requests}]\n"
     "  -h, --help   show this help\n"
     "\n"
     "HAVE is the share of the torrent the peer has; REQS our requests in\n"
-    "flight to it. FLAGS: D downloading from it, d we want to but it chokes\n"
+    "flight to it; THEIRS its requests waiting for us to send (being read\n"
+    "from disk, or held back by an upload limit). FLAGS: D downloading from it, d we want to but "
+    "it chokes\n"
     "us, U uploading to it, u it wants to but we choke it, K it unchokes us\n"
     "but we are not interested, ? we unchoke it but it is not interested,\n"
     "E the connection is encrypted (MSE, RC4 both ways), e MSE handshake\n"
@@ -144,16 +146,20 @@ static void peer_row(const json_t *p, const char **cells, char (*scratch)[BTCTL_
     snprintf(scratch[5], BTCTL_REMOTE_CELL_LEN, "%lld",
              (long long)btctl_remote_int(p, "requests", 0));
     cells[5] = scratch[5];
-    peer_flags(p, scratch[6]);
+    snprintf(scratch[6], BTCTL_REMOTE_CELL_LEN, "%lld",
+             (long long)btctl_remote_int(p, "their_requests", 0));
     cells[6] = scratch[6];
+    peer_flags(p, scratch[7]);
+    cells[7] = scratch[7];
 }
 
 static int show_peers(const json_t *peers)
 {
-    static const char *const header[] = {"ADDRESS", "STATE", "HAVE", "DOWN", "UP", "REQS", "FLAGS"};
+    static const char *const header[] = {"ADDRESS", "STATE", "HAVE",   "DOWN",
+                                         "UP",      "REQS",  "THEIRS", "FLAGS"};
 
-    return btctl_remote_print_rows(peers, header, 7, 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5,
-                                   peer_row, "no peers");
+    return btctl_remote_print_rows(
+        peers, header, 8, 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 6, peer_row, "no peers");
 }
 
 static int run_peers(struct btctl *ctl, int argc, char **argv)

@@ -360,6 +360,8 @@ static int m_torrent_peers(struct btd_session *s, json_t *params, json_t **ret_r
                      "interested", p->am_interested, "choked", p->am_choking, "peer_interested",
                      p->peer_interested, "requests", (json_int_t)p->nreqs, "mse", p->mse != NULL,
                      "encrypted", btd_peer_mse_encrypted(p)));
+        json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "their_requests",
+                            json_integer((json_int_t)p->nserves));
     }
     *ret_result = arr;
     return 0;

@@ -98,6 +98,16 @@ def test_limits(t):
         check_rate(t, measure(uploaded), MIB, "global upload limit (1 MiB/s)")
         btd.call("torrent.set", id=str(tid), upload_limit=256 * 1024)
         check_rate(t, measure(uploaded), 256 * 1024, "per-torrent upload limit (256 KiB/s)")
+
+        def queued():
+            return max([p["their_requests"] for p in btd.call("torrent.peers", id=str(tid))] or
+                       [0])
+        waiting = wait_until(lambda: queued() or None, 10, "requests held back by the limit")
+        t.ok(waiting > 0, "torrent.peers: the leecher's requests wait behind the upload limit",
+             waiting)
+        r = btctl(btd, "peers", str(tid))
+        t.ok("THEIRS" in r.stdout and "127.0.0.4" in r.stdout,
+             "btctl peers shows the THEIRS column", r.stdout)
         r = btctl(btd, "session")
         t.ok("1.00 MiB/s" in r.stdout, "btctl session shows the upload limit", r.stdout)
     finally:
