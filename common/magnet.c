@@ -316,8 +316,7 @@ static int parse_query(struct parser *p, const char *query, size_t len)
     return bt_error_set(p->err, -EINVAL, "xt: missing urn:btih: (the link names no torrent)");
 }
 
-/* A bare info-hash: 40 hex digits or 32 base32 characters, nothing else. */
-static bool is_bare_hash(const char *s)
+bool bt_magnet_is_bare_hash(const char *s)
 {
     size_t n = strlen(s);
 
@@ -326,20 +325,25 @@ static bool is_bare_hash(const char *s)
             strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz234567") == n);
 }
 
+const char *bt_magnet_link(char out[BT_MAGNET_LINK_LEN], const char *uri)
+{
+    if (!uri || !bt_magnet_is_bare_hash(uri))
+        return uri;
+    snprintf(out, BT_MAGNET_LINK_LEN, "%sxt=urn:btih:%s", MAGNET_PREFIX, uri);
+    return out;
+}
+
 int bt_magnet_parse(struct bt_magnet **ret, const char *uri, struct bt_error *err)
 {
     struct parser p = {.err = err};
     size_t plen = strlen(MAGNET_PREFIX);
-    char link[64];
+    char link[BT_MAGNET_LINK_LEN];
     size_t len;
     int r;
 
     if (!uri)
         return bt_error_set(err, -EINVAL, "magnet: no URI");
-    if (is_bare_hash(uri)) {
-        snprintf(link, sizeof(link), "%sxt=urn:btih:%s", MAGNET_PREFIX, uri);
-        uri = link;
-    }
+    uri = bt_magnet_link(link, uri);
     len = strnlen(uri, BT_MAGNET_MAX_LEN + 1);
     if (len > BT_MAGNET_MAX_LEN)
         return bt_error_set(err, -EMSGSIZE, "magnet: URI longer than %d bytes", BT_MAGNET_MAX_LEN);

@@ -30,6 +30,7 @@
 #ifndef BT_MAGNET_H
 #define BT_MAGNET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,11 @@ struct bt_magnet {
 };
 
 int bt_magnet_parse(struct bt_magnet **ret, const char *uri, struct bt_error *err);
+/* A bare info-hash: 40 hex digits or 32 base32 characters, nothing else. */
+bool bt_magnet_is_bare_hash(const char *s);
+/* The magnet link a bare info-hash names, written into out; any other uri as it is. */
+#define BT_MAGNET_LINK_LEN 64
+const char *bt_magnet_link(char out[BT_MAGNET_LINK_LEN], const char *uri);
 void bt_magnet_free(struct bt_magnet *m);
 
 #endif

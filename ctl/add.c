@@ -20,6 +20,7 @@
 #include "ctl.h"
 #include "error.h"
 #include "fetch.h"
+#include "magnet.h"
 #include "metainfo.h"
 #include "remote.h"
 
@@ -181,12 +182,7 @@ static int set_metainfo(json_t *params, const char *path)
  */
 static bool is_bare_hash(const char *s)
 {
-    size_t n = strlen(s);
-
-    return ((n == 40 && strspn(s, "0123456789abcdefABCDEF") == n) ||
-            (n == 32 &&
-             strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz234567") == n)) &&
-           access(s, F_OK) != 0;
+    return bt_magnet_is_bare_hash(s) && access(s, F_OK) != 0;
 }
 
 /* The params of torrent.add, in *ret_params (new). Returns the exit status. */

@@ -529,15 +529,12 @@ int btd_session_add_magnet(struct btd_session *s, const char *uri, const char *d
 {
     struct bt_magnet *mg = NULL;
     struct btd_torrent *t;
-    char link[64];
+    char link[BT_MAGNET_LINK_LEN];
     int r = bt_magnet_parse(&mg, uri, err);
 
     if (r < 0)
         return BT_RPC_INVALID_PARAMS;
-    if (strncasecmp(uri, "magnet:", 7) != 0) { /* a bare info-hash: kept as the link it names */
-        snprintf(link, sizeof(link), "magnet:?xt=urn:btih:%s", uri);
-        uri = link;
-    }
+    uri = bt_magnet_link(link, uri); /* a bare info-hash is kept as the link it names */
     r = btd__session_add_magnet(s, mg, uri, s->next_id, dir, paused, NULL, &t, err);
     bt_magnet_free(mg);
     if (r)

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -314,8 +315,8 @@ static const int kind_flags[] = {
  * Only a regular file is opened: anything else (a directory too) is
  * -BTD_STORAGE_ENOTREG. The open itself does not wait (O_NONBLOCK, taken off
  * once the file is known to be regular), so a FIFO planted in the download
- * directory cannot hold a worker; but one that meets a lease (EAGAIN) is
- * made again waiting for the lease to be broken, as before.
+ * directory cannot hold a worker. A file this storage has seen is not
+ * created again: gone, it is -ENOENT (see btd_storage_write).
  */
 static int open_file(const struct btd_storage *s, uint32_t i, enum btd_fd_kind kind)
 {
@@ -353,11 +354,8 @@ static bool kind_fits(enum btd_fd_kind have, enum btd_fd_kind want)
     return have == want;
 }
 
-/*
- * A dup() of a cached descriptor of file fit for kind (of any kind when
- * any), or -ENOENT on a miss.
- */
-static int cache_get(struct btd_storage *s, uint32_t file, enum btd_fd_kind kind, bool any)
+/* A dup() of a cached descriptor of file fit for kind, or -ENOENT on a miss. */
+static int cache_get(struct btd_storage *s, uint32_t file, enum btd_fd_kind kind)
 {
     int fd = -ENOENT;
     size_t i;
@@ -366,7 +364,7 @@ static int cache_get(struct btd_storage *s, uint32_t file, enum btd_fd_kind kind
     for (i = 0; i < BTD_STORAGE_MAX_OPEN; i++) {
         struct cached_fd *e = &s->cache[i];
 
-        if (e->fd < 0 || e->file != file || (!any && !kind_fits(e->kind, kind)))
+        if (e->fd < 0 || e->file != file || !kind_fits(e->kind, kind))
             continue;
         e->used = ++s->stamp;
         fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
@@ -460,21 +458,16 @@ static bool still_linked(int fd)
  */
 static int file_fd(struct btd_storage *s, uint32_t i, enum btd_fd_kind kind)
 {
-    int fd = cache_get(s, i, kind, false);
-    bool fit = fd >= 0;
+    int fd = cache_get(s, i, kind);
 
-    /* None fit: another kind's still tells whether the file was deleted under us. */
-    if (!fit)
-        fd = cache_get(s, i, kind, true);
-    if (fd >= 0 && !still_linked(fd)) {
+    if (fd >= 0 && still_linked(fd))
+        return fd;
+    if (fd >= 0) {
         close(fd);
         cache_drop(s, i);
         return -ENOENT;
     }
-    if (fit)
-        return fd;
-    if (fd >= 0)
-        close(fd);
+    /* A miss: a file seen before and deleted since is -ENOENT from open_file. */
     fd = open_file(s, i, kind);
     if (fd == -EMFILE || fd == -ENFILE) {
         btd_storage_close_files(s);
@@ -511,21 +504,26 @@ void btd_storage_close_files(struct btd_storage *s)
  */
 #define WRITE_CHUNK (16u * 1024)
 
-static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+/*
+ * Writes n bytes at p to fd at off, at most chunk bytes per pwrite, adding
+ * what was written to *done (if not NULL). 0 or -errno.
+ */
+static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off, size_t chunk, size_t *done)
 {
+    size_t k = 0;
     ssize_t w;
 
-    while (n > 0) {
-        w = pwrite(fd, p, n < WRITE_CHUNK ? n : WRITE_CHUNK, (off_t)off);
+    while (k < n) {
+        w = pwrite(fd, p + k, n - k < chunk ? n - k : chunk, (off_t)(off + k));
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
             return -errno;
         if (w == 0)
             return -EIO;
-        p += w;
-        n -= (size_t)w;
-        off += (uint64_t)w;
+        k += (size_t)w;
+        if (done)
+            *done += (size_t)w;
     }
     return 0;
 }
@@ -666,26 +664,6 @@ static uint8_t *bounce_buffer(void)
     return b;
 }
 
-/* Writes n bytes at p to fd at off, adding what was written to *done. 0 or -errno. */
-static int pwrite_counted(int fd, const uint8_t *p, size_t n, uint64_t off, size_t *done)
-{
-    size_t k = 0;
-    ssize_t w;
-
-    while (k < n) {
-        w = pwrite(fd, p + k, n - k, (off_t)(off + k));
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -errno;
-        if (w == 0)
-            return -EIO;
-        k += (size_t)w;
-        *done += (size_t)w;
-    }
-    return 0;
-}
-
 /*
  * Writes the n bytes at p (n and in multiples of BTD_STORAGE_ALIGN) to file
  * i at in past the page cache (O_DIRECT), when direct writes are on: from p
@@ -715,11 +693,11 @@ static ssize_t write_direct(struct btd_storage *s, uint32_t i, const uint8_t *p,
     if (fd < 0)
         return fd == -EINVAL ? 0 : fd;
     if (!bounce)
-        r = pwrite_counted(fd, p, n, in, &done);
+        r = pwrite_all(fd, p, n, in, SIZE_MAX, &done);
     while (bounce && r == 0 && done < n) {
         k = n - done < BOUNCE_SIZE ? n - done : BOUNCE_SIZE;
         memcpy(bounce, p + done, k);
-        r = pwrite_counted(fd, bounce, k, in + done, &done);
+        r = pwrite_all(fd, bounce, k, in + done, k, &done);
     }
     close(fd);
     if (r == -EINVAL) { /* an alignment the device wants and we do not give */
@@ -739,7 +717,7 @@ static int write_cached(struct btd_storage *s, uint32_t i, const uint8_t *p, siz
     fd = file_fd(s, i, BTD_FD_WRITE);
     if (fd < 0)
         return fd;
-    r = pwrite_all(fd, p, n, in);
+    r = pwrite_all(fd, p, n, in, WRITE_CHUNK, NULL);
     close(fd);
     return r;
 }
