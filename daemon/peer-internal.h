@@ -12,6 +12,15 @@
 #define BTD_PEER_SNUB_MS 60000
 
 void btd__peer_send2(struct btd_peer *p, const void *a, size_t alen, const void *b, size_t blen);
+/*
+ * Room for n more bytes at the end of the output, for the caller to fill
+ * in place and then btd__peer_send_commit (or not, to send nothing): valid
+ * until the next send. NULL when the peer is closing or closed (no memory).
+ */
+uint8_t *btd__peer_send_room(struct btd_peer *p, size_t n);
+void btd__peer_send_commit(struct btd_peer *p, size_t n);
+/* Bytes of output not yet taken by the socket: held for this loop turn, or queued in libuv. */
+size_t btd__peer_unsent(const struct btd_peer *p);
 /* Sends bytes already in wire form (the MSE handshake): flush() does not encrypt them. */
 void btd__peer_send_sealed(struct btd_peer *p, const void *a, size_t alen);
 void btd__peer_send_simple(struct btd_peer *p, enum bt_wire_type type, uint32_t index,

@@ -11,6 +11,7 @@
 #include "peer-internal.h"
 #include "peer_mse.h"
 #include "session.h"
+#include "upload.h"
 #include "wire.h"
 
 #define READ_CHUNK (64u * 1024) /* bytes offered to each read */
@@ -99,8 +100,13 @@ static void on_written(uv_write_t *req, int status)
 
     free(w->data);
     free(w);
-    if (status < 0 && status != UV_ECANCELED)
+    if (status < 0 && status != UV_ECANCELED) {
         btd_peer_close(p, "write failed");
+        return;
+    }
+    /* The socket took bytes: blocks held back by BTD_UPLOAD_MAX_UNSENT may go now. */
+    if (p->state == BTD_PEER_ACTIVE && p->torrent && p->nserves)
+        btd_upload_pump(p);
 }
 
 /* Hands the corked output to uv_write in one request. */
@@ -162,6 +168,30 @@ void btd__peer_send2(struct btd_peer *p, const void *a, size_t alen, const void 
         btd_peer_close(p, "out of memory");
         return;
     }
+    mark_dirty(p);
+}
+
+size_t btd__peer_unsent(const struct btd_peer *p)
+{
+    return p->out.len + uv_stream_get_write_queue_size((const uv_stream_t *)&p->tcp);
+}
+
+uint8_t *btd__peer_send_room(struct btd_peer *p, size_t n)
+{
+    if (p->state == BTD_PEER_CLOSING || p->state == BTD_PEER_CONNECTING)
+        return NULL;
+    if (p->out.len + n > MAX_CORK)
+        flush(p);
+    if (bt_buf_reserve(&p->out, n) < 0) {
+        btd_peer_close(p, "out of memory");
+        return NULL;
+    }
+    return p->out.data + p->out.len;
+}
+
+void btd__peer_send_commit(struct btd_peer *p, size_t n)
+{
+    p->out.len += n;
     mark_dirty(p);
 }
 
@@ -355,6 +385,9 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     p->last_recv = uv_now(stream->loop);
     btd_bandwidth_use(p, BTD_BW_DOWN, (uint64_t)nread);
     process_input(p);
+    /* Their requests of this read, served together (consecutive ones in one read). */
+    if (p->state == BTD_PEER_ACTIVE && p->nserves)
+        btd_upload_pump(p);
     if (p->state != BTD_PEER_CLOSING && !btd_bandwidth_allow(p, BTD_BW_DOWN)) {
         uv_read_stop(stream); /* the sender's window fills: it slows down */
         p->read_throttled = true;

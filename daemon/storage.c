@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -154,6 +155,7 @@ int btd_storage_new(struct btd_storage **ret, const char *dir, const struct bt_m
     atomic_init(&s->refs, 1);
     atomic_init(&s->empties_done, false);
     atomic_init(&s->no_direct, false);
+    atomic_init(&s->no_nowait, false);
     s->dirfd = -1;
     for (i = 0; i < BTD_STORAGE_MAX_OPEN; i++)
         s->cache[i].fd = -1;
@@ -341,8 +343,16 @@ static int open_file(const struct btd_storage *s, uint32_t i, enum btd_fd_kind k
     if (fd == -EISDIR)
         return -BTD_STORAGE_ENOTREG;
     fd = btd__storage_regular(fd, flags & O_DIRECT);
-    if (fd >= 0)
-        atomic_store(&s->seen[i], true);
+    if (fd < 0)
+        return fd;
+    atomic_store(&s->seen[i], true);
+    /*
+     * Our reads leave the access time alone: updating it writes the inode,
+     * which can wait on the journal, and btd_storage_read_cached runs on
+     * the loop thread. Refused (EPERM) on a file we do not own: then
+     * relatime updates it at most once a day.
+     */
+    (void)fcntl(fd, F_SETFL, (flags & O_DIRECT) | O_NOATIME);
     return fd;
 }
 
@@ -800,6 +810,69 @@ int btd_storage_read(struct btd_storage *s, uint64_t off, uint8_t *out, size_t l
                      uint32_t *fail_file)
 {
     return each_span(s, off, len, read_span, out, fail_file);
+}
+
+/* The iovecs btd_storage_read_cached reads into, and the bytes they hold. */
+struct scatter {
+    const struct iovec *iov;
+    int n;
+};
+
+/* The bytes [at, at + len) of sc as at most BTD_STORAGE_CACHED_IOV iovecs in part; their count. */
+static int scatter_part(const struct scatter *sc, size_t at, size_t len, struct iovec *part)
+{
+    size_t start = 0, skip, take;
+    int i, k = 0;
+
+    for (i = 0; i < sc->n && len > 0; start += sc->iov[i].iov_len, i++) {
+        if (start + sc->iov[i].iov_len <= at)
+            continue;
+        skip = at - start;
+        take = sc->iov[i].iov_len - skip < len ? sc->iov[i].iov_len - skip : len;
+        part[k++] =
+            (struct iovec){.iov_base = (uint8_t *)sc->iov[i].iov_base + skip, .iov_len = take};
+        at += take;
+        len -= take;
+    }
+    return k;
+}
+
+static int read_span_cached(struct btd_storage *s, uint32_t i, uint64_t in, size_t done, size_t n,
+                            void *arg)
+{
+    struct iovec part[BTD_STORAGE_CACHED_IOV];
+    int k = scatter_part(arg, done, n, part), fd, j;
+    ssize_t got;
+
+    if (s->files[i].pad) {
+        for (j = 0; j < k; j++)
+            memset(part[j].iov_base, 0, part[j].iov_len);
+        return 0;
+    }
+    fd = cache_get(s, i, BTD_FD_READ); /* a dup, or a miss: no open() here */
+    if (fd < 0)
+        return -EAGAIN;
+    got = -1;
+    if (still_linked(fd)) {
+        got = preadv2(fd, part, k, (off_t)in, RWF_NOWAIT);
+        if (got < 0 && errno == EOPNOTSUPP) /* no RWF_NOWAIT here: not worth asking again */
+            atomic_store(&s->no_nowait, true);
+    }
+    close(fd);
+    return got == (ssize_t)n ? 0 : -EAGAIN; /* a short read: part of it is not cached */
+}
+
+int btd_storage_read_cached(struct btd_storage *s, uint64_t off, const struct iovec *iov, int n)
+{
+    struct scatter sc = {.iov = iov, .n = n};
+    size_t len = 0;
+    int i;
+
+    if (n < 0 || n > BTD_STORAGE_CACHED_IOV || atomic_load(&s->no_nowait))
+        return -EAGAIN;
+    for (i = 0; i < n; i++)
+        len += iov[i].iov_len;
+    return each_span(s, off, len, read_span_cached, &sc, NULL) < 0 ? -EAGAIN : 0;
 }
 
 /* Bytes a hash reads at a time where a file cannot be mapped, and of zeros for padding. */

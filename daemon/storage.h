@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "metainfo.h"
 #include "sha1.h"
@@ -69,6 +70,19 @@ int btd_storage_write(struct btd_storage *s, uint64_t off, const uint8_t *data, 
  */
 int btd_storage_read(struct btd_storage *s, uint64_t off, uint8_t *out, size_t len,
                      uint32_t *fail_file);
+
+#define BTD_STORAGE_CACHED_IOV 16 /* iovecs btd_storage_read_cached takes at most */
+
+/*
+ * Reads the bytes at torrent offset off into iov[0..n) (as many as their
+ * lengths add up to; n at most BTD_STORAGE_CACHED_IOV) only if nothing has
+ * to wait: each file's descriptor already open (by an earlier read or
+ * write) and every byte in the page cache (preadv2 with RWF_NOWAIT). 0, or
+ * -EAGAIN when any part would wait, or fails, or the file was deleted: then
+ * btd_storage_read on a worker does it, and reports what is wrong. The
+ * loop thread's way to serve an upload without a worker; any thread.
+ */
+int btd_storage_read_cached(struct btd_storage *s, uint64_t off, const struct iovec *iov, int n);
 /*
  * Feeds the len bytes at torrent offset off to sha, straight from the page
  * cache through a mapping where the file allows it (see mapped.h), else by

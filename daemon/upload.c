@@ -3,12 +3,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "crypto.h"
 #include "log.h"
 #include "peer-internal.h"
 #include "peer.h"
 #include "session.h"
+#include "storage.h"
 #include "torrent.h"
 #include "work.h"
 
@@ -23,29 +25,85 @@ static void refuse(struct btd_peer *p, uint32_t piece, uint32_t begin, uint32_t 
         btd_peer_close(p, "too many bad requests");
 }
 
+/* len bytes of blocks sent to p: its, its torrent's and the session's counters. */
+static void count_sent(struct btd_peer *p, uint64_t len)
+{
+    struct btd_torrent *t = p->torrent;
+
+    p->uploaded += len;
+    p->up.bytes_this_second += len;
+    t->uploaded += len;
+    t->up.bytes_this_second += len;
+    t->session->uploaded += len;
+}
+
+/* Removes serves[i..i+n): answered. */
+static void take_serves(struct btd_peer *p, uint32_t i, uint32_t n)
+{
+    memmove(&p->serves[i], &p->serves[i + n], (p->nserves - i - n) * sizeof(p->serves[0]));
+    p->nserves -= n;
+}
+
 /*
- * Hands waiting requests to workers, oldest first, up to BTD_UPLOAD_MAX_READS
- * and while the upload buckets hold tokens (charged as the read is issued).
+ * Sends serves[i..i+n), len bytes at torrent offset off, straight from the
+ * page cache into the peer's output: each block read in place behind its
+ * header, all in one non-blocking read. False (nothing sent) when a part
+ * is not cached or its file not open: a worker reads it then.
+ */
+_Static_assert(BTD_UPLOAD_BATCH_BLOCKS <= BTD_STORAGE_CACHED_IOV, "a batch is one cached read");
+
+static bool send_cached(struct btd_peer *p, uint32_t i, uint32_t n, uint64_t off, uint32_t len)
+{
+    struct iovec iov[BTD_UPLOAD_BATCH_BLOCKS];
+    size_t total = (size_t)n * BT_WIRE_PIECE_HEADER_LEN + len;
+    uint8_t *at = btd__peer_send_room(p, total);
+    uint32_t j;
+
+    if (!at)
+        return false;
+    for (j = 0; j < n; j++) {
+        const struct btd_serve *sv = &p->serves[i + j];
+
+        bt_wire_piece_header(at, sv->piece, sv->begin, sv->len);
+        iov[j] = (struct iovec){.iov_base = at + BT_WIRE_PIECE_HEADER_LEN, .iov_len = sv->len};
+        at += BT_WIRE_PIECE_HEADER_LEN + sv->len;
+    }
+    if (btd_storage_read_cached(p->torrent->storage, off, iov, (int)n) < 0)
+        return false;
+    btd__peer_send_commit(p, total);
+    count_sent(p, len);
+    return true;
+}
+
+/*
+ * Serves waiting requests, oldest first, while the upload buckets hold
+ * tokens (charged as a block is read) and less than BTD_UPLOAD_MAX_UNSENT
+ * of the peer's output waits for its socket: from the page cache at once
+ * where it can (send_cached), else by a worker's read, up to
+ * BTD_UPLOAD_MAX_READS of those.
  */
 void btd_upload_pump(struct btd_peer *p)
 {
     struct btd_torrent *t = p->torrent;
-    uint32_t i;
+    uint32_t i = 0;
 
-    for (i = 0; i < p->nserves && p->nreading < BTD_UPLOAD_MAX_READS; i++) {
+    while (i < p->nserves && p->state == BTD_PEER_ACTIVE &&
+           btd__peer_unsent(p) < BTD_UPLOAD_MAX_UNSENT) {
         struct btd_serve *sv = &p->serves[i];
         uint64_t off = (uint64_t)sv->piece * t->meta->piece_length + sv->begin;
         uint32_t j, n = 1, len = sv->len;
 
-        if (sv->reading)
+        if (sv->reading) {
+            i++;
             continue;
+        }
         if (!btd_bandwidth_allow(p, BTD_BW_UP)) {
             p->send_throttled = true;
             btd_bandwidth_wait(t->session);
             return;
         }
         /* The requests queued right after it for the next bytes of the piece: one read. */
-        for (j = i + 1; j < p->nserves; j++) {
+        for (j = i + 1; j < p->nserves && n < BTD_UPLOAD_BATCH_BLOCKS; j++) {
             const struct btd_serve *nx = &p->serves[j];
 
             if (nx->reading || nx->piece != sv->piece || nx->begin != sv->begin + len ||
@@ -54,14 +112,22 @@ void btd_upload_pump(struct btd_peer *p)
             len += nx->len;
             n++;
         }
-        if (btd_work_read(t->session->work, t->id, t->storage, sv->piece, off, len,
+        if (send_cached(p, i, n, off, len)) {
+            btd_bandwidth_use(p, BTD_BW_UP, len);
+            take_serves(p, i, n);
+            continue;
+        }
+        if (p->state != BTD_PEER_ACTIVE)
+            return; /* closed for want of memory */
+        if (p->nreading >= BTD_UPLOAD_MAX_READS ||
+            btd_work_read(t->session->work, t->id, t->storage, sv->piece, off, len,
                           (void *)(uintptr_t)p->serial) < 0)
             return;
         btd_bandwidth_use(p, BTD_BW_UP, len);
         for (j = i; j < i + n; j++)
             p->serves[j].reading = true;
         p->nreading++;
-        i += n - 1;
+        i += n;
     }
 }
 
@@ -89,8 +155,8 @@ void btd_upload_request(struct btd_peer *p, uint32_t piece, uint32_t begin, uint
         btd_fast_reject(p, piece, begin, len);
         return;
     }
+    /* Served once the whole read is parsed (peer.c), so that a run of them is read at once. */
     p->serves[p->nserves++] = (struct btd_serve){.piece = piece, .begin = begin, .len = len};
-    btd_upload_pump(p);
 }
 
 /* Removes a waiting request; true if it was there. */
@@ -100,8 +166,7 @@ static bool take_serve(struct btd_peer *p, uint32_t piece, uint32_t begin, uint3
 
     for (i = 0; i < p->nserves; i++) {
         if (p->serves[i].piece == piece && p->serves[i].begin == begin && p->serves[i].len == len) {
-            memmove(&p->serves[i], &p->serves[i + 1], (p->nserves - i - 1) * sizeof(p->serves[0]));
-            p->nserves--;
+            take_serves(p, i, 1);
             return true;
         }
     }
@@ -147,11 +212,7 @@ void btd_upload_read_done(struct btd_torrent *t, struct btd_work_result *res)
             continue;
         bt_wire_piece_header(hdr, sv.piece, sv.begin, sv.len);
         btd__peer_send2(p, hdr, sizeof(hdr), res->buf + (sv.begin - begin), sv.len);
-        p->uploaded += sv.len;
-        p->up.bytes_this_second += sv.len;
-        t->uploaded += sv.len;
-        t->up.bytes_this_second += sv.len;
-        t->session->uploaded += sv.len;
+        count_sent(p, sv.len);
     }
     p->nserves = kept;
     if (p->state == BTD_PEER_ACTIVE)

@@ -6,12 +6,19 @@
  * refused, and a peer that keeps at it (BTD_UPLOAD_MAX_BAD) is dropped. A
  * request over the queue (BTD_UPLOAD_MAX_QUEUE, announced as reqq in the
  * extension handshake) is dropped without blame.
- * Accepted requests wait in a bounded per-peer queue; requests queued one
- * after the other for the next bytes of a piece are read in one worker job
- * (up to BTD_UPLOAD_BATCH), at most BTD_UPLOAD_MAX_READS jobs per peer at
- * once (so memory per peer stays small); the result finds its peer again by
- * serial number and each block is sent only if it is still wanted (not
- * cancelled, peer not choked).
+ * Accepted requests wait in a bounded per-peer queue, and are served once
+ * the read that brought them is parsed: requests one after the other for
+ * the next bytes of a piece go together (up to BTD_UPLOAD_BATCH bytes,
+ * BTD_UPLOAD_BATCH_BLOCKS requests). A run whose bytes are all in the page
+ * cache is read on the loop thread at once, straight into the peer's
+ * output behind the blocks' headers (btd_storage_read_cached: a read that
+ * cannot wait); any other is read by a worker job, at most
+ * BTD_UPLOAD_MAX_READS per peer at once, and the result finds its peer
+ * again by serial number and each block is sent only if it is still
+ * wanted (not cancelled, peer not choked). Serving stops while
+ * BTD_UPLOAD_MAX_UNSENT bytes of the peer's output wait for its socket,
+ * and goes on as the socket takes them, so a peer that reads slowly holds
+ * that much of our memory and no more.
  *
  * Choking, every BTD_UPLOAD_ROUND_S seconds: the BTD_UPLOAD_SLOTS interested
  * peers that give us most (downloading) or take most (seeding) are
@@ -27,7 +34,10 @@
 #define BTD_UPLOAD_MAX_QUEUE 500      /* requests waiting per peer (libtorrent's reqq) */
 #define BTD_UPLOAD_MAX_READS 8        /* worker reads in flight per peer */
 #define BTD_UPLOAD_BATCH (8u * 16384) /* bytes: consecutive requests read in one job */
-#define BTD_UPLOAD_MAX_BAD 16         /* refused requests before the peer is dropped */
+#define BTD_UPLOAD_BATCH_BLOCKS 8u    /* requests read at once, however small */
+/* bytes of a peer's output its socket has not taken, past which serving waits */
+#define BTD_UPLOAD_MAX_UNSENT ((size_t)1 << 20)
+#define BTD_UPLOAD_MAX_BAD 16 /* refused requests before the peer is dropped */
 #define BTD_UPLOAD_SLOTS 4
 #define BTD_UPLOAD_ROUND_S 10
 #define BTD_UPLOAD_OPTIMISTIC_S 30

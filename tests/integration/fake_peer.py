@@ -55,6 +55,11 @@ info-hash, then, every time, waits up to 30 s for btd to close):
   huge-request    interested, waits for unchoke, then 100 requests 20 ms
                   apart for blocks of 2 GiB (length 0x80000000) at piece
                   starts.
+  stalled-reader  a receive buffer of 64 KiB; interested, waits for unchoke,
+                  then asks for the torrent's first 500 blocks (btd's whole
+                  request queue) in one burst and reads nothing until it gets
+                  SIGUSR1 (up to 60 s); then reads until every block has come
+                  (up to 60 s) and checks each against --data.
   fast-leecher    sets the Fast extension bit; reports btd's piece list
                   (have all/none, bitfield) and allowed-fast set, then, never
                   interested, asks for 5 other pieces (each must be rejected)
@@ -68,6 +73,7 @@ It prints, flushed, one line per event for the test to read:
     attack N SCENARIO        (--dial: the first bad request is about to go)
     got N choke|unchoke      (--dial: what btd said)
     got N piece INDEX BEGIN  (--dial: btd sent block data)
+    got N blocks K correct C (stalled-reader: K of its blocks came, C of them right)
     handshake N ok           (the dialer's handshake named our torrent)
     handshake N wrong-hash   (it named another one: closed)
     sent N WHAT              (bitfield, unchoke, garbage, prefix, haves ...)
@@ -91,7 +97,10 @@ import time
 PSTR = b"\x13BitTorrent protocol"
 SEEDER_SCENARIOS = ["corrupt", "half-corrupt", "huge-length", "garbage", "silent", "slow-drip",
                     "flood-haves", "md-liar", "md-huge", "md-serve", "md-have-beyond"]
-LEECHER_SCENARIOS = ["bad-requests", "choked-flood", "huge-request", "fast-leecher"]
+LEECHER_SCENARIOS = ["bad-requests", "choked-flood", "huge-request", "fast-leecher",
+                     "stalled-reader"]
+STALL_REQUESTS = 500  # BTD_UPLOAD_MAX_QUEUE (daemon/upload.h)
+STALL_RCVBUF = 64 * 1024
 _print_lock = threading.Lock()
 
 
@@ -554,6 +563,39 @@ class Conn:
         say("got %d rejects %d" % (self.n, rejects))
         say("got %d allowed-pieces %d" % (self.n, pieces))
 
+    def stalled_reader(self):
+        """A leecher that asks for a lot and then does not read: btd must hold back."""
+        if not self.dial_handshake():
+            return
+        self.interested_unchoked()
+        tor = self.tor
+        blocks = [(i, b, min(16384, tor.piece_size(i) - b)) for i in range(tor.piece_count)
+                  for b in range(0, tor.piece_size(i), 16384)][:STALL_REQUESTS]
+        self.sock.sendall(b"".join(msg(6, struct.pack(">III", *r)) for r in blocks))
+        say("sent %d requests %d" % (self.n, len(blocks)))
+        if signal.sigtimedwait({signal.SIGUSR1}, 60) is None:
+            say("never resumed %d" % self.n)
+            return
+        say("reading %d" % self.n)
+        want = {(i, b): n for i, b, n in blocks}
+        good = bad = 0
+        deadline = time.monotonic() + 60
+        while want and time.monotonic() < deadline:
+            self.sock.settimeout(max(0.1, deadline - time.monotonic()))
+            try:
+                msg_id, payload = self.read_message()
+            except socket.timeout:
+                break
+            if msg_id != 7 or len(payload) < 8:
+                continue
+            index, begin = struct.unpack(">II", payload[:8])
+            n = want.pop((index, begin), None)
+            if n is not None and payload[8:] == tor.read(index * tor.piece_length + begin, n):
+                good += 1
+            else:
+                bad += 1
+        say("got %d blocks %d correct %d" % (self.n, good + bad, good))
+
     def run(self):
         play = {"corrupt": self.corrupt, "half-corrupt": self.half_corrupt,
                 "md-liar": self.md_liar, "md-huge": self.md_huge, "md-serve": self.md_serve,
@@ -562,7 +604,8 @@ class Conn:
                 "garbage": self.garbage, "silent": self.silent,
                 "flood-haves": self.flood_haves, "bad-requests": self.bad_requests,
                 "choked-flood": self.choked_flood,
-                "huge-request": self.huge_request, "fast-leecher": self.fast_leecher}[self.server.scenario]
+                "huge-request": self.huge_request, "fast-leecher": self.fast_leecher,
+                "stalled-reader": self.stalled_reader}[self.server.scenario]
         try:
             play()
             say("done %d" % self.n)
@@ -608,6 +651,8 @@ class Server:
         """One connection from our --ip to addr (HOST:PORT), playing the scenario on it."""
         host, port = addr.rsplit(":", 1)
         sock = socket.socket()
+        if self.scenario == "stalled-reader":  # before connect: it sets the window offered
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, STALL_RCVBUF)
         sock.bind((self.ip, 0))
         sock.settimeout(10)
         sock.connect((host, int(port)))
@@ -626,11 +671,12 @@ def main():
     ap.add_argument("--corrupt", default="", help="piece indexes, comma-separated")
     ap.add_argument("--dial", metavar="HOST:PORT", help="the seeder a leecher scenario dials")
     args = ap.parse_args()
-    if args.scenario == "corrupt" and not args.data:
-        ap.error("corrupt needs --data")
+    if args.scenario in ("corrupt", "stalled-reader") and not args.data:
+        ap.error("%s needs --data" % args.scenario)
     if (args.scenario in LEECHER_SCENARIOS) != bool(args.dial):
         ap.error("--dial goes with a leecher scenario: " + ", ".join(LEECHER_SCENARIOS))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})  # taken by sigtimedwait
     if args.dial:
         Server(args).dial(args.dial)
     else:

@@ -7,12 +7,14 @@ must have the original sha256. aria2c, finding btd only through an HTTP
 tracker (opentracker), downloads from btd seeding data it checked in place.
 Hostile leechers (fake_peer.py --dial: requests out of range, a flood of
 requests while choked, 2 GiB blocks) are dropped by btd, which keeps serving
-an honest libtorrent leecher.
+an honest libtorrent leecher. A leecher that asks for 500 blocks and reads
+none gets only what the sockets take and BTD_UPLOAD_MAX_UNSENT more.
 """
 
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 
@@ -25,6 +27,9 @@ BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
 FILES = {"seed.bin": 3 * 1024 * 1024 + 777}
 MAX_BAD = 16  # BTD_UPLOAD_MAX_BAD (daemon/upload.h): one more refused request drops the peer
+MAX_UNSENT = 1 << 20  # BTD_UPLOAD_MAX_UNSENT (daemon/upload.h)
+STALL_REQUESTS = 500  # fake_peer.py's stalled-reader: BTD_UPLOAD_MAX_QUEUE
+STALL_RCVBUF = 64 * 1024  # its receive buffer (the kernel doubles it)
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 # scenario: (the reasons btd may log for refusing its requests, unchoked before the attack)
 HOSTILE = {
@@ -37,9 +42,11 @@ HOSTILE = {
 class FakeLeecher(_LineProcess):
     """fake_peer.py dialling btd from ip and playing one leecher scenario."""
 
-    def __init__(self, torrent, ip, scenario, seeder):
+    def __init__(self, torrent, ip, scenario, seeder, data=None):
         cmd = ["/usr/bin/python3", os.path.join(HERE, "fake_peer.py"), "--torrent", torrent,
                "--ip", ip, "--scenario", scenario, "--dial", seeder]
+        if data:
+            cmd += ["--data", data]
         super().__init__(cmd, "fake-" + scenario)
         self.name = self.wait_line("connected 1 ", 20).split()[2]  # IP:PORT, as btd logs it
 
@@ -219,12 +226,62 @@ def test_fast_extension_leecher(t):
         t.eq(btd.stop(), 0, "fast: btd exits 0")
 
 
+def test_stalled_reader_gets_what_the_sockets_take(t):
+    """A leecher that asks for 500 blocks and reads none: btd stops at what the sockets hold
+    and BTD_UPLOAD_MAX_UNSENT more, rather than holding 8 MiB for it; then serves the rest."""
+    with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+        wmem_max = int(f.read().split()[2])  # btd's send buffer grows to this at most
+    room = wmem_max + 2 * STALL_RCVBUF + MAX_UNSENT + 128 * 1024  # + one read of slack
+    must_wait = STALL_REQUESTS - room // 16384
+    if must_wait < 50:
+        t.ok(True, "stalled reader # SKIP tcp_wmem's max (%d) lets the kernel take them all"
+             % wmem_max)
+        return
+    seed_dir, sums, torrent, _ = payload_torrent(BTCTL, {"stall.bin": 9 * 1024 * 1024 + 1234},
+                                                 "stall.bin", piece_length=262144)
+    btd = Btd(BTD)
+    fake = None
+    try:
+        tid = str(btd.add(torrent, dir=seed_dir)["id"])
+        btd.wait_done(tid, timeout=60)
+        addr = "127.0.0.1:%d" % btd.call("session.get")["listen_port"]
+        fake = FakeLeecher(torrent, "127.0.0.7", "stalled-reader", addr,
+                           data=os.path.join(seed_dir, "stall.bin"))
+        fake.wait_line("sent 1 requests %d" % STALL_REQUESTS, 20)
+
+        def peer():
+            return next(p for p in btd.call("torrent.peers", id=tid) if p["address"] == fake.name)
+
+        wait_until(lambda: peer()["uploaded_bytes"] >= MAX_UNSENT, 20,
+                   "btd to serve the stalled reader")
+        # Holding back is the absence of an event: watched for 2 s, at least must_wait of its
+        # requests stay queued (without the bound all 500 are read into memory at once).
+        least, end = STALL_REQUESTS, time.monotonic() + 2
+        while time.monotonic() < end:
+            least = min(least, peer()["their_requests"])
+            time.sleep(0.05)
+        t.diag("stalled reader: at least %d of its requests stayed queued" % least)
+        t.ok(least >= must_wait, "stalled reader: btd holds back once %d KiB wait for its "
+             "socket (at least %d of %d requests still queued)" % (
+                 MAX_UNSENT // 1024, must_wait, STALL_REQUESTS), least)
+        os.kill(fake.proc.pid, signal.SIGUSR1)
+        line = fake.wait_line("got 1 blocks ", 60)
+        t.eq(line.split()[3:], [str(STALL_REQUESTS), "correct", str(STALL_REQUESTS)],
+             "stalled reader: once it reads, every block comes, with the right bytes")
+        t.eq(btd.status(tid)["state"], "seeding", "stalled reader: btd still seeding")
+    finally:
+        if fake:
+            fake.stop()
+        t.eq(btd.stop(), 0, "stalled reader: btd exits 0")
+
+
 def main():
     t = btdtest.Tap()
     t.run(test_btd_seeds_to_real_leechers)
     t.run(test_existing_data_is_checked)
     t.run(test_btd_seeds_to_aria2)
     t.run(test_fast_extension_leecher)
+    t.run(test_stalled_reader_gets_what_the_sockets_take)
     for scenario in HOSTILE:
         t.run(hostile_leecher, scenario)
     return t.done()

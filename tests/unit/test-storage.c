@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -878,6 +879,123 @@ static void test_fifo_is_not_a_regular_file(void)
     tmpdir_remove(dir);
 }
 
+/*
+ * btd_storage_read_cached reads only through descriptors already open, into
+ * iovecs across file boundaries (padding as zeros), touching nothing
+ * outside them; a deleted file is -EAGAIN (a worker's read reports it).
+ */
+static void test_cached_read_scatters_what_is_open(void)
+{
+    static const size_t sizes[] = {1000, 16, 2000, 1, 2731}; /* TOTAL, in 5 pieces */
+    struct bt_metainfo m = layout(layout_files, 5);
+    struct btd_storage *s = NULL;
+    uint8_t data[TOTAL], want[TOTAL], out[TOTAL + 5 * 7];
+    struct iovec iov[5];
+    size_t i, at = 0, from = 0;
+    char dir[64], path[128];
+    bool gaps_kept = true, same = true;
+
+    tmpdir_make(dir, sizeof(dir), "storage");
+    fill(data, sizeof(data), 11);
+    memcpy(want, data, sizeof(want));
+    memset(want + 1500, 0, 548);
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    CHECK(btd_storage_write(s, 0, data, TOTAL, NULL) == 0);
+    CHECK(btd_storage_sync(s) == 0);
+    btd_storage_close_files(s);
+    memset(out, 0xee, sizeof(out));
+    for (i = 0; i < 5; i++) { /* 7 bytes of gap after each */
+        iov[i] = (struct iovec){.iov_base = out + at, .iov_len = sizes[i]};
+        at += sizes[i] + 7;
+    }
+    CHECK(btd_storage_read_cached(s, 0, iov, 5) == -EAGAIN); /* nothing open: no open() */
+    CHECK(btd_storage_read(s, 0, data, TOTAL, NULL) == 0);   /* a worker's read opens them */
+    CHECK(btd_storage_read_cached(s, 0, iov, 5) == 0);
+    for (i = 0, at = 0; i < 5; i++) {
+        same = same && memcmp(out + at, want + from, sizes[i]) == 0;
+        gaps_kept =
+            gaps_kept && memcmp(out + at + sizes[i], "\xee\xee\xee\xee\xee\xee\xee", 7) == 0;
+        at += sizes[i] + 7;
+        from += sizes[i];
+    }
+    CHECK(same);
+    CHECK(gaps_kept);
+    CHECK(btd_storage_read_cached(s, 1400, iov, 1) == 0); /* a.bin's end, then padding */
+    CHECK(memcmp(out, want + 1400, sizes[0]) == 0);
+    snprintf(path, sizeof(path), "%s/t/sub/dir/b.bin", dir);
+    CHECK(unlink(path) == 0);
+    CHECK(btd_storage_read_cached(s, 2000, iov, 1) == -EAGAIN); /* b.bin is gone */
+    CHECK(btd_storage_read_cached(s, 0, iov, 1) == 0);          /* a.bin is not */
+    CHECK(btd_storage_read(s, 2048, out, 10, NULL) == -ENOENT); /* what the worker says */
+    btd_storage_unref(s);
+    tmpdir_remove(dir);
+}
+
+#define COLD_LEN (64u * 1024)
+
+/* Drops path's pages from the page cache; false if some stay (tmpfs keeps them). */
+static bool evict(const char *path)
+{
+    unsigned char vec[COLD_LEN / 4096];
+    int fd = open(path, O_RDONLY | O_NOATIME); /* a mapping counts as an access */
+    void *map;
+    size_t i;
+    bool gone = true;
+
+    if (fd < 0)
+        return false;
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    map = mmap(NULL, COLD_LEN, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return false;
+    gone = mincore(map, COLD_LEN, vec) == 0;
+    for (i = 0; gone && i < sizeof(vec); i++)
+        gone = !(vec[i] & 1);
+    munmap(map, COLD_LEN);
+    return gone;
+}
+
+/*
+ * Bytes not in the page cache are not waited for: -EAGAIN, and a worker's
+ * read brings them in. Reads leave the access time alone (O_NOATIME), even
+ * where relatime would update it: an atime write could wait on the journal.
+ */
+static void test_cached_read_does_not_wait_for_the_disk(void)
+{
+    struct bt_file one[] = {{.path = "cold.bin", .length = COLD_LEN}};
+    struct bt_metainfo m = layout(one, 1);
+    struct btd_storage *s = NULL;
+    static uint8_t data[COLD_LEN], out[COLD_LEN];
+    struct iovec iov = {.iov_base = out, .iov_len = COLD_LEN};
+    struct timespec old[2] = {{.tv_sec = 1000000000}, {.tv_nsec = UTIME_OMIT}};
+    char dir[64], path[128];
+    struct stat st;
+
+    tmpdir_make(dir, sizeof(dir), "storage");
+    snprintf(path, sizeof(path), "%s/cold.bin", dir);
+    fill(data, sizeof(data), 12);
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    CHECK(btd_storage_write(s, 0, data, COLD_LEN, NULL) == 0);
+    CHECK(btd_storage_sync(s) == 0);
+    btd_storage_close_files(s);
+    CHECK(utimensat(AT_FDCWD, path, old, 0) == 0); /* an atime of 2001: relatime would renew it */
+    CHECK(btd_storage_read(s, 0, out, COLD_LEN, NULL) == 0);
+    CHECK(stat(path, &st) == 0 && st.st_atim.tv_sec == old[0].tv_sec);
+    if (!evict(path)) {
+        printf("# the page cache keeps %s (tmpfs?): the cold read is not tried\n", path);
+    } else {
+        CHECK(btd_storage_read_cached(s, 0, &iov, 1) == -EAGAIN);
+        CHECK(btd_storage_read(s, 0, out, COLD_LEN, NULL) == 0);
+    }
+    memset(out, 0, sizeof(out));
+    CHECK(btd_storage_read_cached(s, 0, &iov, 1) == 0);
+    CHECK(memcmp(out, data, COLD_LEN) == 0);
+    CHECK(stat(path, &st) == 0 && st.st_atim.tv_sec == old[0].tv_sec);
+    btd_storage_unref(s);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     TAP_RUN(test_writes_across_file_boundaries_read_back);
@@ -905,5 +1023,7 @@ int main(void)
     TAP_RUN(test_direct_open_failure_fails_the_write);
     TAP_RUN(test_fifo_is_not_a_regular_file);
     TAP_RUN(test_write_waits_for_a_lease_to_break);
+    TAP_RUN(test_cached_read_scatters_what_is_open);
+    TAP_RUN(test_cached_read_does_not_wait_for_the_disk);
     return tap_done();
 }
