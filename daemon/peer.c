@@ -182,6 +182,8 @@ uint8_t *btd__peer_send_room(struct btd_peer *p, size_t n)
         return NULL;
     if (p->out.len + n > MAX_CORK)
         flush(p);
+    if (p->state == BTD_PEER_CLOSING) /* the flush failed */
+        return NULL;
     if (bt_buf_reserve(&p->out, n) < 0) {
         btd_peer_close(p, "out of memory");
         return NULL;

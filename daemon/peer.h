@@ -70,6 +70,7 @@ struct btd_peer {
     struct btd_serve serves[BTD_UPLOAD_MAX_QUEUE]; /* their requests being read */
     uint32_t nserves;
     uint32_t nreading;     /* worker reads in flight for this peer */
+    size_t read_bytes;     /* bytes those reads will bring */
     uint32_t bad_requests; /* requests refused so far */
     bool optimistic;       /* unchoked by the optimistic slot */
     bool send_throttled;   /* requests wait for upload tokens (bandwidth.h) */

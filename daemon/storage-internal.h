@@ -38,6 +38,7 @@ struct cached_fd {
     uint32_t file;         /* index into files */
     enum btd_fd_kind kind; /* what it was opened for */
     uint64_t used;         /* LRU stamp, higher is more recent */
+    bool noatime;          /* O_NOATIME took: reading through it writes nothing */
 };
 
 struct btd_storage {

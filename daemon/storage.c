@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -409,14 +410,26 @@ static struct cached_fd *cache_slot(struct btd_storage *s, uint32_t file, bool d
 }
 
 /*
+ * Descriptors are closed after the lock is let go: the last close of a
+ * deleted file frees it, which takes a second for a few GiB, and the loop
+ * thread's btd_storage_read_cached must find the lock free.
+ */
+static void close_quietly(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+/*
  * Caches fd (just opened) and returns a dup() of it for the caller. When
  * another worker cached the same file meanwhile, or dup fails, fd itself is
  * returned uncached. Either way the caller closes what it gets.
  */
 static int cache_put(struct btd_storage *s, uint32_t file, enum btd_fd_kind kind, int fd)
 {
+    bool noatime = (fcntl(fd, F_GETFL) & O_NOATIME) != 0;
     struct cached_fd *e;
-    int d;
+    int d, evicted = -1;
 
     pthread_mutex_lock(&s->lock);
     e = cache_slot(s, file, kind == BTD_FD_DIRECT);
@@ -426,30 +439,31 @@ static int cache_put(struct btd_storage *s, uint32_t file, enum btd_fd_kind kind
     }
     d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (d >= 0) {
-        if (e->fd >= 0)
-            close(e->fd);
-        e->fd = fd;
-        e->file = file;
-        e->kind = kind;
-        e->used = ++s->stamp;
+        evicted = e->fd;
+        *e = (struct cached_fd){
+            .fd = fd, .file = file, .kind = kind, .used = ++s->stamp, .noatime = noatime};
     }
     pthread_mutex_unlock(&s->lock);
+    close_quietly(evicted);
     return d >= 0 ? d : fd;
 }
 
 /* Closes the cached descriptors of file i (it was deleted under us). */
 static void cache_drop(struct btd_storage *s, uint32_t file)
 {
-    size_t i;
+    int fds[BTD_STORAGE_MAX_OPEN];
+    size_t i, n = 0;
 
     pthread_mutex_lock(&s->lock);
     for (i = 0; i < BTD_STORAGE_MAX_OPEN; i++) {
         if (s->cache[i].fd >= 0 && s->cache[i].file == file) {
-            close(s->cache[i].fd);
+            fds[n++] = s->cache[i].fd;
             s->cache[i].fd = -1;
         }
     }
     pthread_mutex_unlock(&s->lock);
+    while (n > 0)
+        close(fds[--n]);
 }
 
 /* Is the file behind fd still in a directory? (st_nlink 0: deleted, held open by us alone.) */
@@ -490,15 +504,18 @@ static int file_fd(struct btd_storage *s, uint32_t i, enum btd_fd_kind kind)
 
 void btd_storage_close_files(struct btd_storage *s)
 {
-    size_t i;
+    int fds[BTD_STORAGE_MAX_OPEN];
+    size_t i, n = 0;
 
     pthread_mutex_lock(&s->lock);
     for (i = 0; i < BTD_STORAGE_MAX_OPEN; i++) {
         if (s->cache[i].fd >= 0)
-            close(s->cache[i].fd);
+            fds[n++] = s->cache[i].fd;
         s->cache[i].fd = -1;
     }
     pthread_mutex_unlock(&s->lock);
+    while (n > 0)
+        close(fds[--n]);
 }
 
 /*
@@ -837,29 +854,95 @@ static int scatter_part(const struct scatter *sc, size_t at, size_t len, struct 
     return k;
 }
 
+#ifndef __NR_cachestat
+#define __NR_cachestat 451 /* Linux 6.5; the same number on every architecture but alpha */
+#endif
+
+struct cachestat_range {
+    uint64_t off, len;
+};
+
+struct cachestat {
+    uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+
+static atomic_bool use_cachestat = true;
+
+void btd__storage_use_cachestat(bool on)
+{
+    atomic_store(&use_cachestat, on);
+}
+
+/*
+ * Are all the pages of [off, off + len) of fd in the page cache? Asked
+ * without reading, so without starting any I/O (a read with RWF_NOWAIT
+ * that misses returns EAGAIN, but only after starting readahead, which can
+ * wait on the block layer or on the file's extent tree): cachestat(2), or
+ * before Linux 6.5 mincore(2) on a mapping of them that is never touched.
+ */
+static bool resident(int fd, uint64_t off, size_t len)
+{
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start = off & ~(page - 1);
+    size_t pages = (size_t)((off + len - start + page - 1) / page), i;
+    struct cachestat_range range = {.off = start, .len = pages * page};
+    struct cachestat cs;
+    unsigned char vec[64];
+    bool all = true;
+    void *map;
+
+    if (atomic_load(&use_cachestat)) {
+        if (syscall(__NR_cachestat, fd, &range, &cs, 0) == 0)
+            return cs.nr_cache >= pages;
+        if (errno != ENOSYS)
+            return false;
+        atomic_store(&use_cachestat, false);
+    }
+    if (pages > sizeof(vec))
+        return false;
+    map = mmap(NULL, pages * page, PROT_READ, MAP_SHARED, fd, (off_t)start);
+    if (map == MAP_FAILED)
+        return false;
+    all = mincore(map, pages * page, vec) == 0;
+    for (i = 0; all && i < pages; i++)
+        all = vec[i] & 1;
+    munmap(map, pages * page);
+    return all;
+}
+
+/*
+ * File i's part of a cached read. The storage's lock is only tried (a
+ * worker may hold it) and held over the read, so the loop thread neither
+ * waits for it nor closes a descriptor (the last close of a deleted file
+ * frees it: slow). Only a descriptor that leaves atime alone is used.
+ */
 static int read_span_cached(struct btd_storage *s, uint32_t i, uint64_t in, size_t done, size_t n,
                             void *arg)
 {
     struct iovec part[BTD_STORAGE_CACHED_IOV];
-    int k = scatter_part(arg, done, n, part), fd, j;
-    ssize_t got;
+    int k = scatter_part(arg, done, n, part), j;
+    struct cached_fd *e = NULL;
+    ssize_t got = -1;
 
     if (s->files[i].pad) {
         for (j = 0; j < k; j++)
             memset(part[j].iov_base, 0, part[j].iov_len);
         return 0;
     }
-    fd = cache_get(s, i, BTD_FD_READ); /* a dup, or a miss: no open() here */
-    if (fd < 0)
+    if (pthread_mutex_trylock(&s->lock) != 0)
         return -EAGAIN;
-    got = -1;
-    if (still_linked(fd)) {
-        got = preadv2(fd, part, k, (off_t)in, RWF_NOWAIT);
+    for (j = 0; j < BTD_STORAGE_MAX_OPEN && !e; j++) {
+        if (s->cache[j].fd >= 0 && s->cache[j].file == i &&
+            kind_fits(s->cache[j].kind, BTD_FD_READ))
+            e = &s->cache[j];
+    }
+    if (e && e->noatime && still_linked(e->fd) && resident(e->fd, in, n)) {
+        e->used = ++s->stamp;
+        got = preadv2(e->fd, part, k, (off_t)in, RWF_NOWAIT);
         if (got < 0 && errno == EOPNOTSUPP) /* no RWF_NOWAIT here: not worth asking again */
             atomic_store(&s->no_nowait, true);
     }
-    close(fd);
-    return got == (ssize_t)n ? 0 : -EAGAIN; /* a short read: part of it is not cached */
+    pthread_mutex_unlock(&s->lock);
+    return got == (ssize_t)n ? 0 : -EAGAIN; /* a short read: evicted since resident() */
 }
 
 int btd_storage_read_cached(struct btd_storage *s, uint64_t off, const struct iovec *iov, int n)

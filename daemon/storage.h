@@ -76,11 +76,13 @@ int btd_storage_read(struct btd_storage *s, uint64_t off, uint8_t *out, size_t l
 /*
  * Reads the bytes at torrent offset off into iov[0..n) (as many as their
  * lengths add up to; n at most BTD_STORAGE_CACHED_IOV) only if nothing has
- * to wait: each file's descriptor already open (by an earlier read or
- * write) and every byte in the page cache (preadv2 with RWF_NOWAIT). 0, or
- * -EAGAIN when any part would wait, or fails, or the file was deleted: then
- * btd_storage_read on a worker does it, and reports what is wrong. The
- * loop thread's way to serve an upload without a worker; any thread.
+ * to wait: the storage's lock free, each file's descriptor already open
+ * (by an earlier read or write) with O_NOATIME, and every byte in the page
+ * cache (asked with cachestat(2) or mincore(2) first, then read with
+ * preadv2 and RWF_NOWAIT). 0, or -EAGAIN when any part would wait, or
+ * fails, or the file was deleted: then btd_storage_read on a worker does
+ * it, and reports what is wrong. The loop thread's way to serve an upload
+ * without a worker; any thread.
  */
 int btd_storage_read_cached(struct btd_storage *s, uint64_t off, const struct iovec *iov, int n);
 /*
@@ -165,6 +167,8 @@ int btd_storage_move_recover(struct btd_storage *home, struct btd_storage *away,
                              const struct btd_storage_seen *seen,
                              struct btd_storage_move_report *report);
 
+/* Tests only: false makes btd_storage_read_cached ask mincore instead of cachestat. */
+void btd__storage_use_cachestat(bool on);
 /* Tests only: false forces the component-by-component walk instead of openat2. */
 void btd__storage_use_openat2(bool on);
 /* Tests only: an errno > 0 makes opening a file for direct writes fail with it; 0 undoes it. */

@@ -88,7 +88,7 @@ void btd_upload_pump(struct btd_peer *p)
     uint32_t i = 0;
 
     while (i < p->nserves && p->state == BTD_PEER_ACTIVE &&
-           btd__peer_unsent(p) < BTD_UPLOAD_MAX_UNSENT) {
+           btd__peer_unsent(p) + p->read_bytes < BTD_UPLOAD_MAX_UNSENT) {
         struct btd_serve *sv = &p->serves[i];
         uint64_t off = (uint64_t)sv->piece * t->meta->piece_length + sv->begin;
         uint32_t j, n = 1, len = sv->len;
@@ -127,6 +127,7 @@ void btd_upload_pump(struct btd_peer *p)
         for (j = i; j < i + n; j++)
             p->serves[j].reading = true;
         p->nreading++;
+        p->read_bytes += len;
         i += n;
     }
 }
@@ -193,6 +194,7 @@ void btd_upload_read_done(struct btd_torrent *t, struct btd_work_result *res)
     if (!p)
         return; /* gone meanwhile */
     p->nreading--;
+    p->read_bytes -= res->len;
     if (p->state != BTD_PEER_ACTIVE)
         return;
     if (res->status < 0 || !res->buf)

@@ -16,9 +16,9 @@
  * BTD_UPLOAD_MAX_READS per peer at once, and the result finds its peer
  * again by serial number and each block is sent only if it is still
  * wanted (not cancelled, peer not choked). Serving stops while
- * BTD_UPLOAD_MAX_UNSENT bytes of the peer's output wait for its socket,
- * and goes on as the socket takes them, so a peer that reads slowly holds
- * that much of our memory and no more.
+ * BTD_UPLOAD_MAX_UNSENT bytes for the peer are being read by workers or
+ * wait for its socket, and goes on as the socket takes them, so a peer
+ * that reads slowly holds that much of our memory (and one batch) only.
  *
  * Choking, every BTD_UPLOAD_ROUND_S seconds: the BTD_UPLOAD_SLOTS interested
  * peers that give us most (downloading) or take most (seeding) are
