@@ -469,9 +469,11 @@ static void cache_drop(struct btd_storage *s, uint32_t file)
 /* Is the file behind fd still in a directory? (st_nlink 0: deleted, held open by us alone.) */
 static bool still_linked(int fd)
 {
-    struct stat st;
+    struct statx st;
 
-    return fstat(fd, &st) < 0 || st.st_nlink > 0;
+    /* What the kernel knows, without asking an NFS server or a FUSE daemon (loop thread too). */
+    return statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_NLINK, &st) < 0 ||
+           st.stx_nlink > 0;
 }
 
 /*
@@ -878,7 +880,11 @@ void btd__storage_use_cachestat(bool on)
  * without reading, so without starting any I/O (a read with RWF_NOWAIT
  * that misses returns EAGAIN, but only after starting readahead, which can
  * wait on the block layer or on the file's extent tree): cachestat(2), or
- * before Linux 6.5 mincore(2) on a mapping of them that is never touched.
+ * mincore(2) on a mapping of them that is never touched, before Linux 6.5
+ * or where a seccomp filter refuses cachestat (EPERM: systemd before 254
+ * does not know it). mincore says "resident" for every page of a file the
+ * caller may not write; the callers only ask about files whose O_NOATIME
+ * took, which needs the same ownership.
  */
 static bool resident(int fd, uint64_t off, size_t len)
 {
@@ -886,14 +892,14 @@ static bool resident(int fd, uint64_t off, size_t len)
     size_t pages = (size_t)((off + len - start + page - 1) / page), i;
     struct cachestat_range range = {.off = start, .len = pages * page};
     struct cachestat cs;
-    unsigned char vec[64];
+    unsigned char vec[1024];
     bool all = true;
     void *map;
 
     if (atomic_load(&use_cachestat)) {
         if (syscall(__NR_cachestat, fd, &range, &cs, 0) == 0)
             return cs.nr_cache >= pages;
-        if (errno != ENOSYS)
+        if (errno != ENOSYS && errno != EPERM)
             return false;
         atomic_store(&use_cachestat, false);
     }
@@ -910,6 +916,15 @@ static bool resident(int fd, uint64_t off, size_t len)
 }
 
 /*
+ * Bytes past a cached read that must be resident too. Reading a page that
+ * carries the kernel's readahead mark starts the next readahead window
+ * (RWF_NOWAIT does not stop that): when that window is in the page cache
+ * already, nothing is read from the disk. A window is at most the device's
+ * read_ahead_kb (128 KiB by default; this guard covers up to 1 MiB of it).
+ */
+#define READAHEAD_GUARD (2u * 1024 * 1024)
+
+/*
  * File i's part of a cached read. The storage's lock is only tried (a
  * worker may hold it) and held over the read, so the loop thread neither
  * waits for it nor closes a descriptor (the last close of a deleted file
@@ -922,6 +937,7 @@ static int read_span_cached(struct btd_storage *s, uint32_t i, uint64_t in, size
     int k = scatter_part(arg, done, n, part), j;
     struct cached_fd *e = NULL;
     ssize_t got = -1;
+    size_t guard;
 
     if (s->files[i].pad) {
         for (j = 0; j < k; j++)
@@ -935,14 +951,18 @@ static int read_span_cached(struct btd_storage *s, uint32_t i, uint64_t in, size
             kind_fits(s->cache[j].kind, BTD_FD_READ))
             e = &s->cache[j];
     }
-    if (e && e->noatime && still_linked(e->fd) && resident(e->fd, in, n)) {
+    guard = s->files[i].length - (in + n) < READAHEAD_GUARD
+                ? (size_t)(s->files[i].length - (in + n))
+                : READAHEAD_GUARD;
+    if (e && e->noatime && still_linked(e->fd) && resident(e->fd, in, n + guard)) {
         e->used = ++s->stamp;
         got = preadv2(e->fd, part, k, (off_t)in, RWF_NOWAIT);
         if (got < 0 && errno == EOPNOTSUPP) /* no RWF_NOWAIT here: not worth asking again */
             atomic_store(&s->no_nowait, true);
     }
     pthread_mutex_unlock(&s->lock);
-    return got == (ssize_t)n ? 0 : -EAGAIN; /* a short read: evicted since resident() */
+    /* Short: a page evicted since resident(), or counted there while its read was in flight. */
+    return got == (ssize_t)n ? 0 : -EAGAIN;
 }
 
 int btd_storage_read_cached(struct btd_storage *s, uint64_t off, const struct iovec *iov, int n)

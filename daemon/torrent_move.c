@@ -258,7 +258,6 @@ void btd__torrent_move_go(struct btd_torrent *t)
     memcpy(job->info_hash, t->info_hash, 20);
     atomic_init(&job->cancel, false);
     job->to = btd_storage_ref(t->move_storage);
-    btd_storage_close_files(t->storage);
     r = btd_work_call(t->session->work, t->id, t->storage, &move_ops, job);
     if (r < 0) { /* the pool freed the job */
         move_failed(t, NULL, r);
