@@ -15,12 +15,13 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import time
 
 import btdtest
-from swarm import (Aria2Leecher, Btd, LtPeer, Opentracker, _LineProcess, free_port,
-                   payload_torrent, sha256_file, wait_until)
+from swarm import (Aria2Leecher, Btd, LtPeer, Opentracker, _LineProcess, create_torrent,
+                   free_port, make_payload, payload_torrent, sha256_file, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BTD = btdtest.env_path("BTD")
@@ -226,22 +227,43 @@ def test_fast_extension_leecher(t):
         t.eq(btd.stop(), 0, "fast: btd exits 0")
 
 
-def test_stalled_reader_gets_what_the_sockets_take(t):
+def run_cmd(cmd):
+    """None if cmd succeeds, else what it said (or why it could not run)."""
+    try:
+        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             timeout=30)
+    except OSError as e:
+        return "%s: %s" % (cmd[0], e)
+    return None if res.returncode == 0 else (res.stdout.strip() or "%s failed" % cmd[0])
+
+
+def stalled_reader(t, label, tmpfs):
     """A leecher that asks for 500 blocks and reads none: btd stops at what the sockets hold
-    and BTD_UPLOAD_MAX_UNSENT more, rather than holding 8 MiB for it; then serves the rest."""
+    and BTD_UPLOAD_MAX_UNSENT more, rather than holding 8 MiB for it; then serves the rest.
+
+    On ext4 (the data just written, so in the page cache) the loop thread reads the blocks
+    itself; on tmpfs, which refuses RWF_NOWAIT, workers read every one, and the bytes they
+    are reading count in the bound."""
     with open("/proc/sys/net/ipv4/tcp_wmem") as f:
         wmem_max = int(f.read().split()[2])  # btd's send buffer grows to this at most
     room = wmem_max + 2 * STALL_RCVBUF + MAX_UNSENT + 128 * 1024  # + one read of slack
     must_wait = STALL_REQUESTS - room // 16384
     if must_wait < 50:
-        t.ok(True, "stalled reader # SKIP tcp_wmem's max (%d) lets the kernel take them all"
-             % wmem_max)
+        t.ok(True, "%s # SKIP tcp_wmem's max (%d) lets the kernel take them all"
+             % (label, wmem_max))
         return
-    seed_dir, sums, torrent, _ = payload_torrent(BTCTL, {"stall.bin": 9 * 1024 * 1024 + 1234},
-                                                 "stall.bin", piece_length=262144)
-    btd = Btd(BTD)
-    fake = None
+    seed_dir = btdtest.tempdir("stall-")
+    if tmpfs:
+        why = run_cmd(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", seed_dir])
+        if why:
+            t.ok(True, "%s # SKIP cannot mount a tmpfs: %s" % (label, why))
+            return
+    btd = fake = None
     try:
+        make_payload(seed_dir, {"stall.bin": 9 * 1024 * 1024 + 1234})
+        torrent = os.path.join(btdtest.tempdir("torrent-"), "t.torrent")
+        create_torrent(BTCTL, os.path.join(seed_dir, "stall.bin"), torrent, piece_length=262144)
+        btd = Btd(BTD)
         tid = str(btd.add(torrent, dir=seed_dir)["id"])
         btd.wait_done(tid, timeout=60)
         addr = "127.0.0.1:%d" % btd.call("session.get")["listen_port"]
@@ -260,19 +282,25 @@ def test_stalled_reader_gets_what_the_sockets_take(t):
         while time.monotonic() < end:
             least = min(least, peer()["their_requests"])
             time.sleep(0.05)
-        t.diag("stalled reader: at least %d of its requests stayed queued" % least)
-        t.ok(least >= must_wait, "stalled reader: btd holds back once %d KiB wait for its "
-             "socket (at least %d of %d requests still queued)" % (
-                 MAX_UNSENT // 1024, must_wait, STALL_REQUESTS), least)
+        t.diag("%s: at least %d of its requests stayed queued" % (label, least))
+        t.ok(least >= must_wait, "%s: btd holds back once %d KiB wait for its socket (at least "
+             "%d of %d requests still queued)" % (label, MAX_UNSENT // 1024, must_wait,
+                                                  STALL_REQUESTS), least)
         os.kill(fake.proc.pid, signal.SIGUSR1)
         line = fake.wait_line("got 1 blocks ", 60)
         t.eq(line.split()[3:], [str(STALL_REQUESTS), "correct", str(STALL_REQUESTS)],
-             "stalled reader: once it reads, every block comes, with the right bytes")
-        t.eq(btd.status(tid)["state"], "seeding", "stalled reader: btd still seeding")
+             "%s: once it reads, every block comes, with the right bytes" % label)
+        t.eq(btd.status(tid)["state"], "seeding", "%s: btd still seeding" % label)
     finally:
-        if fake:
-            fake.stop()
-        t.eq(btd.stop(), 0, "stalled reader: btd exits 0")
+        try:
+            if fake:
+                fake.stop()
+            if btd:
+                t.eq(btd.stop(), 0, "%s: btd exits 0" % label)
+        finally:
+            if tmpfs and os.path.ismount(seed_dir) and run_cmd(["umount", seed_dir]):
+                t.diag("%s: umount failed, detached lazily: %s" % (
+                    label, run_cmd(["umount", "-l", seed_dir])))
 
 
 def main():
@@ -281,7 +309,8 @@ def main():
     t.run(test_existing_data_is_checked)
     t.run(test_btd_seeds_to_aria2)
     t.run(test_fast_extension_leecher)
-    t.run(test_stalled_reader_gets_what_the_sockets_take)
+    t.run(stalled_reader, "stalled reader", False)
+    t.run(stalled_reader, "stalled reader, tmpfs (workers read)", True)
     for scenario in HOSTILE:
         t.run(hostile_leecher, scenario)
     return t.done()
