@@ -44,14 +44,14 @@ static void take_serves(struct btd_peer *p, uint32_t i, uint32_t n)
     p->nserves -= n;
 }
 
+_Static_assert(BTD_UPLOAD_BATCH_BLOCKS <= BTD_STORAGE_CACHED_IOV, "a batch is one cached read");
+
 /*
  * Sends serves[i..i+n), len bytes at torrent offset off, straight from the
  * page cache into the peer's output: each block read in place behind its
  * header, all in one non-blocking read. False (nothing sent) when a part
  * is not cached or its file not open: a worker reads it then.
  */
-_Static_assert(BTD_UPLOAD_BATCH_BLOCKS <= BTD_STORAGE_CACHED_IOV, "a batch is one cached read");
-
 static bool send_cached(struct btd_peer *p, uint32_t i, uint32_t n, uint64_t off, uint32_t len)
 {
     struct iovec iov[BTD_UPLOAD_BATCH_BLOCKS];
