@@ -102,12 +102,13 @@ static const char peers_help[] =
     "\n"
     "HAVE is the share of the torrent the peer has; REQS our requests in\n"
     "flight to it; THEIRS its requests waiting for us to send (being read\n"
-    "from disk, or held back by an upload limit). FLAGS: D downloading from it, d we want to but "
-    "it chokes\n"
-    "us, U uploading to it, u it wants to but we choke it, K it unchokes us\n"
-    "but we are not interested, ? we unchoke it but it is not interested,\n"
-    "E the connection is encrypted (MSE, RC4 both ways), e MSE handshake\n"
-    "but plaintext payload (both sides allowed it).\n";
+    "from disk, held back until its socket takes the 1 MiB already on the\n"
+    "way to it, or held back by an upload limit). FLAGS: D downloading\n"
+    "from it, d we want to but it chokes us, U uploading to it, u it wants\n"
+    "to but we choke it, K it unchokes us but we are not interested, ? we\n"
+    "unchoke it but it is not interested, E the connection is encrypted\n"
+    "(MSE, RC4 both ways), e MSE handshake but plaintext payload (both\n"
+    "sides allowed it).\n";
 
 static bool flag(const json_t *peer, const char *key)
 {
