@@ -350,8 +350,8 @@ static int open_file(const struct btd_storage *s, uint32_t i, enum btd_fd_kind k
     /*
      * Our reads leave the access time alone: updating it writes the inode,
      * which can wait on the journal, and btd_storage_read_cached runs on
-     * the loop thread. Refused (EPERM) on a file we do not own: then
-     * relatime updates it at most once a day.
+     * the loop thread. Refused (EPERM) on a file we do not own: its reads
+     * then stay on workers (cached_fd.noatime).
      */
     (void)fcntl(fd, F_SETFL, (flags & O_DIRECT) | O_NOATIME);
     return fd;
@@ -365,23 +365,34 @@ static bool kind_fits(enum btd_fd_kind have, enum btd_fd_kind want)
     return have == want;
 }
 
-/* A dup() of a cached descriptor of file fit for kind, or -ENOENT on a miss. */
-static int cache_get(struct btd_storage *s, uint32_t file, enum btd_fd_kind kind)
+/* The cached entry of file fit for kind, marked as just used, or NULL. s->lock held. */
+static struct cached_fd *cache_find(struct btd_storage *s, uint32_t file, enum btd_fd_kind kind)
 {
-    int fd = -ENOENT;
     size_t i;
 
-    pthread_mutex_lock(&s->lock);
     for (i = 0; i < BTD_STORAGE_MAX_OPEN; i++) {
         struct cached_fd *e = &s->cache[i];
 
-        if (e->fd < 0 || e->file != file || !kind_fits(e->kind, kind))
-            continue;
-        e->used = ++s->stamp;
+        if (e->fd >= 0 && e->file == file && kind_fits(e->kind, kind)) {
+            e->used = ++s->stamp;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* A dup() of a cached descriptor of file fit for kind, or -ENOENT on a miss. */
+static int cache_get(struct btd_storage *s, uint32_t file, enum btd_fd_kind kind)
+{
+    struct cached_fd *e;
+    int fd = -ENOENT;
+
+    pthread_mutex_lock(&s->lock);
+    e = cache_find(s, file, kind);
+    if (e) {
         fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 0);
         if (fd < 0)
             fd = -errno;
-        break;
     }
     pthread_mutex_unlock(&s->lock);
     return fd;
@@ -946,16 +957,11 @@ static int read_span_cached(struct btd_storage *s, uint32_t i, uint64_t in, size
     }
     if (pthread_mutex_trylock(&s->lock) != 0)
         return -EAGAIN;
-    for (j = 0; j < BTD_STORAGE_MAX_OPEN && !e; j++) {
-        if (s->cache[j].fd >= 0 && s->cache[j].file == i &&
-            kind_fits(s->cache[j].kind, BTD_FD_READ))
-            e = &s->cache[j];
-    }
+    e = cache_find(s, i, BTD_FD_READ);
     guard = s->files[i].length - (in + n) < READAHEAD_GUARD
                 ? (size_t)(s->files[i].length - (in + n))
                 : READAHEAD_GUARD;
     if (e && e->noatime && still_linked(e->fd) && resident(e->fd, in, n + guard)) {
-        e->used = ++s->stamp;
         got = preadv2(e->fd, part, k, (off_t)in, RWF_NOWAIT);
         if (got < 0 && errno == EOPNOTSUPP) /* no RWF_NOWAIT here: not worth asking again */
             atomic_store(&s->no_nowait, true);

@@ -20,6 +20,8 @@
   ``.seed(torrent, dir)`` adds a torrent over complete data and waits until
   it seeds; ``.addr`` (dial it: it never dials loopback peers itself).
 - ``payload_torrent(btctl, files, root, ...)``: random files and their torrent.
+- ``run_cmd(cmd)``: a short command (mount, mkfs): None, or what it said;
+  ``unmount(path)``: unmounts, lazily if busy (None, or what to tell).
 - ``Btd(btd_path)``: btd on a fresh state dir and socket with ``--port 0``;
   ``.call(method, **params)`` speaks JSON-RPC on the socket and returns the
   result or raises RpcError; ``.add(torrent_path, ...)``, ``.wait_done(id)``.
@@ -71,6 +73,24 @@ def sha256_file(path):
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def run_cmd(cmd):
+    """None if cmd succeeds (30 s at most), else what it said (or why it could not run)."""
+    try:
+        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             timeout=30)
+    except OSError as e:
+        return "%s: %s" % (cmd[0], e)
+    return None if res.returncode == 0 else (res.stdout.strip() or "%s failed" % cmd[0])
+
+
+def unmount(path):
+    """Unmounts path if something is mounted there, lazily if it is busy; None, or what
+    went wrong (for a diag line)."""
+    if not os.path.ismount(path) or not run_cmd(["umount", path]):
+        return None
+    return "umount failed, detached lazily: %s" % run_cmd(["umount", "-l", path])
 
 
 def on_tmpfs(path):

@@ -20,12 +20,12 @@
 
 import os
 import socket
-import subprocess
 import sys
 import time
 
 import btdtest
-from swarm import Btd, LtPeer, payload_torrent, resident_pages, sha256_file, wait_until
+from swarm import (Btd, LtPeer, payload_torrent, resident_pages, run_cmd, sha256_file,
+                   unmount, wait_until)
 
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
@@ -44,16 +44,6 @@ def log_lines(btd, text):
 def wait_state(btd, tid, state, timeout):
     return wait_until(lambda: (lambda st: st if st["state"] == state else None)(btd.status(tid)),
                       timeout, "torrent %s in state %s" % (tid, state))
-
-
-def run_cmd(cmd):
-    """None if cmd succeeds, else what it said (or why it could not run)."""
-    try:
-        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             timeout=30)
-    except OSError as e:
-        return "%s: %s" % (cmd[0], e)
-    return None if res.returncode == 0 else (res.stdout.strip() or "%s failed" % cmd[0])
 
 
 def small_tmpfs(path):
@@ -149,9 +139,9 @@ def disk_full(t, label, make_fs, direct=False):
             if btd:
                 t.eq(btd.stop(), 0, "%s: btd exits 0" % label)
         finally:
-            if os.path.ismount(small) and run_cmd(["umount", small]):
-                t.diag("%s: umount failed, detached lazily: %s" % (
-                    label, run_cmd(["umount", "-l", small])))
+            why = unmount(small)
+            if why:
+                t.diag("%s: %s" % (label, why))
 
 
 def test_disk_full_then_resumed(t):

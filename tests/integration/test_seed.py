@@ -15,13 +15,13 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import time
 
 import btdtest
 from swarm import (Aria2Leecher, Btd, LtPeer, Opentracker, _LineProcess, create_torrent,
-                   free_port, make_payload, payload_torrent, sha256_file, wait_until)
+                   free_port, make_payload, payload_torrent, run_cmd, sha256_file, unmount,
+                   wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BTD = btdtest.env_path("BTD")
@@ -227,16 +227,6 @@ def test_fast_extension_leecher(t):
         t.eq(btd.stop(), 0, "fast: btd exits 0")
 
 
-def run_cmd(cmd):
-    """None if cmd succeeds, else what it said (or why it could not run)."""
-    try:
-        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             timeout=30)
-    except OSError as e:
-        return "%s: %s" % (cmd[0], e)
-    return None if res.returncode == 0 else (res.stdout.strip() or "%s failed" % cmd[0])
-
-
 def stalled_reader(t, label, tmpfs):
     """A leecher that asks for 500 blocks and reads none: btd stops at what the sockets hold
     and BTD_UPLOAD_MAX_UNSENT more, rather than holding 8 MiB for it; then serves the rest.
@@ -298,9 +288,9 @@ def stalled_reader(t, label, tmpfs):
             if btd:
                 t.eq(btd.stop(), 0, "%s: btd exits 0" % label)
         finally:
-            if tmpfs and os.path.ismount(seed_dir) and run_cmd(["umount", seed_dir]):
-                t.diag("%s: umount failed, detached lazily: %s" % (
-                    label, run_cmd(["umount", "-l", seed_dir])))
+            why = unmount(seed_dir) if tmpfs else None
+            if why:
+                t.diag("%s: %s" % (label, why))
 
 
 def main():
