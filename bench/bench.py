@@ -2,7 +2,8 @@
 """bench: btd against aria2c, python3-libtorrent and transmission on loopback.
 
     bench.py --build DIR [--mode download|upload|both|recheck|idle|all] [--size MIB]
-             [--layout single|multi] [--runs N] [--seeders N] [--leech-queue N]
+             [--layout single|multi] [--runs N] [--seeders N] [--leechers N]
+             [--leech-queue N]
              [--leech-mse] [--clients LIST] [--no-transmission] [--recheck-size MIB]
              [--recheck-no-lt]
              [--lt-hash-threads N] [--idle-torrents N] [--idle-kib KIB]
@@ -400,51 +401,69 @@ def start_lt_seeder(a, log):
 UPLOADERS = {"btd": start_btd_seeder, "libtorrent": start_lt_seeder}
 
 
+def leech_ips(n):
+    """The leechers' addresses: 127.0.0.3, then 127.0.3.2.. (clear of every other part's)."""
+    return [LEECH_IP] + ["127.0.3.%d" % k for k in range(2, n + 1)]
+
+
 def upload_run(a, seeder_name, label, sums):
-    """One seeder, one leecher; the result dict (the seeder's figures, the leecher's wall)."""
-    ddir = os.path.join(a.work, label)
-    os.makedirs(ddir)
+    """One seeder, a.leechers leechers; the result dict (the seeder's figures, the leechers'
+    wall: from the first one's start to the last one's "finished")."""
+    ddirs = [os.path.join(a.work, "%s-l%d" % (label, k)) for k in range(1, a.leechers + 1)]
+    for d in ddirs:
+        os.makedirs(d)
     res = {"client": seeder_name, "label": label, "ok": False, "error": None, "wall": None,
            "cpu": None, "cpu_total": None, "rss": 0, "leech_cpu": None, "ready": None}
-    seeder = leech = None
+    seeder = None
+    leeches = []
     tail = ""
     try:
         t_start = time.monotonic()
         seeder, addr = UPLOADERS[seeder_name](a, os.path.join(a.work, label + "-seeder.log"))
         res["ready"] = time.monotonic() - t_start
         cpu0 = proc_cpu(seeder.proc.pid)
-        leech = Child(["/usr/bin/python3", LT_LEECHER, "--request-queue", str(a.leech_queue)] +
-                      (["--mse"] if a.leech_mse else []) +
-                      ["--torrent", a.utorrent, "--dir", ddir, "--ip", LEECH_IP, "--peer", addr,
-                       "--exit-when-done"], os.path.join(a.work, label + "-leecher.log"))
-        if not leech.wait(a.timeout, until=lambda: leech.seen("finished") or seeder.exited()):
-            raise RuntimeError("timed out")
+        for k, (ddir, ip) in enumerate(zip(ddirs, leech_ips(a.leechers)), 1):
+            leeches.append(Child(
+                ["/usr/bin/python3", LT_LEECHER, "--request-queue", str(a.leech_queue)] +
+                (["--mse"] if a.leech_mse else []) +
+                ["--torrent", a.utorrent, "--dir", ddir, "--ip", ip, "--peer", addr,
+                 "--exit-when-done"], os.path.join(a.work, "%s-leecher%d.log" % (label, k))))
+
+        def over():
+            return seeder.exited() or all(lc.seen("finished") or lc.exited() for lc in leeches)
+        swarm.wait_until(over, a.timeout, "the leechers to finish")
         if seeder.exited():
             raise RuntimeError("the seeder exited %d" % seeder.proc.returncode)
         cpu1 = proc_cpu(seeder.proc.pid)
         seeder._sample_hwm()
-        done = leech.seen("finished")
-        if done is None:
-            raise RuntimeError("the leecher exited %d before finishing" % leech.proc.returncode)
-        res.update(wall=done - leech.t0, cpu=cpu1 - cpu0, rss=seeder.hwm_kib / 1024)
-        leech.wait(20)  # let it exit by itself, so its rusage is complete
+        done = [lc.seen("finished") for lc in leeches]
+        if None in done:
+            lc = leeches[done.index(None)]
+            raise RuntimeError("a leecher exited %d before finishing" % lc.proc.returncode)
+        res.update(wall=max(done) - min(lc.t0 for lc in leeches), cpu=cpu1 - cpu0,
+                   rss=seeder.hwm_kib / 1024)
+        for lc in leeches:
+            lc.wait(20)  # let it exit by itself, so its rusage is complete
     except Exception as e:  # noqa: BLE001 - a run that breaks is a failed run
         res["error"] = "%s: %s" % (type(e).__name__, e)
     finally:
-        if leech:
-            usage = leech.stop()
-            res["leech_cpu"] = usage.ru_utime + usage.ru_stime if usage else None
-            tail += "leecher: " + leech.tail(3)
+        cpus = []
+        for lc in leeches:
+            usage = lc.stop()
+            cpus.append(usage.ru_utime + usage.ru_stime if usage else None)
+            tail += "leecher: " + lc.tail(3) + " "
+        res["leech_cpu"] = None if None in cpus or not cpus else sum(cpus)
         if seeder:
             usage = seeder.stop()
             res["cpu_total"] = usage.ru_utime + usage.ru_stime if usage else None
             tail += " seeder: " + seeder.tail(3)
-    if res["error"] is None and not payload_ok(ddir, sums):
+    if res["error"] is None and not all(payload_ok(d, sums) for d in ddirs):
         res["error"] = "sha256 mismatch"
     if res["error"]:
         res["error"] += " (log tail: %s)" % tail
     res["ok"] = res["error"] is None
-    shutil.rmtree(ddir, ignore_errors=True)
+    for d in ddirs:
+        shutil.rmtree(d, ignore_errors=True)
     os.sync()
     print("  %-16s %s" % (label, "ready %s s  wall %s s  seeder cpu %s s (%s with its check)  "
                                  "rss %s MiB  leecher cpu %s s" % (
@@ -1059,8 +1078,9 @@ def report(a, down, up, rc, idle, started):
                    ("download: warm-up", "one untimed libtorrent download" if a.warmup else "none")]
     if up is not None:
         params += [("upload", "one seeder on %s (btd: a fresh one per run; libtorrent: lt_peer.py "
-                    "checking the data, not seed mode), one python3-libtorrent leecher on %s "
-                    "dialling it, no tracker" % (SEED_IP, LEECH_IP)),
+                    "checking the data, not seed mode), %d python3-libtorrent leecher(s) on %s "
+                    "dialling it, no tracker" % (SEED_IP, a.leechers,
+                                                 ", ".join(leech_ips(a.leechers)))),
                    ("upload: leecher", "bench/lt_leecher.py, max_out_request_queue %s, %s" % (
                        a.leech_queue or "1500 (lt_peer.py's)",
                        "MSE handshake first (--leech-mse)" if a.leech_mse
@@ -1091,12 +1111,15 @@ def report(a, down, up, rc, idle, started):
                       "every 0.1 s): see bench/README.md." % a.seeders, ""]
         lines += [t, ""]
     if up is not None:
-        t = table(summarize(up, a.size, SEEDERS), UPLOAD_COLUMNS, "seeder")
-        printed += ["Upload (one python3-libtorrent leecher downloading from the seeder alone):", t]
+        t = table(summarize(up, a.size * a.leechers, SEEDERS), UPLOAD_COLUMNS, "seeder")
+        who = ("one python3-libtorrent leecher" if a.leechers == 1 else
+               "%d python3-libtorrent leechers at once" % a.leechers)
+        printed += ["Upload (%s downloading from the seeder alone):" % who, t]
         lines += ["## Upload", "",
-                  "One python3-libtorrent leecher downloads from the seeder alone; wall time from "
-                  "the leecher's start to its \"finished\", the seeder's CPU (user + system) over "
-                  "that time, the seeder's peak RSS over its life (its check included).", "", t, ""]
+                  "The seeder alone serves %s; wall time from the first leecher's start to the "
+                  "last one's \"finished\", the seeder's CPU (user + system) over that time "
+                  "(MiB/s and CPU s/GiB count the %d MiB it served), the seeder's peak RSS over "
+                  "its life (its check included)." % (who, a.size * a.leechers), "", t, ""]
     if rc is not None:
         text, t = recheck_section(a, rc)
         printed += ["Recheck (%d MiB, medians):" % a.recheck_size, t]
@@ -1261,6 +1284,9 @@ def main():
     ap.add_argument("--runs", type=int, default=3, help="runs per client (default 3)")
     ap.add_argument("--seeders", type=int, default=2,
                     help="libtorrent seeders of the download part (default 2)")
+    ap.add_argument("--leechers", type=int, default=1, metavar="N",
+                    help="upload: libtorrent leechers downloading from the seeder at once "
+                    "(default 1), on 127.0.0.3 and 127.0.3.2..")
     ap.add_argument("--leech-queue", type=int, default=500, metavar="N",
                     help="upload: the leecher's max_out_request_queue (default 500, libtorrent's "
                     "default; 0 = lt_peer.py's 1500, more than btd queues)")
@@ -1292,8 +1318,8 @@ def main():
     ap.add_argument("--no-warmup", dest="warmup", action="store_false",
                     help="skip the untimed download that lets the seeders hash their pieces")
     a = ap.parse_args()
-    if not 1 <= a.seeders <= 5 or a.size < 1 or a.runs < 1:
-        ap.error("need --size >= 1, --runs >= 1, 1 <= --seeders <= 5")
+    if not 1 <= a.seeders <= 5 or a.size < 1 or a.runs < 1 or not 1 <= a.leechers <= 16:
+        ap.error("need --size >= 1, --runs >= 1, 1 <= --seeders <= 5, 1 <= --leechers <= 16")
     if a.recheck_size < 1 or a.idle_torrents < 1 or a.idle_kib < 1 or a.idle_seconds < 1:
         ap.error("need --recheck-size, --idle-torrents, --idle-kib, --idle-seconds >= 1")
     parts = PARTS[a.mode]
