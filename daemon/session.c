@@ -581,6 +581,36 @@ void btd_session_apply_config(struct btd_session *s)
     apply_watch_dir(s);
 }
 
+/* Worker thread: a removed torrent's descriptors closed here rather than on the loop. */
+static int close_files(void *arg, struct btd_storage *st)
+{
+    (void)arg;
+    btd_storage_close_files(st);
+    return 0;
+}
+
+static const struct btd_work_call_ops close_files_ops = {.fn = close_files};
+
+/*
+ * The last close of a file deleted behind btd's back frees its blocks:
+ * about 1.2 s for 4 GiB on ext4. The job's reference outlives the
+ * torrent's, so the storage is freed with nothing left to close when it
+ * comes back (a deletion closes them first too). If the job cannot be
+ * queued, they are closed on the loop as the torrent is freed.
+ */
+static void release_files(struct btd_session *s, struct btd_torrent *t, bool delete_data)
+{
+    if (!t->storage)
+        return; /* a magnet without its metadata: no files */
+    if (delete_data) {
+        if (btd_work_delete(s->work, t->id, t->storage) < 0)
+            btd_warn("ih=%.8s cannot queue the deletion of its data", t->hex);
+        return;
+    }
+    if (btd_work_call(s->work, t->id, t->storage, &close_files_ops, NULL) < 0)
+        btd_debug("ih=%.8s its files are closed on the loop", t->hex);
+}
+
 void btd_session_remove(struct btd_session *s, struct btd_torrent *t, bool delete_data)
 {
     struct btd_torrent **pp;
@@ -594,7 +624,6 @@ void btd_session_remove(struct btd_session *s, struct btd_torrent *t, bool delet
     }
     btd_notice("ih=%.8s removed%s", t->hex, delete_data ? " with its data" : "");
     btd_resume_forget(s->cfg->state_dir, t->hex);
-    if (delete_data && btd_work_delete(s->work, t->id, t->storage) < 0)
-        btd_warn("ih=%.8s cannot queue the deletion of its data", t->hex);
+    release_files(s, t, delete_data);
     btd_torrent_free(t);
 }

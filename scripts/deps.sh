@@ -3,9 +3,10 @@
 # scripts/test.sh and by any other script that must set a machine up.
 #
 #   BTD_BUILD_DEPS  to build btd, its tests and fuzzers, and check style
-#   BTD_PEER_DEPS   the real peers and tracker the integration tests drive, and
+#   BTD_PEER_DEPS   the real peers and tracker the integration tests drive,
 #                   systemd for `systemd-analyze verify` of the unit (already
-#                   there on a Debian machine; a container gets the package only)
+#                   there on a Debian machine; a container gets the package only),
+#                   and strace (test_faults sees which thread closes a file)
 #
 # btd_missing_deps PKG...   prints the packages not installed, one a line
 # btd_install_deps PKG...   installs the missing ones (root; apt-get update
@@ -14,7 +15,7 @@
 BTD_BUILD_DEPS="build-essential pkg-config meson ninja-build libuv1-dev libsodium-dev
 libjansson-dev libssl-dev libcurl4-openssl-dev clang libclang-rt-14-dev clang-format python3"
 BTD_PEER_DEPS="mktorrent python3-libtorrent aria2 transmission-cli transmission-daemon
-opentracker socat systemd"
+opentracker socat systemd strace"
 # shellcheck disable=SC2034 # used by the scripts that source this file
 BTD_DEPS="$BTD_BUILD_DEPS $BTD_PEER_DEPS"
 
