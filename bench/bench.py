@@ -297,15 +297,20 @@ RUNNERS = {"btd": run_btd, "aria2c": run_aria2c, "libtorrent": run_libtorrent,
            "transmission": run_transmission}
 
 
-def one_run(a, client, label, torrent, sums):
+def one_run(a, client, label, torrent, sums, seeders=()):
+    """One download; seeders: the swarm's, whose CPU over the run is summed (not
+    transmission's, which has seeders of its own)."""
     ddir = os.path.join(a.work, label)
     os.makedirs(ddir)
     log = os.path.join(a.work, label + ".log")
+    pids = [] if client == "transmission" else [sd.proc.pid for sd in seeders]
+    seed0 = sum(proc_cpu(pid) for pid in pids)
     try:
         wall, child, err = RUNNERS[client](a, torrent, ddir, log)
         usage, hwm, tail = child.usage, child.hwm_kib, child.tail()
     except Exception as e:  # noqa: BLE001 - a run that breaks is a failed run
         wall, usage, hwm, err, tail = None, None, 0, "%s: %s" % (type(e).__name__, e), ""
+    seeders_cpu = sum(proc_cpu(pid) for pid in pids) - seed0 if pids else None
     if err is None and not payload_ok(ddir, sums):
         err = "sha256 mismatch"
     if err:
@@ -314,9 +319,10 @@ def one_run(a, client, label, torrent, sums):
     os.sync()
     res = {"client": client, "label": label, "ok": err is None, "error": err, "wall": wall,
            "cpu": usage.ru_utime + usage.ru_stime if usage else None,
-           "rss": hwm / 1024}
-    print("  %-16s %s" % (label, "wall %.2f s  cpu %.2f s  rss %.0f MiB" % (
-        wall, res["cpu"], res["rss"]) if res["ok"] else "FAILED: " + err), flush=True)
+           "rss": hwm / 1024, "seeders_cpu": seeders_cpu}
+    print("  %-16s %s" % (label, "wall %.2f s  cpu %.2f s  rss %.0f MiB  seeders' cpu %s s" % (
+        wall, res["cpu"], res["rss"], num("%.2f", seeders_cpu)) if res["ok"]
+        else "FAILED: " + err), flush=True)
     return res
 
 
@@ -1145,14 +1151,18 @@ def report(a, down, up, rc, idle, started):
     lines += ["- %s: %s" % kv for kv in machine(a)]
     lines += ["", "## Parameters", ""] + ["- %s: %s" % kv for kv in params]
     if down is not None:
-        lines += ["", "## Download runs", "", "| run | wall s | CPU s | peak RSS MiB | result |",
-                  "|---|---:|---:|---:|---|"]
+        lines += ["", "## Download runs", "",
+                  "seeders' CPU s: the swarm's seeders' user + system from the client's start to "
+                  "its exit, summed (transmission's own seeders are not counted).", "",
+                  "| run | wall s | CPU s | peak RSS MiB | seeders' CPU s | result |",
+                  "|---|---:|---:|---:|---:|---|"]
         for r in down:
             if r["ok"]:
-                lines.append("| %s | %.2f | %.2f | %.1f | ok |" % (r["label"], r["wall"], r["cpu"],
-                                                                    r["rss"]))
+                lines.append("| %s | %.2f | %.2f | %.1f | %s | ok |" % (
+                    r["label"], r["wall"], r["cpu"], r["rss"], num("%.2f", r["seeders_cpu"])))
             else:
-                lines.append("| %s | - | - | - | %s |" % (r["label"], r["error"].replace("|", "/")))
+                lines.append("| %s | - | - | - | - | %s |" % (r["label"],
+                                                             r["error"].replace("|", "/")))
     if up is not None:
         lines += ["", "## Upload runs", "",
                   "ready s: from the seeder's start to it seeding (its check); seeder CPU s with "
@@ -1245,7 +1255,8 @@ def download_part(a, name, sums):
         results = []
         for run in range(1, a.runs + 1):
             for client in a.clients:
-                results.append(one_run(a, client, "%s-%d" % (client, run), torrent, sums))
+                results.append(one_run(a, client, "%s-%d" % (client, run), torrent, sums,
+                                       seeders))
         return results
     finally:
         for s in seeders:
