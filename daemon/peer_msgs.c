@@ -148,9 +148,15 @@ void btd_peer_have(struct btd_peer *p, uint32_t piece)
 void btd__peer_tick_requests(struct btd_peer *p, uint64_t now)
 {
     uint64_t rate = (uint64_t)p->down.per_second;
-    uint32_t depth = BTD_PEER_MIN_REQUESTS + (uint32_t)(rate / BTD_BLOCK_SIZE);
+    uint64_t want = BTD_PEER_MIN_REQUESTS + rate / BTD_BLOCK_SIZE; /* a second of its blocks */
 
-    p->depth = depth > BTD_PEER_MAX_REQUESTS ? BTD_PEER_MAX_REQUESTS : depth;
+    /* The smoothed rate lags (a new peer's first tick sees part of a second, weighted 0.4):
+     * the depth slow start reached is at most halved per tick. */
+    if (want < p->depth / 2)
+        want = p->depth / 2;
+    if (want > BTD_PEER_MAX_REQUESTS)
+        want = BTD_PEER_MAX_REQUESTS;
+    p->depth = want < BTD_PEER_MIN_REQUESTS ? BTD_PEER_MIN_REQUESTS : (uint32_t)want;
     if (p->snubbed && now - p->snubbed_at > BTD_PEER_SNUB_MS)
         p->snubbed = false;
     if (p->nreqs > 0 && now > p->reqs[0].sent_at &&
@@ -281,6 +287,14 @@ static void on_piece(struct btd_peer *p, const struct bt_wire_msg *m)
     }
     if (i == p->nreqs)
         return; /* not asked for (or cancelled): never stored */
+    /*
+     * Slow start: a block that comes while every slot is taken opens one
+     * more, so the pipeline doubles each round trip until the tick has a
+     * rate to size it by (at 4 requests, a fast seeder idled between them
+     * and woke for each: 4x its context switches, 1.5x its CPU).
+     */
+    if (p->nreqs >= p->depth && p->depth < BTD_PEER_MAX_REQUESTS)
+        p->depth++;
     remove_request(p, i);
     btd_picker_cancel(&t->picker, m->index, m->begin);
     p->downloaded += m->data_len;

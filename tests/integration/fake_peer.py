@@ -30,6 +30,10 @@ Seeder scenarios (a server, btd dials it):
                among its senders.
   slow-drip    honest handshake and bitfield, unchoke on interested, correct
                data for every request, but dripped: 64 bytes every 0.1 s.
+  lagging      honest handshake and bitfield, unchoke on interested, correct
+               data for every request (from --data), each sent 50 ms after
+               the request came, as over a 50 ms round trip; cancelled ones
+               are dropped. Says each new most requests it held at once.
   silent       accepts and never sends anything.
   flood-haves  handshake, 20000 `have` messages for pieces in range (the same
                few, again and again), then `have` for indexes out of range.
@@ -78,6 +82,8 @@ It prints, flushed, one line per event for the test to read:
     handshake N wrong-hash   (it named another one: closed)
     sent N WHAT              (bitfield, unchoke, garbage, prefix, haves ...)
     piece N INDEX ok|corrupt (every block of a piece has been answered once)
+    held N MOST ANSWERED     (lagging: MOST requests waiting at once, a new
+                             most, when ANSWERED blocks had been sent)
     closed by peer N         (EOF or reset from the other side)
     done N                   (our side gave up on the connection)
 
@@ -96,11 +102,12 @@ import time
 
 PSTR = b"\x13BitTorrent protocol"
 SEEDER_SCENARIOS = ["corrupt", "half-corrupt", "huge-length", "garbage", "silent", "slow-drip",
-                    "flood-haves", "md-liar", "md-huge", "md-serve", "md-have-beyond"]
+                    "lagging", "flood-haves", "md-liar", "md-huge", "md-serve", "md-have-beyond"]
 LEECHER_SCENARIOS = ["bad-requests", "choked-flood", "huge-request", "fast-leecher",
                      "stalled-reader"]
 STALL_REQUESTS = 500  # BTD_UPLOAD_MAX_QUEUE (daemon/upload.h)
 STALL_RCVBUF = 64 * 1024
+LAG = 0.05  # lagging: seconds from a request to its answer
 _print_lock = threading.Lock()
 
 
@@ -321,6 +328,34 @@ class Conn:
             if out:
                 self.sock.sendall(out[:64])
                 out = out[64:]
+
+    def lagging(self):
+        if not self.handshake():
+            return
+        self.send_all_pieces()
+        waiting = []  # (due, index, begin, length), oldest first
+        most = answered = 0
+        while True:
+            now = time.monotonic()
+            while waiting and waiting[0][0] <= now:
+                self.answer(*waiting.pop(0)[1:])
+                answered += 1
+            self.sock.settimeout(max(0.001, waiting[0][0] - now) if waiting else 1.0)
+            try:
+                msg_id, payload = self.read_message()
+            except socket.timeout:
+                continue
+            if msg_id == 2:
+                self.sock.sendall(msg(1))
+                say("sent %d unchoke" % self.n)
+            elif msg_id == 6 and len(payload) == 12:
+                waiting.append((time.monotonic() + LAG,) + struct.unpack(">III", payload))
+                if len(waiting) > most:
+                    most = len(waiting)
+                    say("held %d %d %d" % (self.n, most, answered))
+            elif msg_id == 8 and len(payload) == 12:
+                cancelled = struct.unpack(">III", payload)
+                waiting = [w for w in waiting if w[1:] != cancelled]
 
     def answer(self, index, begin, length):
         tor = self.tor
@@ -601,6 +636,7 @@ class Conn:
                 "md-liar": self.md_liar, "md-huge": self.md_huge, "md-serve": self.md_serve,
                 "md-have-beyond": self.md_have_beyond,
                 "huge-length": self.huge_length, "slow-drip": self.slow_drip,
+                "lagging": self.lagging,
                 "garbage": self.garbage, "silent": self.silent,
                 "flood-haves": self.flood_haves, "bad-requests": self.bad_requests,
                 "choked-flood": self.choked_flood,
@@ -671,7 +707,7 @@ def main():
     ap.add_argument("--corrupt", default="", help="piece indexes, comma-separated")
     ap.add_argument("--dial", metavar="HOST:PORT", help="the seeder a leecher scenario dials")
     args = ap.parse_args()
-    if args.scenario in ("corrupt", "stalled-reader") and not args.data:
+    if args.scenario in ("corrupt", "lagging", "stalled-reader") and not args.data:
         ap.error("%s needs --data" % args.scenario)
     if (args.scenario in LEECHER_SCENARIOS) != bool(args.dial):
         ap.error("--dial goes with a leecher scenario: " + ", ".join(LEECHER_SCENARIOS))

@@ -11,8 +11,8 @@ import socket
 import sys
 
 import btdtest
-from swarm import (Aria2Seeder, Btd, LtPeer, Opentracker, RpcError, free_port, on_tmpfs,
-                   payload_torrent, resident_pages, sha256_file, wait_until)
+from swarm import (Aria2Seeder, Btd, FakePeer, LtPeer, Opentracker, RpcError, free_port,
+                   on_tmpfs, payload_torrent, resident_pages, sha256_file, wait_until)
 
 BTD = btdtest.env_path("BTD")
 BTCTL = btdtest.env_path("BTCTL")
@@ -137,6 +137,26 @@ def test_direct_peers_without_tracker(t):
     download(t, "direct", SINGLE, "single.bin", None, [lt_seeder], direct=True)
 
 
+def test_pipeline_opens_each_round_trip(t):
+    """A seeder 50 ms away (fake_peer.py lagging: on loopback a real one answers at once, so
+    no round trip could be told apart): btd starts with 4 requests to it and opens one more
+    for each block that comes while all are taken, so 64 are out together within a few round
+    trips (4 + 8 + 16 + 32 blocks). Before, the depth stayed 4 until the once-a-second tick
+    had measured a rate, and it held 4 until more than 128 blocks had come."""
+    fakes = []
+
+    def lagging_seeder(torrent, seed_dir, ip):
+        fakes.append(FakePeer(torrent, ip, "lagging", data=os.path.join(seed_dir, "lag.bin")))
+        return fakes[-1]
+    download(t, "lagging", {"lag.bin": 6 * 1024 * 1024 + 5}, "lag.bin", None, [lagging_seeder],
+             direct=True)
+    held = [tuple(int(x) for x in ln.split()[2:4]) for ln in fakes[0].lines()
+            if ln.startswith("held ")]
+    early = max((most for most, answered in held if answered < 128), default=0)
+    t.ok(early >= 64, "lagging: 64 requests out at once before 128 blocks were answered",
+         held[:16])
+
+
 def test_jobs_pause_resume_remove(t):
     """A slow seeder, so the queues can be seen mid-download."""
     files = {"slow.bin": 2 * 1024 * 1024}
@@ -247,7 +267,8 @@ def main():
     for fn in (test_single_file_over_http_tracker, test_pieces_written_through_the_page_cache,
                test_multi_file_over_udp_tracker,
                test_aria2_seeder, test_dead_first_tier_falls_through,
-               test_direct_peers_without_tracker, test_jobs_pause_resume_remove,
+               test_direct_peers_without_tracker, test_pipeline_opens_each_round_trip,
+               test_jobs_pause_resume_remove,
                test_incoming_seeder_and_unknown_hash, test_starving_torrent_announces_again):
         t.run(fn)
     return t.done()
