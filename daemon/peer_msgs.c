@@ -145,6 +145,12 @@ void btd_peer_have(struct btd_peer *p, uint32_t piece)
     }
 }
 
+uint32_t btd__peer_max_depth(const struct btd_peer *p)
+{
+    /* BEP 10: a peer that says reqq drops the requests beyond it (unsaid: 250, libtorrent's). */
+    return p->ext_reqq && p->ext_reqq < BTD_PEER_MAX_REQUESTS ? p->ext_reqq : BTD_PEER_MAX_REQUESTS;
+}
+
 void btd__peer_tick_requests(struct btd_peer *p, uint64_t now)
 {
     uint64_t rate = (uint64_t)p->down.per_second;
@@ -154,9 +160,9 @@ void btd__peer_tick_requests(struct btd_peer *p, uint64_t now)
      * the depth slow start reached is at most halved per tick. */
     if (want < p->depth / 2)
         want = p->depth / 2;
-    if (want > BTD_PEER_MAX_REQUESTS)
-        want = BTD_PEER_MAX_REQUESTS;
-    p->depth = want < BTD_PEER_MIN_REQUESTS ? BTD_PEER_MIN_REQUESTS : (uint32_t)want;
+    if (want < BTD_PEER_MIN_REQUESTS)
+        want = BTD_PEER_MIN_REQUESTS;
+    p->depth = want > btd__peer_max_depth(p) ? btd__peer_max_depth(p) : (uint32_t)want;
     if (p->snubbed && now - p->snubbed_at > BTD_PEER_SNUB_MS)
         p->snubbed = false;
     if (p->nreqs > 0 && now > p->reqs[0].sent_at &&
@@ -293,7 +299,7 @@ static void on_piece(struct btd_peer *p, const struct bt_wire_msg *m)
      * rate to size it by (at 4 requests, a fast seeder idled between them
      * and woke for each: 4x its context switches, 1.5x its CPU).
      */
-    if (p->nreqs >= p->depth && p->depth < BTD_PEER_MAX_REQUESTS)
+    if (p->nreqs >= p->depth && p->depth < btd__peer_max_depth(p))
         p->depth++;
     remove_request(p, i);
     btd_picker_cancel(&t->picker, m->index, m->begin);

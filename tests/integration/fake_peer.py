@@ -3,6 +3,7 @@
 
     fake_peer.py --torrent F --ip 127.0.0.x --scenario NAME [--data PATH]
                  [--corrupt-every N] [--corrupt I,J,...] [--dial HOST:PORT]
+                 [--reqq N]
 
 A TCP server on --ip (port chosen by the kernel) that plays one scenario on
 every connection it accepts, each in its own thread; or, with --dial, a
@@ -34,6 +35,8 @@ Seeder scenarios (a server, btd dials it):
                data for every request (from --data), each sent 50 ms after
                the request came, as over a 50 ms round trip; cancelled ones
                are dropped. Says each new most requests it held at once.
+               With --reqq N it sets the extension bit and says reqq N in an
+               extension handshake.
   silent       accepts and never sends anything.
   flood-haves  handshake, 20000 `have` messages for pieces in range (the same
                few, again and again), then `have` for indexes out of range.
@@ -330,7 +333,8 @@ class Conn:
                 out = out[64:]
 
     def lagging(self):
-        if not self.handshake():
+        reqq = self.server.reqq
+        if not (self.ext_handshake(reqq=reqq) if reqq else self.handshake()):
             return
         self.send_all_pieces()
         waiting = []  # (due, index, begin, length), oldest first
@@ -425,8 +429,9 @@ class Conn:
 
     # -- metadata scenarios (a magnet's btd dials us) ----------------------------
 
-    def ext_handshake(self, metadata_size):
-        """Handshake with the extension bit, then ours: ut_metadata is 3 for us."""
+    def ext_handshake(self, metadata_size=None, reqq=0):
+        """Handshake with the extension bit, then ours: ut_metadata is 3 for us (with a
+        metadata_size), and reqq if not 0."""
         theirs = recv_exact(self.sock, 68)
         if theirs[:20] != PSTR or theirs[28:48] != self.tor.info_hash:
             say("handshake %d wrong-hash" % self.n)
@@ -434,9 +439,11 @@ class Conn:
         say("handshake %d ok" % self.n)
         reserved = bytes([0, 0, 0, 0, 0, 0x10, 0, 0])
         self.sock.sendall(PSTR + reserved + self.tor.info_hash + b"-FK0001-" + os.urandom(12))
-        ext = b"d1:md11:ut_metadatai3ee13:metadata_sizei%dee" % metadata_size
+        ext = b"d1:m" + (b"d11:ut_metadatai3ee13:metadata_sizei%de" % metadata_size
+                         if metadata_size is not None else b"de")
+        ext += (b"4:reqqi%de" % reqq if reqq else b"") + b"e"
         self.sock.sendall(msg(20, b"\x00" + ext))
-        say("sent %d ext-handshake %d" % (self.n, metadata_size))
+        say("sent %d ext-handshake %s" % (self.n, metadata_size))
         return True
 
     def md_liar(self, honest=False, handshake=True):
@@ -662,6 +669,7 @@ class Server:
         self.scenario = args.scenario
         self.torrent = Torrent(args.torrent, args.data)
         self.corrupt = set()
+        self.reqq = args.reqq
         if args.corrupt_every:
             self.corrupt = {i for i in range(self.torrent.piece_count - 1)
                             if i % args.corrupt_every == 0}
@@ -706,6 +714,8 @@ def main():
     ap.add_argument("--corrupt-every", type=int, default=0)
     ap.add_argument("--corrupt", default="", help="piece indexes, comma-separated")
     ap.add_argument("--dial", metavar="HOST:PORT", help="the seeder a leecher scenario dials")
+    ap.add_argument("--reqq", type=int, default=0,
+                    help="lagging: say this reqq in an extension handshake")
     args = ap.parse_args()
     if args.scenario in ("corrupt", "lagging", "stalled-reader") and not args.data:
         ap.error("%s needs --data" % args.scenario)

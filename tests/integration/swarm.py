@@ -284,13 +284,15 @@ class LtPeer(_LineProcess):
 class FakePeer(_LineProcess):
     """fake_peer.py playing one scenario on its own loopback address."""
 
-    def __init__(self, torrent, ip, scenario, data=None, corrupt_every=0):
+    def __init__(self, torrent, ip, scenario, data=None, corrupt_every=0, reqq=0):
         cmd = ["/usr/bin/python3", os.path.join(HERE, "fake_peer.py"), "--torrent", torrent,
                "--ip", ip, "--scenario", scenario]
         if data:
             cmd += ["--data", data]
         if corrupt_every:
             cmd += ["--corrupt-every", str(corrupt_every)]
+        if reqq:
+            cmd += ["--reqq", str(reqq)]
         super().__init__(cmd, "fake-" + scenario)
         self.scenario = scenario
         self.ip = ip

@@ -137,24 +137,34 @@ def test_direct_peers_without_tracker(t):
     download(t, "direct", SINGLE, "single.bin", None, [lt_seeder], direct=True)
 
 
-def test_pipeline_opens_each_round_trip(t):
-    """A seeder 50 ms away (fake_peer.py lagging: on loopback a real one answers at once, so
-    no round trip could be told apart): btd starts with 4 requests to it and opens one more
-    for each block that comes while all are taken, so 64 are out together within a few round
-    trips (4 + 8 + 16 + 32 blocks). Before, the depth stayed 4 until the once-a-second tick
-    had measured a rate, and it held 4 until more than 128 blocks had come."""
+def lagging_download(t, label, reqq=0):
+    """btd downloads from fake_peer.py's lagging seeder alone; what it said it held: a list
+    of (most requests held at once, blocks answered by then)."""
     fakes = []
 
     def lagging_seeder(torrent, seed_dir, ip):
-        fakes.append(FakePeer(torrent, ip, "lagging", data=os.path.join(seed_dir, "lag.bin")))
+        fakes.append(FakePeer(torrent, ip, "lagging", data=os.path.join(seed_dir, "lag.bin"),
+                              reqq=reqq))
         return fakes[-1]
-    download(t, "lagging", {"lag.bin": 6 * 1024 * 1024 + 5}, "lag.bin", None, [lagging_seeder],
+    download(t, label, {"lag.bin": 6 * 1024 * 1024 + 5}, "lag.bin", None, [lagging_seeder],
              direct=True)
-    held = [tuple(int(x) for x in ln.split()[2:4]) for ln in fakes[0].lines()
+    return [tuple(int(x) for x in ln.split()[2:4]) for ln in fakes[0].lines()
             if ln.startswith("held ")]
+
+
+def test_pipeline_opens_each_round_trip(t):
+    """A seeder 50 ms away (fake_peer.py lagging: on loopback a real one answers at once, so
+    no round trip could be told apart): btd starts with 4 requests to it and opens one more
+    for each block that comes while all are out, so 64 are out together within a few round
+    trips (4 + 8 + 16 + 32 blocks). Before, the depth stayed 4 until the once-a-second tick
+    had measured a rate, and it held 4 until more than 128 blocks had come. A seeder that
+    says reqq 40 (BEP 10: it drops requests beyond that) never gets more than 40 at once."""
+    held = lagging_download(t, "lagging")
     early = max((most for most, answered in held if answered < 128), default=0)
     t.ok(early >= 64, "lagging: 64 requests out at once before 128 blocks were answered",
          held[:16])
+    held = lagging_download(t, "lagging reqq 40", reqq=40)
+    t.eq(max(most for most, _ in held), 40, "lagging reqq 40: at most 40 requests out, and 40")
 
 
 def test_jobs_pause_resume_remove(t):
