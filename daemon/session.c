@@ -585,7 +585,7 @@ void btd_session_apply_config(struct btd_session *s)
 static int close_files(void *arg, struct btd_storage *st)
 {
     (void)arg;
-    btd_storage_close_files(st);
+    btd_storage_retire(st);
     return 0;
 }
 
@@ -593,10 +593,11 @@ static const struct btd_work_call_ops close_files_ops = {.fn = close_files};
 
 /*
  * The last close of a file deleted behind btd's back frees its blocks:
- * about 1.2 s for 4 GiB on ext4. The job's reference outlives the
- * torrent's, so the storage is freed with nothing left to close when it
- * comes back (a deletion closes them first too). If the job cannot be
- * queued, they are closed on the loop as the torrent is freed.
+ * about 1.2 s for 4 GiB on ext4. The job retires the storage: its
+ * descriptors, and those of jobs still running, are closed on workers, so
+ * the last reference (the loop's, in some job's end) has nothing to close
+ * (a deletion retires it too). If the job cannot be queued, they are
+ * closed on the loop as the torrent is freed.
  */
 static void release_files(struct btd_session *s, struct btd_torrent *t, bool delete_data)
 {

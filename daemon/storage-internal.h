@@ -52,6 +52,7 @@ struct btd_storage {
     atomic_bool empties_done;   /* the zero-length files were created */
     atomic_bool no_direct;      /* the file system refused O_DIRECT: buffered writes only */
     atomic_bool no_nowait;      /* the file system refused RWF_NOWAIT: reads on workers only */
+    atomic_bool retired;        /* its torrent is gone: descriptors are closed after each use */
     pthread_mutex_t lock;       /* protects cache and stamp */
     pthread_mutex_t write_lock; /* one pwrite at a time (see btd_storage_write) */
     struct cached_fd cache[BTD_STORAGE_MAX_OPEN];

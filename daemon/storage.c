@@ -157,6 +157,7 @@ int btd_storage_new(struct btd_storage **ret, const char *dir, const struct bt_m
     atomic_init(&s->empties_done, false);
     atomic_init(&s->no_direct, false);
     atomic_init(&s->no_nowait, false);
+    atomic_init(&s->retired, false);
     s->dirfd = -1;
     for (i = 0; i < BTD_STORAGE_MAX_OPEN; i++)
         s->cache[i].fd = -1;
@@ -433,8 +434,9 @@ static void close_quietly(int fd)
 
 /*
  * Caches fd (just opened) and returns a dup() of it for the caller. When
- * another worker cached the same file meanwhile, or dup fails, fd itself is
- * returned uncached. Either way the caller closes what it gets.
+ * another worker cached the same file meanwhile, the storage is retired, or
+ * dup fails, fd itself is returned uncached. Either way the caller closes
+ * what it gets.
  */
 static int cache_put(struct btd_storage *s, uint32_t file, enum btd_fd_kind kind, int fd)
 {
@@ -444,7 +446,7 @@ static int cache_put(struct btd_storage *s, uint32_t file, enum btd_fd_kind kind
 
     pthread_mutex_lock(&s->lock);
     e = cache_slot(s, file, kind == BTD_FD_DIRECT);
-    if (e->fd >= 0 && e->file == file && kind_fits(e->kind, kind)) {
+    if (atomic_load(&s->retired) || (e->fd >= 0 && e->file == file && kind_fits(e->kind, kind))) {
         pthread_mutex_unlock(&s->lock);
         return fd;
     }
@@ -1185,12 +1187,18 @@ int btd__storage_remove_dirs(const struct btd_storage *s)
     return first;
 }
 
+void btd_storage_retire(struct btd_storage *s)
+{
+    atomic_store(&s->retired, true); /* before the close: cache_put reads it under the lock */
+    btd_storage_close_files(s);
+}
+
 int btd_storage_delete(struct btd_storage *s)
 {
     uint32_t i;
     int r, first = 0;
 
-    btd_storage_close_files(s);
+    btd_storage_retire(s);
     for (i = 0; i < s->file_count; i++) {
         if (s->files[i].pad)
             continue;

@@ -103,6 +103,12 @@ int btd_storage_sync(struct btd_storage *s);
 int btd_storage_stat(struct btd_storage *s, uint32_t i, uint64_t *ret_size, int64_t *ret_mtime_ns);
 /* Closes cached descriptors (e.g. before a recheck or on pause). Any thread. */
 void btd_storage_close_files(struct btd_storage *s);
+/*
+ * Its torrent is gone: closes the cached descriptors, and jobs still
+ * running close what they open instead of caching it, so the last
+ * reference (dropped on the loop) has nothing to close. Worker thread.
+ */
+void btd_storage_retire(struct btd_storage *s);
 /* Deletes the torrent's files and the directories it created if empty. Worker thread. */
 int btd_storage_delete(struct btd_storage *s);
 

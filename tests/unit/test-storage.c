@@ -1,5 +1,6 @@
 #include "storage.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -442,6 +443,54 @@ static void test_single_file_torrent(void)
     CHECK(memcmp(back, data, sizeof(data)) == 0);
     CHECK(btd_storage_delete(s) == 0);
     CHECK(file_size(dir, "single.iso") == -1);
+    btd_storage_unref(s);
+    tmpdir_remove(dir);
+}
+
+/* Descriptors this process has open. */
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    if (!d)
+        return -1;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory's own */
+}
+
+/*
+ * A retired storage (its torrent removed) keeps no descriptor: retiring
+ * closes the cached ones, and reads and writes still running afterwards
+ * close what they open, so the last reference has nothing left to close.
+ */
+static void test_retired_storage_caches_no_descriptor(void)
+{
+    struct bt_file one[] = {{.path = "gone.iso", .length = 4000}};
+    struct bt_metainfo m = layout(one, 1);
+    struct btd_storage *s = NULL;
+    uint8_t data[4000], back[4000];
+    char dir[64];
+    int before, cached, retired;
+
+    tmpdir_make(dir, sizeof(dir), "storage");
+    fill(data, sizeof(data), 9);
+    CHECK(btd_storage_new(&s, dir, &m) == 0);
+    before = open_fds();
+    CHECK(btd_storage_write(s, 0, data, sizeof(data), NULL) == 0);
+    CHECK(btd_storage_read(s, 0, back, sizeof(back), NULL) == 0);
+    cached = open_fds();
+    CHECK(cached > before);
+    btd_storage_retire(s);
+    retired = open_fds();
+    CHECK(retired < cached);
+    CHECK(btd_storage_read(s, 0, back, sizeof(back), NULL) == 0);
+    CHECK(memcmp(back, data, sizeof(data)) == 0);
+    CHECK(btd_storage_write(s, 100, data, 100, NULL) == 0);
+    CHECK(open_fds() == retired);
     btd_storage_unref(s);
     tmpdir_remove(dir);
 }
@@ -1107,6 +1156,7 @@ int main(void)
     TAP_RUN(test_delete_removes_files_and_empty_dirs);
     TAP_RUN(test_delete_keeps_dirs_holding_foreign_files);
     TAP_RUN(test_single_file_torrent);
+    TAP_RUN(test_retired_storage_caches_no_descriptor);
     TAP_RUN(test_file_deleted_under_a_cached_descriptor_is_missing);
     TAP_RUN(test_file_found_by_a_check_then_deleted_is_missing);
     TAP_RUN(test_failed_write_names_its_file);
