@@ -67,9 +67,7 @@ static void on_handshake(struct btd_peer *p, const struct bt_wire_msg *m)
     p->ext_metadata = hs.ut_metadata;
     p->ext_pex = hs.ut_pex;
     p->ext_md_size = hs.metadata_size;
-    p->ext_reqq = hs.reqq;
-    if (p->depth > btd__peer_max_depth(p))
-        p->depth = btd__peer_max_depth(p);
+    btd__peer_set_reqq(p, hs.reqq);
     p->ext_port = hs.port;
     p->ext_upload_only = hs.upload_only;
     if (hs.ut_pex)

@@ -32,6 +32,8 @@ void btd__peer_release_requests(struct btd_peer *p);
 void btd__peer_tick_requests(struct btd_peer *p, uint64_t now);
 /* The most requests kept out to p: BTD_PEER_MAX_REQUESTS, or its reqq if that is less. */
 uint32_t btd__peer_max_depth(const struct btd_peer *p);
+/* Its extension handshake said reqq (0: not said): the pipeline keeps to it from now on. */
+void btd__peer_set_reqq(struct btd_peer *p, uint32_t reqq);
 /* They have piece i (not known before): availability and interest count. */
 void btd__peer_learn_piece(struct btd_peer *p, uint32_t i);
 /* Sends interested / not interested when that changed. */

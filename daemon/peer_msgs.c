@@ -145,6 +145,20 @@ void btd_peer_have(struct btd_peer *p, uint32_t piece)
     }
 }
 
+void btd__peer_set_reqq(struct btd_peer *p, uint32_t reqq)
+{
+    uint32_t most;
+
+    if (reqq)
+        p->ext_reqq = reqq; /* a later extension handshake without it keeps the one said */
+    most = btd__peer_max_depth(p);
+    if (p->depth > most)
+        p->depth = most;
+    /* Said after we asked for more: it drops those, so others are asked instead. */
+    while (p->nreqs > most && p->state == BTD_PEER_ACTIVE)
+        btd_peer_cancel_block(p, p->reqs[p->nreqs - 1].piece, p->reqs[p->nreqs - 1].begin);
+}
+
 uint32_t btd__peer_max_depth(const struct btd_peer *p)
 {
     /* BEP 10: a peer that says reqq drops the requests beyond it (unsaid: 250, libtorrent's). */
@@ -295,11 +309,13 @@ static void on_piece(struct btd_peer *p, const struct bt_wire_msg *m)
         return; /* not asked for (or cancelled): never stored */
     /*
      * Slow start: a block that comes while every slot is taken opens one
-     * more, so the pipeline doubles each round trip until the tick has a
-     * rate to size it by (at 4 requests, a fast seeder idled between them
-     * and woke for each: 4x its context switches, 1.5x its CPU).
+     * more, so from 4 the pipeline doubles each round trip (at 4 requests
+     * until the first tick, a fast seeder idled between them and woke for
+     * each: 4x its context switches, 1.5x its CPU). It goes on between
+     * ticks, so a peer held back by its bandwidth has 1 to 2 s of blocks
+     * asked for. Not while the tick has just set the depth below nreqs.
      */
-    if (p->nreqs >= p->depth && p->depth < btd__peer_max_depth(p))
+    if (p->nreqs == p->depth && p->depth < btd__peer_max_depth(p))
         p->depth++;
     remove_request(p, i);
     btd_picker_cancel(&t->picker, m->index, m->begin);

@@ -3,7 +3,7 @@
 
     fake_peer.py --torrent F --ip 127.0.0.x --scenario NAME [--data PATH]
                  [--corrupt-every N] [--corrupt I,J,...] [--dial HOST:PORT]
-                 [--reqq N]
+                 [--reqq N] [--reqq-late N]
 
 A TCP server on --ip (port chosen by the kernel) that plays one scenario on
 every connection it accepts, each in its own thread; or, with --dial, a
@@ -36,7 +36,9 @@ Seeder scenarios (a server, btd dials it):
                the request came, as over a 50 ms round trip; cancelled ones
                are dropped. Says each new most requests it held at once.
                With --reqq N it sets the extension bit and says reqq N in an
-               extension handshake.
+               extension handshake; with --reqq-late N it says it only once
+               100 requests have come, and drops the requests it holds
+               beyond N, as a client with that queue would have.
   silent       accepts and never sends anything.
   flood-haves  handshake, 20000 `have` messages for pieces in range (the same
                few, again and again), then `have` for indexes out of range.
@@ -87,6 +89,10 @@ It prints, flushed, one line per event for the test to read:
     piece N INDEX ok|corrupt (every block of a piece has been answered once)
     held N MOST ANSWERED     (lagging: MOST requests waiting at once, a new
                              most, when ANSWERED blocks had been sent)
+    sent N reqq R            (lagging: its extension handshake said reqq R)
+    dropped N K              (lagging --reqq-late: K requests dropped)
+    cancelled N K            (lagging: K cancels have come)
+    held-after-cancel N MOST (lagging: a new most held once a cancel came)
     closed by peer N         (EOF or reset from the other side)
     done N                   (our side gave up on the connection)
 
@@ -111,6 +117,7 @@ LEECHER_SCENARIOS = ["bad-requests", "choked-flood", "huge-request", "fast-leech
 STALL_REQUESTS = 500  # BTD_UPLOAD_MAX_QUEUE (daemon/upload.h)
 STALL_RCVBUF = 64 * 1024
 LAG = 0.05  # lagging: seconds from a request to its answer
+LATE_AFTER = 100  # lagging --reqq-late: requests received before it says reqq
 _print_lock = threading.Lock()
 
 
@@ -219,15 +226,17 @@ class Conn:
         self.tor = server.torrent
         self.served = {}  # piece -> {(begin, length)} answered since it was last whole
 
-    def handshake(self):
-        """Reads the dialer's handshake and answers; False if it names another torrent."""
+    def handshake(self, extensions=False):
+        """Reads the dialer's handshake and answers (with the extension protocol's bit if
+        extensions); False if it names another torrent."""
         theirs = recv_exact(self.sock, 68)
         if theirs[:20] != PSTR or theirs[28:48] != self.tor.info_hash:
             say("handshake %d wrong-hash" % self.n)
             return False
         say("handshake %d ok" % self.n)
         peer_id = b"-FK0001-" + os.urandom(12)
-        self.sock.sendall(PSTR + bytes(8) + self.tor.info_hash + peer_id)
+        reserved = bytes([0, 0, 0, 0, 0, 0x10 if extensions else 0, 0, 0])
+        self.sock.sendall(PSTR + reserved + self.tor.info_hash + peer_id)
         return True
 
     def read_message(self):
@@ -332,15 +341,23 @@ class Conn:
                 self.sock.sendall(out[:64])
                 out = out[64:]
 
+    def send_reqq(self, reqq):
+        """An extension handshake that says reqq and no extension messages."""
+        self.sock.sendall(msg(20, b"\x00d1:mde4:reqqi%dee" % reqq))
+        say("sent %d reqq %d" % (self.n, reqq))
+
     def lagging(self):
-        reqq = self.server.reqq
-        if not (self.ext_handshake(reqq=reqq) if reqq else self.handshake()):
+        reqq, late = self.server.reqq, self.server.reqq_late
+        if not self.handshake(extensions=bool(reqq or late)):
             return
+        if reqq:
+            self.send_reqq(reqq)
         self.send_all_pieces()
         waiting = []  # (due, index, begin, length), oldest first
-        most = answered = 0
+        most = answered = received = cancelled = most_after = 0
         while True:
             now = time.monotonic()
+            self.sock.settimeout(None)  # answers are sent whole, however long that takes
             while waiting and waiting[0][0] <= now:
                 self.answer(*waiting.pop(0)[1:])
                 answered += 1
@@ -354,12 +371,22 @@ class Conn:
                 say("sent %d unchoke" % self.n)
             elif msg_id == 6 and len(payload) == 12:
                 waiting.append((time.monotonic() + LAG,) + struct.unpack(">III", payload))
+                received += 1
                 if len(waiting) > most:
                     most = len(waiting)
                     say("held %d %d %d" % (self.n, most, answered))
+                if cancelled and len(waiting) > most_after:
+                    most_after = len(waiting)
+                    say("held-after-cancel %d %d" % (self.n, most_after))
+                if late and received == LATE_AFTER:
+                    self.send_reqq(late)
+                    say("dropped %d %d" % (self.n, max(0, len(waiting) - late)))
+                    del waiting[late:]  # as a client with that queue would have
             elif msg_id == 8 and len(payload) == 12:
-                cancelled = struct.unpack(">III", payload)
-                waiting = [w for w in waiting if w[1:] != cancelled]
+                gone = struct.unpack(">III", payload)
+                waiting = [w for w in waiting if w[1:] != gone]
+                cancelled += 1
+                say("cancelled %d %d" % (self.n, cancelled))
 
     def answer(self, index, begin, length):
         tor = self.tor
@@ -429,9 +456,8 @@ class Conn:
 
     # -- metadata scenarios (a magnet's btd dials us) ----------------------------
 
-    def ext_handshake(self, metadata_size=None, reqq=0):
-        """Handshake with the extension bit, then ours: ut_metadata is 3 for us (with a
-        metadata_size), and reqq if not 0."""
+    def ext_handshake(self, metadata_size):
+        """Handshake with the extension bit, then ours: ut_metadata is 3 for us."""
         theirs = recv_exact(self.sock, 68)
         if theirs[:20] != PSTR or theirs[28:48] != self.tor.info_hash:
             say("handshake %d wrong-hash" % self.n)
@@ -439,11 +465,9 @@ class Conn:
         say("handshake %d ok" % self.n)
         reserved = bytes([0, 0, 0, 0, 0, 0x10, 0, 0])
         self.sock.sendall(PSTR + reserved + self.tor.info_hash + b"-FK0001-" + os.urandom(12))
-        ext = b"d1:m" + (b"d11:ut_metadatai3ee13:metadata_sizei%de" % metadata_size
-                         if metadata_size is not None else b"de")
-        ext += (b"4:reqqi%de" % reqq if reqq else b"") + b"e"
+        ext = b"d1:md11:ut_metadatai3ee13:metadata_sizei%dee" % metadata_size
         self.sock.sendall(msg(20, b"\x00" + ext))
-        say("sent %d ext-handshake %s" % (self.n, metadata_size))
+        say("sent %d ext-handshake %d" % (self.n, metadata_size))
         return True
 
     def md_liar(self, honest=False, handshake=True):
@@ -670,6 +694,7 @@ class Server:
         self.torrent = Torrent(args.torrent, args.data)
         self.corrupt = set()
         self.reqq = args.reqq
+        self.reqq_late = args.reqq_late
         if args.corrupt_every:
             self.corrupt = {i for i in range(self.torrent.piece_count - 1)
                             if i % args.corrupt_every == 0}
@@ -716,6 +741,8 @@ def main():
     ap.add_argument("--dial", metavar="HOST:PORT", help="the seeder a leecher scenario dials")
     ap.add_argument("--reqq", type=int, default=0,
                     help="lagging: say this reqq in an extension handshake")
+    ap.add_argument("--reqq-late", type=int, default=0,
+                    help="lagging: say this reqq only after %d requests came" % LATE_AFTER)
     args = ap.parse_args()
     if args.scenario in ("corrupt", "lagging", "stalled-reader") and not args.data:
         ap.error("%s needs --data" % args.scenario)

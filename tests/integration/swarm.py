@@ -284,7 +284,7 @@ class LtPeer(_LineProcess):
 class FakePeer(_LineProcess):
     """fake_peer.py playing one scenario on its own loopback address."""
 
-    def __init__(self, torrent, ip, scenario, data=None, corrupt_every=0, reqq=0):
+    def __init__(self, torrent, ip, scenario, data=None, corrupt_every=0, reqq=0, reqq_late=0):
         cmd = ["/usr/bin/python3", os.path.join(HERE, "fake_peer.py"), "--torrent", torrent,
                "--ip", ip, "--scenario", scenario]
         if data:
@@ -293,6 +293,8 @@ class FakePeer(_LineProcess):
             cmd += ["--corrupt-every", str(corrupt_every)]
         if reqq:
             cmd += ["--reqq", str(reqq)]
+        if reqq_late:
+            cmd += ["--reqq-late", str(reqq_late)]
         super().__init__(cmd, "fake-" + scenario)
         self.scenario = scenario
         self.ip = ip

@@ -137,19 +137,23 @@ def test_direct_peers_without_tracker(t):
     download(t, "direct", SINGLE, "single.bin", None, [lt_seeder], direct=True)
 
 
-def lagging_download(t, label, reqq=0):
-    """btd downloads from fake_peer.py's lagging seeder alone; what it said it held: a list
-    of (most requests held at once, blocks answered by then)."""
+def lagging_download(t, label, reqq=0, reqq_late=0):
+    """btd downloads from fake_peer.py's lagging seeder alone; the seeder's lines and btd's
+    log."""
     fakes = []
 
     def lagging_seeder(torrent, seed_dir, ip):
         fakes.append(FakePeer(torrent, ip, "lagging", data=os.path.join(seed_dir, "lag.bin"),
-                              reqq=reqq))
+                              reqq=reqq, reqq_late=reqq_late))
         return fakes[-1]
-    download(t, label, {"lag.bin": 6 * 1024 * 1024 + 5}, "lag.bin", None, [lagging_seeder],
-             direct=True)
-    return [tuple(int(x) for x in ln.split()[2:4]) for ln in fakes[0].lines()
-            if ln.startswith("held ")]
+    btd, _ = download(t, label, {"lag.bin": 6 * 1024 * 1024 + 5}, "lag.bin", None,
+                      [lagging_seeder], direct=True)
+    return fakes[0].lines(), btd.log_text()
+
+
+def numbers(lines, what):
+    """The numbers after the connection number of each line starting with what."""
+    return [tuple(int(x) for x in ln.split()[2:]) for ln in lines if ln.startswith(what + " ")]
 
 
 def test_pipeline_opens_each_round_trip(t):
@@ -158,13 +162,25 @@ def test_pipeline_opens_each_round_trip(t):
     for each block that comes while all are out, so 64 are out together within a few round
     trips (4 + 8 + 16 + 32 blocks). Before, the depth stayed 4 until the once-a-second tick
     had measured a rate, and it held 4 until more than 128 blocks had come. A seeder that
-    says reqq 40 (BEP 10: it drops requests beyond that) never gets more than 40 at once."""
-    held = lagging_download(t, "lagging")
+    says reqq 40 (BEP 10: it drops requests beyond that) never gets more than 40 at once;
+    one that says reqq 20 only after 100 requests came (and drops what it holds beyond 20)
+    gets cancels for the requests over 20 at once, not 30 s later when they time out, and
+    then never more than 20 at once."""
+    held = numbers(lagging_download(t, "lagging")[0], "held")
     early = max((most for most, answered in held if answered < 128), default=0)
     t.ok(early >= 64, "lagging: 64 requests out at once before 128 blocks were answered",
          held[:16])
-    held = lagging_download(t, "lagging reqq 40", reqq=40)
-    t.eq(max(most for most, _ in held), 40, "lagging reqq 40: at most 40 requests out, and 40")
+    held = numbers(lagging_download(t, "lagging reqq 40", reqq=40)[0], "held")
+    t.eq(max((most for most, _ in held), default=0), 40,
+         "lagging reqq 40: at most 40 requests out, and 40")
+    lines, log = lagging_download(t, "lagging late reqq 20", reqq_late=20)
+    cancels, after = numbers(lines, "cancelled"), numbers(lines, "held-after-cancel")
+    timeouts = [ln for ln in log.splitlines() if "request timed out" in ln]
+    t.ok(len(cancels) > 0 and not timeouts,
+         "lagging late reqq 20: btd cancels the requests over 20 it had sent, none times out",
+         (numbers(lines, "dropped"), len(cancels), timeouts))
+    t.ok(after and max(most for most, in after) <= 20,
+         "lagging late reqq 20: then at most 20 requests out", after)
 
 
 def test_jobs_pause_resume_remove(t):
