@@ -304,13 +304,15 @@ def one_run(a, client, label, torrent, sums, seeders=()):
     os.makedirs(ddir)
     log = os.path.join(a.work, label + ".log")
     pids = [] if client == "transmission" else [sd.proc.pid for sd in seeders]
-    seed0 = sum(proc_cpu(pid) for pid in pids)
+    seeders_cpu = None
     try:
+        seed0 = sum(proc_cpu(pid) for pid in pids)
         wall, child, err = RUNNERS[client](a, torrent, ddir, log)
         usage, hwm, tail = child.usage, child.hwm_kib, child.tail()
+        if pids:
+            seeders_cpu = sum(proc_cpu(pid) for pid in pids) - seed0
     except Exception as e:  # noqa: BLE001 - a run that breaks is a failed run
         wall, usage, hwm, err, tail = None, None, 0, "%s: %s" % (type(e).__name__, e), ""
-    seeders_cpu = sum(proc_cpu(pid) for pid in pids) - seed0 if pids else None
     if err is None and not payload_ok(ddir, sums):
         err = "sha256 mismatch"
     if err:
@@ -1267,7 +1269,8 @@ def download_part(a, name, sums):
 
 def upload_part(a, sums):
     """btd lt btd lt ... seeding to one libtorrent leecher; the results."""
-    print("upload: seeders on %s, leecher on %s" % (SEED_IP, LEECH_IP), flush=True)
+    print("upload: seeders on %s, leecher(s) on %s" % (SEED_IP, ", ".join(leech_ips(a.leechers))),
+          flush=True)
     results = []
     for run in range(1, a.runs + 1):
         for seeder in SEEDERS:

@@ -22,6 +22,7 @@
 """
 
 import os
+import shutil
 import socket
 import sys
 import time
@@ -213,12 +214,13 @@ def traced_by(pid, task):
 
 
 def closes(trace, fd):
-    """The threads that closed fd, in order, from strace -f's output file."""
+    """The threads that closed fd, in order, from strace -f's output file (a close another
+    thread's call interrupted in the output is "close(FD <unfinished ...>")."""
     tids = []
     with open(trace) as f:
         for line in f:
             parts = line.split(None, 1)
-            if len(parts) == 2 and parts[1].startswith("close(%d)" % fd):
+            if len(parts) == 2 and parts[1].startswith(("close(%d)" % fd, "close(%d <" % fd)):
                 tids.append(int(parts[0]))
     return tids
 
@@ -230,6 +232,9 @@ def test_removed_after_files_deleted(t):
     seed_dir, _, torrent, _ = payload_torrent(BTCTL, {"held.bin": 4 * MIB + 7}, "held.bin",
                                               piece_length=65536)
     path = os.path.join(seed_dir, "held.bin")
+    if not shutil.which("strace"):
+        t.ok(True, "removed # SKIP strace is not installed")
+        return
     btd = Btd(BTD)
     trace = os.path.join(btdtest.tempdir("strace-"), "close.txt")
     tracer = None

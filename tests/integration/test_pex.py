@@ -29,6 +29,19 @@ def peer_ips(btd, tid):
     return {p["address"].rsplit(":", 1)[0]: p for p in btd.call("torrent.peers", id=str(tid))}
 
 
+def wait_or_tell(t, fn, timeout, what, *btds):
+    """wait_until, and on a time-out the peers' and PEX lines of each btd's log first (this
+    wait has timed out once in a loaded run, and passed in every rerun)."""
+    try:
+        return wait_until(fn, timeout, what)
+    except TimeoutError:
+        for btd in btds:
+            t.diag("log of %s:" % btd.dir)
+            t.diag("\n".join(ln for ln in btd.log_text().splitlines()
+                              if "peer=" in ln or "pex" in ln.lower())[-6000:])
+        raise
+
+
 def test_pex_brings_a_new_peer(t):
     seed_dir, sums, torrent, _ = payload_torrent(BTCTL, FILES, "pex.bin", piece_length=32768)
     b = LtPeer(torrent, seed_dir, "127.0.0.12", upload_limit=256 * 1024, pex=True)
@@ -37,8 +50,8 @@ def test_pex_brings_a_new_peer(t):
     btd = Btd(BTD)
     try:
         tid = btd.add(torrent, peers=[a.addr])["id"]
-        wait_until(lambda: "127.0.0.12" in peer_ips(btd, tid), 90,
-                   "btd to dial the peer it learnt through PEX")
+        wait_or_tell(t, lambda: "127.0.0.12" in peer_ips(btd, tid), 90,
+                     "btd to dial the peer it learnt through PEX", btd)
         t.ok(True, "pex: btd connects to a peer only A's ut_pex named")
         t.ok("pex: " in btd.log_text(), "pex: the message is logged")
         st = btd.wait_done(tid, timeout=120)
@@ -67,8 +80,8 @@ def test_btd_names_its_peers(t):
         leecher = LtPeer(torrent, btdtest.tempdir("l-"), "127.0.0.13", seed=False,
                          peers=["127.0.0.1:%d" % h_port], wait_announce=False, pex=True)
         wait_until(lambda: "127.0.0.13" in peer_ips(hub, hid), 30, "L to connect to H")
-        wait_until(lambda: "127.0.0.13" in peer_ips(seeder, sid), 90,
-                   "S and L to meet through H's ut_pex")
+        wait_or_tell(t, lambda: "127.0.0.13" in peer_ips(seeder, sid), 90,
+                     "S and L to meet through H's ut_pex", hub, seeder)
         t.ok(True, "pex sent: the libtorrent leecher and the seeder meet through btd's PEX")
         t.ok(hub.status(hid)["state"] == "downloading",
              "pex sent: H was still downloading (rate-limited), so it named S while connected")
