@@ -169,6 +169,7 @@ void btd__peer_tick_requests(struct btd_peer *p, uint64_t now)
 {
     uint64_t rate = (uint64_t)p->down.per_second;
     uint64_t want = BTD_PEER_MIN_REQUESTS + rate / BTD_BLOCK_SIZE; /* a second of its blocks */
+    uint32_t most = btd__peer_max_depth(p);
 
     /* The smoothed rate lags (a new peer's first tick sees part of a second, weighted 0.4):
      * the depth slow start reached is at most halved per tick. */
@@ -176,7 +177,7 @@ void btd__peer_tick_requests(struct btd_peer *p, uint64_t now)
         want = p->depth / 2;
     if (want < BTD_PEER_MIN_REQUESTS)
         want = BTD_PEER_MIN_REQUESTS;
-    p->depth = want > btd__peer_max_depth(p) ? btd__peer_max_depth(p) : (uint32_t)want;
+    p->depth = want > most ? most : (uint32_t)want;
     if (p->snubbed && now - p->snubbed_at > BTD_PEER_SNUB_MS)
         p->snubbed = false;
     if (p->nreqs > 0 && now > p->reqs[0].sent_at &&

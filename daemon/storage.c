@@ -461,7 +461,9 @@ static int cache_put(struct btd_storage *s, uint32_t file, enum btd_fd_kind kind
     return d >= 0 ? d : fd;
 }
 
-/* Closes the cached descriptors of file i (it was deleted under us). */
+#define EVERY_FILE UINT32_MAX
+
+/* Closes the cached descriptors of file (or of EVERY_FILE), after letting the lock go. */
 static void cache_drop(struct btd_storage *s, uint32_t file)
 {
     int fds[BTD_STORAGE_MAX_OPEN];
@@ -469,7 +471,7 @@ static void cache_drop(struct btd_storage *s, uint32_t file)
 
     pthread_mutex_lock(&s->lock);
     for (i = 0; i < BTD_STORAGE_MAX_OPEN; i++) {
-        if (s->cache[i].fd >= 0 && s->cache[i].file == file) {
+        if (s->cache[i].fd >= 0 && (file == EVERY_FILE || s->cache[i].file == file)) {
             fds[n++] = s->cache[i].fd;
             s->cache[i].fd = -1;
         }
@@ -519,18 +521,7 @@ static int file_fd(struct btd_storage *s, uint32_t i, enum btd_fd_kind kind)
 
 void btd_storage_close_files(struct btd_storage *s)
 {
-    int fds[BTD_STORAGE_MAX_OPEN];
-    size_t i, n = 0;
-
-    pthread_mutex_lock(&s->lock);
-    for (i = 0; i < BTD_STORAGE_MAX_OPEN; i++) {
-        if (s->cache[i].fd >= 0)
-            fds[n++] = s->cache[i].fd;
-        s->cache[i].fd = -1;
-    }
-    pthread_mutex_unlock(&s->lock);
-    while (n > 0)
-        close(fds[--n]);
+    cache_drop(s, EVERY_FILE);
 }
 
 /*
