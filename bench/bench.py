@@ -5,7 +5,7 @@
              [--layout single|multi] [--runs N] [--seeders N] [--leechers N]
              [--leech-queue N]
              [--leech-mse] [--clients LIST] [--no-transmission] [--recheck-size MIB]
-             [--recheck-no-lt]
+             [--recheck-no-lt] [--recheck-cold]
              [--lt-hash-threads N] [--idle-torrents N] [--idle-kib KIB]
              [--idle-seconds S] [--note TEXT] [--timeout S] [--tmp DIR] [--keep]
              [--no-warmup]
@@ -44,7 +44,7 @@ time: the seeder's user + system over that window (utime + stime of
 finishes); its whole life, check included, from os.wait4 too.
 
 Recheck (--mode recheck or all): a complete --recheck-size torrent (one
-file, in the page cache) given to a fresh btd on 127.0.0.4 with dir = the
+file, in the page cache; emptied before each check with --recheck-cold) given to a fresh btd on 127.0.0.4 with dir = the
 data: from torrent.add to state seeding (its check), then from `btctl
 verify` to seeding again; bench/lt_recheck.py does the same with libtorrent
 (at add, then force_recheck). As GiB/s, and against `openssl speed -evp
@@ -520,6 +520,15 @@ def cached_pct(path):
         return None
 
 
+def drop_page_cache(a):
+    """--recheck-cold: the page cache emptied (root), so a check reads the disk."""
+    if not a.recheck_cold:
+        return
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("1\n")
+
+
 def busy_seconds():
     """CPU seconds the whole machine has been busy (not idle, not iowait): /proc/stat."""
     with open("/proc/stat") as f:
@@ -560,12 +569,15 @@ def recheck_btd(a, label):
         pid = child.proc.pid
         with open(a.rtorrent, "rb") as f:
             meta = base64.b64encode(f.read()).decode()
+        drop_page_cache(a)
+        res["cached"] = cached_pct(a.rfile)
         b0, c0, t0 = busy_seconds(), proc_cpu(pid), time.monotonic()
         tid = str(rpc(sock, "torrent.add", metainfo=meta, dir=a.recheck_dir)["id"])
         poll_btd(a, child, sock, tid, "seeding", a.rsize)
         t1, c1, b1 = time.monotonic(), proc_cpu(pid), busy_seconds()
         res.update(check=t1 - t0, check_cpu=c1 - c0,
                    check_others=max(0.0, (b1 - b0) - (c1 - c0)) / (t1 - t0))
+        drop_page_cache(a)
         b0, c0, t0 = busy_seconds(), proc_cpu(pid), time.monotonic()
         r = subprocess.run([a.btctl, "--socket", sock, "--json", "verify", tid],
                            capture_output=True, text=True, timeout=30)
@@ -594,6 +606,7 @@ def recheck_lt(a, label):
     res = {"client": "libtorrent", "label": label, "ok": False, "error": None, "cached": None,
            "check": None, "check_cpu": None, "recheck": None, "recheck_cpu": None, "rss": None,
            "check_others": None, "recheck_others": None}
+    drop_page_cache(a)  # before its check at add only: its force_recheck follows in-process
     res["cached"] = cached_pct(a.rfile)
     b0 = busy_seconds()
     child = Child(["/usr/bin/python3", LT_RECHECK, "--torrent", a.rtorrent, "--dir",
@@ -1020,13 +1033,15 @@ def recheck_section(a, rc):
             median_of(ok, "rss")))
     text = [
         "## Recheck", "",
-        "A complete %d MiB torrent (one file, %d KiB pieces; the data written just before, so "
-        "in the page cache: fincore %s %% resident at the runs' start) checked by a fresh "
+        "A complete %d MiB torrent (one file, %d KiB pieces; %s: fincore %s %% resident at "
+        "the checks' start) checked by a fresh "
         "release btd at `torrent.add` with dir = the data (from the call to state `seeding`), "
         "then again after `btctl verify ID` (from the command to `seeding`); torrent.get is "
         "polled every 20 ms. libtorrent: `bench/lt_recheck.py` (lt_peer.py's settings, "
         "hashing_threads %d), its check at add and its force_recheck, timed inside its process."
         % (a.recheck_size, a.rpiece // 1024,
+           "the page cache emptied before each check (--recheck-cold; libtorrent's force_recheck "
+           "excepted)" if a.recheck_cold else "the data written just before, so in the page cache",
            ("%.0f" % min(cached) if round(min(cached)) == round(max(cached)) else
             "%.0f-%.0f" % (min(cached), max(cached))) if cached else "?",
            a.lt_hash_threads), "",
@@ -1141,7 +1156,7 @@ def report(a, down, up, rc, idle, started):
               "same cores during the runs, so every figure is noisy (load average at the start "
               "%s, at the end %s). Compare runs made on the same machine." % (
                   a.load_start, open("/proc/loadavg").read().split(" ")[0])]
-    if rc is not None:
+    if rc is not None and not a.recheck_cold:
         lines.append("- Recheck: the data is in the page cache, so this is btd's hashing and "
                      "reading from memory, not the disk's speed.")
     dirty = a.dirty
@@ -1316,6 +1331,9 @@ def main():
                     help="recheck: the torrent's size in MiB (default 4096)")
     ap.add_argument("--recheck-no-lt", dest="recheck_lt", action="store_false",
                     help="recheck: btd only, no libtorrent runs")
+    ap.add_argument("--recheck-cold", action="store_true",
+                    help="recheck: empty the page cache (root) before each of btd's checks and "
+                    "before libtorrent's check at add, so they read the disk")
     ap.add_argument("--lt-hash-threads", type=int, default=0, metavar="N",
                     help="recheck: libtorrent's hashing_threads (default: as many as btd uses)")
     ap.add_argument("--idle-torrents", type=int, default=1000, metavar="N",

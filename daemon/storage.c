@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "mapped.h"
+#include "sha1_lanes.h"
 #include "storage-internal.h"
 
 /* How long an open waits for a lease to be broken: the kernel's lease-break-time is 45 s. */
@@ -1028,6 +1029,64 @@ int btd_storage_hash(struct btd_storage *s, uint64_t off, size_t len, struct bt_
                      uint32_t *fail_file)
 {
     return each_span(s, off, len, hash_span, sha, fail_file);
+}
+
+_Static_assert(HASH_CHUNK % BT_SHA1_BLOCK == 0, "lanes are fed whole blocks but for the last");
+
+/* Asks the kernel to read a span ahead (lanes read every span a chunk at a time). */
+static int advise_span(struct btd_storage *s, uint32_t i, uint64_t in, size_t done, size_t n,
+                       void *arg)
+{
+    int fd;
+
+    (void)done;
+    (void)arg;
+    if (s->files[i].pad)
+        return 0;
+    fd = file_fd(s, i, BTD_FD_READ);
+    if (fd >= 0) {
+        posix_fadvise(fd, (off_t)in, (off_t)n, POSIX_FADV_WILLNEED);
+        close(fd);
+    }
+    return 0;
+}
+
+int btd_storage_hash_lanes(struct btd_storage *s, unsigned width, unsigned n, const uint64_t *off,
+                           size_t len, uint8_t (*out)[BT_SHA1_LEN], int *status,
+                           uint32_t *fail_file)
+{
+    size_t chunk = len < HASH_CHUNK ? len : HASH_CHUNK, done, k;
+    const uint8_t *p[BT_SHA1_LANES_MAX];
+    struct bt_sha1_lanes l;
+    uint8_t *buf;
+    unsigned i;
+    int r = n == 0 || n > width ? -EINVAL : bt_sha1_lanes_init(&l, width);
+
+    if (r < 0)
+        return r;
+    buf = malloc(chunk ? chunk * n : 1);
+    if (!buf)
+        return -ENOMEM;
+    for (i = 0; i < width; i++)
+        p[i] = buf + (i < n ? i : 0) * chunk;
+    for (i = 0; i < n; i++) {
+        status[i] = 0;
+        each_span(s, off[i], len, advise_span, NULL, NULL);
+    }
+    done = 0;
+    do { /* once at least: an empty span has a digest too */
+        k = len - done < chunk ? len - done : chunk;
+        for (i = 0; i < n; i++)
+            if (status[i] == 0)
+                status[i] = btd_storage_read(s, off[i] + done, buf + i * chunk, k, &fail_file[i]);
+        if (done + k < len)
+            bt_sha1_lanes_update(&l, p, k); /* chunk is whole blocks */
+        else
+            bt_sha1_lanes_final(&l, p, k, n, out);
+        done += k;
+    } while (done < len);
+    free(buf);
+    return 0;
 }
 
 int btd_storage_sync(struct btd_storage *s)

@@ -93,6 +93,17 @@ int btd_storage_read_cached(struct btd_storage *s, uint64_t off, const struct io
  */
 int btd_storage_hash(struct btd_storage *s, uint64_t off, size_t len, struct bt_sha1 *sha,
                      uint32_t *fail_file);
+/*
+ * SHA-1 of n spans of len bytes each, at torrent offsets off[i], in lanes
+ * of width (bt_sha1_lanes_width(), n <= width): out[i], and status[i] 0 or
+ * -errno as btd_storage_read's for span i (fail_file[i] set on a failure;
+ * out[i] is then of no use). Each span is read into a buffer a chunk at a
+ * time, all spans in step. Returns 0, or -EINVAL, -ENOTSUP (width) or
+ * -ENOMEM for the whole call. Worker thread.
+ */
+int btd_storage_hash_lanes(struct btd_storage *s, unsigned width, unsigned n, const uint64_t *off,
+                           size_t len, uint8_t (*out)[BT_SHA1_LEN], int *status,
+                           uint32_t *fail_file);
 /* fdatasync every file written since the last sync. Worker thread. */
 int btd_storage_sync(struct btd_storage *s);
 /*

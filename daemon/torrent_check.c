@@ -65,19 +65,22 @@ static void queue_checks(struct btd_torrent *t, const bool *only)
 {
     const struct bt_metainfo *m = t->meta;
     uint32_t i;
-    int r;
+    int r = 0;
 
-    for (i = t->check_left = 0; i < m->piece_count; i++) {
+    btd_work_hold(t->session->work); /* queued together, they are hashed in lanes */
+    for (i = t->check_left = 0; r == 0 && i < m->piece_count; i++) {
         if (!only[i])
             continue;
         r = btd_work_check(t->session->work, t->id, t->storage, i, (uint64_t)i * m->piece_length,
                            bt_metainfo_piece_size(m, i), m->pieces + (size_t)i * 20, NULL);
-        if (r < 0) {
-            btd_err("ih=%.8s cannot check existing data: %s", t->hex, strerror(-r));
-            btd_torrent_fail(t, "cannot check existing data");
-            return;
-        }
-        t->check_left++;
+        if (r == 0)
+            t->check_left++;
+    }
+    btd_work_release(t->session->work);
+    if (r < 0) {
+        btd_err("ih=%.8s cannot check existing data: %s", t->hex, strerror(-r));
+        btd_torrent_fail(t, "cannot check existing data");
+        return;
     }
     if (t->check_left == 0) {
         check_done(t);

@@ -5,10 +5,12 @@
 #include <string.h>
 
 #include "sha1.h"
+#include "sha1_lanes.h"
 
 /* One job. Owned by the pool's queue while it waits, by libuv while it runs. */
 struct job {
     struct job *next; /* FIFO link while queued */
+    struct job *gang; /* CHECK: the jobs hashed in lanes with this one (a chain), owned */
     uv_work_t req;
     struct btd_work_pool *pool;  /* borrowed; touched only on the loop thread */
     struct btd_storage *storage; /* one reference */
@@ -33,6 +35,8 @@ struct btd_work_pool {
     size_t inflight;  /* jobs handed to libuv and not completed */
     struct job *head; /* FIFO of jobs waiting for a slot */
     struct job *tail;
+    unsigned lanes;           /* SHA-1 lanes of this CPU: CHECK jobs run in gangs of that many */
+    unsigned held;            /* btd_work_hold calls not yet released: submissions only queue */
     bool closing;             /* btd_work_pool_free was called: drop results, free on the last */
     void (*idle)(void *data); /* set by btd_work_pool_drain until it has run */
     void *idle_data;
@@ -50,6 +54,7 @@ int btd_work_pool_new(struct btd_work_pool **ret, uv_loop_t *loop, btd_work_done
     p->loop = loop;
     p->cb = cb;
     p->data = data;
+    p->lanes = bt_sha1_lanes_width();
     *ret = p;
     return 0;
 }
@@ -85,25 +90,62 @@ void btd_work_pool_free(struct btd_work_pool *p)
         free(p);
 }
 
-/* Worker thread: only the job is touched. */
+/* Worker thread: only the job (and its gang) is touched. */
+/* A CHECK's verdict from the digest of its piece and the status of reading it. */
+static void check_verdict(struct job *job, int status, const uint8_t digest[BT_SHA1_LEN])
+{
+    job->status = status;
+    /* Not on disk yet: for a recheck the piece is missing, not an error. */
+    if (status == -ENOENT || status == -ENODATA) {
+        job->status = 0;
+        job->file = BTD_WORK_NO_FILE;
+        return;
+    }
+    job->hash_ok = status == 0 && memcmp(digest, job->hash, BT_SHA1_LEN) == 0;
+}
+
 /* Hashes a CHECK job's piece from disk; the result has no buffer. */
 static void check_piece(struct job *job)
 {
     uint8_t digest[BT_SHA1_LEN];
     struct bt_sha1 sha;
+    int r = bt_sha1_init(&sha);
 
-    job->status = bt_sha1_init(&sha);
-    if (job->status < 0)
-        return;
-    job->status = btd_storage_hash(job->storage, job->offset, job->len, &sha, &job->file);
-    bt_sha1_final(&sha, digest);
-    /* Not on disk yet: for a recheck the piece is missing, not an error. */
-    if (job->status == -ENOENT || job->status == -ENODATA) {
-        job->status = 0;
-        job->file = BTD_WORK_NO_FILE;
+    if (r < 0) {
+        job->status = r;
         return;
     }
-    job->hash_ok = job->status == 0 && memcmp(digest, job->hash, BT_SHA1_LEN) == 0;
+    r = btd_storage_hash(job->storage, job->offset, job->len, &sha, &job->file);
+    bt_sha1_final(&sha, digest);
+    check_verdict(job, r, digest);
+}
+
+/* A gang of CHECK jobs (same storage and length): their pieces hashed in lanes. */
+static void check_gang(struct job *job)
+{
+    struct job *m[BT_SHA1_LANES_MAX], *j;
+    uint64_t off[BT_SHA1_LANES_MAX];
+    uint8_t digest[BT_SHA1_LANES_MAX][BT_SHA1_LEN];
+    int status[BT_SHA1_LANES_MAX];
+    uint32_t file[BT_SHA1_LANES_MAX];
+    unsigned n = 0, i, width = bt_sha1_lanes_width();
+    int r = 0;
+
+    for (j = job; j && n < BT_SHA1_LANES_MAX; j = j->gang) {
+        m[n] = j;
+        off[n++] = j->offset;
+    }
+    if (width > 1 && n >= bt_sha1_lanes_min(width))
+        r = btd_storage_hash_lanes(job->storage, width, n, off, job->len, digest, status, file);
+    if (width <= 1 || n < bt_sha1_lanes_min(width) || r < 0) { /* one at a time is as fast */
+        for (i = 0; i < n; i++)
+            check_piece(m[i]);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        m[i]->file = file[i];
+        check_verdict(m[i], status[i], digest[i]);
+    }
 }
 
 static void on_work(uv_work_t *req)
@@ -120,7 +162,10 @@ static void on_work(uv_work_t *req)
         return;
     }
     if (job->kind == BTD_WORK_CHECK) {
-        check_piece(job);
+        if (job->gang)
+            check_gang(job);
+        else
+            check_piece(job);
         return;
     }
     if (job->kind != BTD_WORK_VERIFY_WRITE) {
@@ -157,42 +202,76 @@ static void check_idle(struct btd_work_pool *p)
     idle(p->idle_data);
 }
 
-/* Delivers job's result (unless the pool is closing) and frees the job.
- * Returns false if the pool is closing, and frees it after its last job. */
+/* Hands job's result to its callback. */
+static void deliver(struct btd_work_pool *p, struct job *job)
+{
+    struct btd_work_result res = {
+        .kind = job->kind,
+        .torrent_id = job->torrent_id,
+        .piece = job->piece,
+        .offset = job->offset,
+        .buf = job->buf,
+        .len = job->len,
+        .hash_ok = job->hash_ok,
+        .status = job->status,
+        .file = job->status < 0 ? job->file : BTD_WORK_NO_FILE,
+        .user = job->user,
+        .storage = job->storage,
+    };
+
+    job->buf = NULL;
+    /* may submit more, or free the pool */
+    if (job->kind != BTD_WORK_CALL)
+        p->cb(p->data, &res);
+    else if (job->ops->done)
+        job->ops->done(p->data, &res);
+    free(res.buf);
+}
+
+/*
+ * Delivers the results of job and its gang (while the pool is not closing)
+ * and frees them. Returns false if the pool is closing, and frees it after
+ * its last job.
+ */
 static bool complete(struct job *job)
 {
     struct btd_work_pool *p = job->pool;
-    struct btd_work_result res;
+    struct job *next;
 
-    if (!p->closing) {
-        res = (struct btd_work_result){
-            .kind = job->kind,
-            .torrent_id = job->torrent_id,
-            .piece = job->piece,
-            .offset = job->offset,
-            .buf = job->buf,
-            .len = job->len,
-            .hash_ok = job->hash_ok,
-            .status = job->status,
-            .file = job->status < 0 ? job->file : BTD_WORK_NO_FILE,
-            .user = job->user,
-            .storage = job->storage,
-        };
-        job->buf = NULL;
-        /* may submit more, or free the pool */
-        if (job->kind != BTD_WORK_CALL)
-            p->cb(p->data, &res);
-        else if (job->ops->done)
-            job->ops->done(p->data, &res);
-        free(res.buf);
+    for (; job; job = next) {
+        next = job->gang;
+        if (!p->closing)
+            deliver(p, job);
+        job_free(job);
     }
-    job_free(job);
     p->inflight--; /* only now: a free from inside cb must not free p under us */
     if (!p->closing)
         return true;
     if (p->inflight == 0)
         free(p);
     return false;
+}
+
+/*
+ * CHECK jobs queued right behind job, of its storage and length, join its
+ * gang, up to the CPU's SHA-1 lanes: one worker hashes their pieces at
+ * once (check_gang).
+ */
+static void gather_gang(struct btd_work_pool *p, struct job *job)
+{
+    struct job **end = &job->gang;
+    unsigned n = 1;
+
+    while (n < p->lanes && p->head && p->head->kind == BTD_WORK_CHECK &&
+           p->head->storage == job->storage && p->head->len == job->len) {
+        *end = p->head;
+        p->head = p->head->next;
+        (*end)->next = NULL;
+        end = &(*end)->gang;
+        n++;
+    }
+    if (!p->head)
+        p->tail = NULL;
 }
 
 /* Hands queued jobs to libuv while there is room. */
@@ -207,6 +286,8 @@ static void pump(struct btd_work_pool *p)
         if (!p->head)
             p->tail = NULL;
         job->next = NULL;
+        if (job->kind == BTD_WORK_CHECK && p->lanes > 1)
+            gather_gang(p, job);
         p->inflight++;
         r = uv_queue_work(p->loop, &job->req, on_work, on_after_work);
         if (r < 0) {
@@ -222,9 +303,9 @@ static void on_after_work(uv_work_t *req, int status)
     struct job *job = req->data;
     struct btd_work_pool *p = job->pool;
 
-    if (status == UV_ECANCELED) {
-        job->status = UV_ECANCELED;
-        job->hash_ok = false;
+    for (struct job *j = job; status == UV_ECANCELED && j; j = j->gang) {
+        j->status = UV_ECANCELED;
+        j->hash_ok = false;
     }
     if (complete(job)) {
         pump(p);
@@ -237,7 +318,7 @@ static int submit(struct btd_work_pool *p, struct job *job)
 {
     int r;
 
-    if (p->inflight < BTD_WORK_MAX_INFLIGHT && !p->head) {
+    if (p->inflight < BTD_WORK_MAX_INFLIGHT && !p->head && !p->held) {
         p->inflight++;
         r = uv_queue_work(p->loop, &job->req, on_work, on_after_work);
         if (r < 0) {
@@ -284,6 +365,17 @@ static int check_args(const struct btd_work_pool *p, const struct btd_storage *s
     if ((uint64_t)len > BT_METAINFO_MAX_PIECE_LENGTH)
         return -EMSGSIZE;
     return 0;
+}
+
+void btd_work_hold(struct btd_work_pool *p)
+{
+    p->held++;
+}
+
+void btd_work_release(struct btd_work_pool *p)
+{
+    if (p->held > 0 && --p->held == 0 && !p->closing)
+        pump(p);
 }
 
 int btd_work_verify_write(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s,

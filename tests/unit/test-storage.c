@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "layout.h"
+#include "sha1_lanes.h"
 #include "storage-internal.h"
 #include "tap.h"
 #include "tmpdir.h"
@@ -149,6 +150,80 @@ static void test_hash_matches_what_is_read(void)
     btd_storage_unref(s);
     *strstr(path, "/t/") = '\0';
     tmpdir_remove(path);
+}
+
+/*
+ * Spans hashed in lanes (every width this CPU runs) give what one at a
+ * time gives: across files, padding and chunks; a lane whose file is short
+ * or gone fails alone, naming its file.
+ */
+static void test_hash_lanes_match_one_at_a_time(void)
+{
+    static struct bt_file files[] = {
+        {.path = "l/x.bin", .length = 2600000},
+        {.path = "l/.pad/1000", .length = 1000, .pad = true},
+        {.path = "l/y.bin", .length = 1048653},
+    };
+    static const unsigned widths[] = {16, 8};
+    const size_t total = 2600000 + 1000 + 1048653, len = 300 * 1024 + 77;
+    struct bt_metainfo m = layout(files, 3);
+    uint8_t *data = malloc(total), out[BT_SHA1_LANES_MAX][BT_SHA1_LEN], want[BT_SHA1_LEN];
+    uint64_t off[BT_SHA1_LANES_MAX];
+    int status[BT_SHA1_LANES_MAX];
+    uint32_t file[BT_SHA1_LANES_MAX];
+    struct btd_storage *s = NULL;
+    unsigned w, i, n, tested = 0;
+    char dir[64], path[128];
+
+    tmpdir_make(dir, sizeof(dir), "storage");
+    CHECK(data != NULL && btd_storage_new(&s, dir, &m) == 0);
+    if (!data || !s)
+        goto out;
+    fill(data, total, 5);
+    memset(data + 2600000, 0, 1000);
+    CHECK(btd_storage_write(s, 0, data, total, NULL) == 0);
+    for (i = 0; i < BT_SHA1_LANES_MAX; i++)
+        off[i] = (uint64_t)i * 150001;
+    for (w = 0; w < 2; w++) {
+        if (!bt_sha1_lanes_supported(widths[w]))
+            continue;
+        tested++;
+        n = widths[w];
+        off[n - 1] = 2600000 - 1000; /* the last lane spans x, the padding and y */
+        CHECK(btd_storage_hash_lanes(s, n, n, off, len, out, status, file) == 0);
+        for (i = 0; i < n; i++) {
+            bt_sha1(want, data + off[i], len);
+            CHECK_MSG(status[i] == 0 && memcmp(out[i], want, BT_SHA1_LEN) == 0,
+                      "width %u lane %u: status %d", n, i, status[i]);
+        }
+        CHECK(btd_storage_hash_lanes(s, n, n + 1, off, len, out, status, file) == -EINVAL);
+    }
+    CHECK(tested > 0 || bt_sha1_lanes_width() == 1);
+    snprintf(path, sizeof(path), "%s/l/y.bin", dir);
+    CHECK(truncate(path, 1000) == 0);
+    for (w = 0; w < 2 && tested; w++) {
+        if (!bt_sha1_lanes_supported(widths[w]))
+            continue;
+        n = widths[w] - 1; /* the last lane idle */
+        off[n - 1] = 2600000 - 1000;
+        CHECK(btd_storage_hash_lanes(s, widths[w], n, off, len, out, status, file) == 0);
+        CHECK_MSG(status[n - 1] == -ENODATA && file[n - 1] == 2, "short: %d, file %u",
+                  status[n - 1], file[n - 1]);
+        bt_sha1(want, data + off[0], len);
+        CHECK(status[0] == 0 && memcmp(out[0], want, BT_SHA1_LEN) == 0);
+    }
+    CHECK(unlink(path) == 0);
+    if (tested && bt_sha1_lanes_supported(8)) {
+        off[6] = 6 * 150001;
+        off[7] = 2600000 + 1000;
+        CHECK(btd_storage_hash_lanes(s, 8, 8, off, len, out, status, file) == 0);
+        CHECK_MSG(status[7] == -ENOENT && file[7] == 2, "gone: %d, file %u", status[7], file[7]);
+        CHECK(status[6] == 0);
+    }
+out:
+    btd_storage_unref(s);
+    free(data);
+    tmpdir_remove(dir);
 }
 
 static void test_rejects_span_past_the_end(void)
@@ -1146,6 +1221,7 @@ int main(void)
     TAP_RUN(test_writes_across_file_boundaries_read_back);
     TAP_RUN(test_rejects_span_past_the_end);
     TAP_RUN(test_hash_matches_what_is_read);
+    TAP_RUN(test_hash_lanes_match_one_at_a_time);
     TAP_RUN(test_creates_missing_download_dir_with_parents);
     TAP_RUN(test_reading_missing_file_gives_enoent_and_creates_nothing);
     TAP_RUN(test_reading_missing_file_gives_enoent_without_openat2);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "sha1.h"
+#include "sha1_lanes.h"
 #include "tap.h"
 #include "tmpdir.h"
 
@@ -211,26 +212,34 @@ static void test_read_of_missing_file_reports_enoent(void)
     teardown(&c, &loop, dir);
 }
 
-static void test_check_detects_corrupted_piece(void)
+/* Writes every piece through the pool, then corrupts a byte of piece 5 on disk. */
+static void write_all_corrupt_fifth(struct ctx *c, uv_loop_t *loop, const char *dir)
 {
-    uv_loop_t loop;
-    struct ctx c;
-    char dir[64], path[128];
-    uint8_t h[20];
-    uint32_t i;
+    char path[128];
     int fd;
 
-    tmpdir_make(dir, sizeof(dir), "work");
-    uv_loop_init(&loop);
-    setup(&c, &loop, dir);
-    submit_all(&c, false);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    submit_all(c, false);
+    uv_run(loop, UV_RUN_DEFAULT);
     snprintf(path, sizeof(path), "%s/w.bin", dir);
     fd = open(path, O_WRONLY);
     CHECK(fd >= 0);
     CHECK(pwrite(fd, "X", 1, 5 * PLEN + 7) == 1);
     close(fd);
-    memset(c.seen, 0, sizeof(c.seen));
+    memset(c->seen, 0, sizeof(c->seen));
+}
+
+static void test_check_detects_corrupted_piece(void)
+{
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64];
+    uint8_t h[20];
+    uint32_t i;
+
+    tmpdir_make(dir, sizeof(dir), "work");
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    write_all_corrupt_fifth(&c, &loop, dir);
     for (i = 0; i < PIECES; i++) {
         hash_of(i, h);
         CHECK(btd_work_check(c.pool, TORRENT_ID, c.storage, i, (uint64_t)i * PLEN, PLEN, h,
@@ -269,6 +278,50 @@ static void test_check_of_missing_data_is_a_missing_piece(void)
                          PLEN, h, &data[PIECES - 1]) == 0);
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(c.seen[PIECES - 1] && c.status[PIECES - 1] == 0 && !c.hash_ok[PIECES - 1]);
+    teardown(&c, &loop, dir);
+}
+
+/*
+ * CHECKs queued between hold and release run in gangs hashed in lanes
+ * (fewer jobs in flight than pieces) and give every piece the verdict one
+ * at a time gives: a corrupted piece fails, a short file is a missing
+ * piece, a piece of another length does not join a gang.
+ */
+static void test_held_checks_run_in_gangs_with_the_same_verdicts(void)
+{
+    unsigned width = bt_sha1_lanes_width();
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64], path[128];
+    uint8_t h[20];
+    uint32_t i;
+
+    tmpdir_make(dir, sizeof(dir), "work");
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    write_all_corrupt_fifth(&c, &loop, dir);
+    snprintf(path, sizeof(path), "%s/w.bin", dir);
+    CHECK(truncate(path, TOTAL - 10) == 0);
+    c.max_inflight = 0;
+    btd_work_hold(c.pool);
+    for (i = 0; i < PIECES; i++) {
+        size_t len = i == 11 ? PLEN - 64 : PLEN;
+
+        bt_sha1(h, data + (size_t)i * PLEN, len);
+        CHECK(btd_work_check(c.pool, TORRENT_ID, c.storage, i, (uint64_t)i * PLEN, len, h,
+                             &data[i]) == 0);
+    }
+    CHECK(btd_work_pool_inflight(c.pool) == 0);
+    btd_work_release(c.pool);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    for (i = 0; i < PIECES; i++) {
+        CHECK(c.seen[i] && c.status[i] == 0);
+        CHECK_MSG(c.hash_ok[i] == (i != 5 && i != PIECES - 1), "piece %u", i);
+    }
+    /* gangs: 0..10, 11 alone, 12..19 (as far as the lanes reach) */
+    if (width > 1)
+        CHECK_MSG(c.max_inflight <= 3 + 11 / width + 8 / width, "%zu in flight", c.max_inflight);
+    tap_diag("SHA-1 lanes: %u; at most %zu jobs in flight", width, c.max_inflight);
     teardown(&c, &loop, dir);
 }
 
@@ -551,6 +604,7 @@ int main(void)
     TAP_RUN(test_read_of_missing_file_reports_enoent);
     TAP_RUN(test_check_detects_corrupted_piece);
     TAP_RUN(test_check_of_missing_data_is_a_missing_piece);
+    TAP_RUN(test_held_checks_run_in_gangs_with_the_same_verdicts);
     TAP_RUN(test_callback_may_submit_more_jobs);
     TAP_RUN(test_free_with_jobs_in_flight_drops_results);
     TAP_RUN(test_free_from_inside_a_callback);
