@@ -44,7 +44,8 @@ time: the seeder's user + system over that window (utime + stime of
 finishes); its whole life, check included, from os.wait4 too.
 
 Recheck (--mode recheck or all): a complete --recheck-size torrent (one
-file, in the page cache; emptied before each check with --recheck-cold) given to a fresh btd on 127.0.0.4 with dir = the
+file, in the page cache; emptied before each check with --recheck-cold)
+given to a fresh btd on 127.0.0.4 with dir = the
 data: from torrent.add to state seeding (its check), then from `btctl
 verify` to seeding again; bench/lt_recheck.py does the same with libtorrent
 (at add, then force_recheck). As GiB/s, and against `openssl speed -evp
@@ -978,7 +979,8 @@ def machine(a):
         ("kernel", platform.release()),
         ("load average at the end", open("/proc/loadavg").read().split(" ")[0]),
         ("btd", "%s (git %s)" % (cmd_output([a.btd, "--version"]),
-                                 cmd_output(["git", "-C", ROOT, "describe", "--always", "--dirty"]))),
+                                 cmd_output(["git", "-C", build_source(a), "describe", "--always",
+                                             "--dirty"]))),
         ("libtorrent", cmd_output(["/usr/bin/python3", "-c",
                                    "import libtorrent; print(libtorrent.__version__)"])),
         ("aria2c", cmd_output(["aria2c", "--version"])),
@@ -988,10 +990,20 @@ def machine(a):
          if "transmission" in a.clients else [])
 
 
-def dirty_outside_bench():
+def build_source(a):
+    """The source tree the measured btd was built from (--build's meson-info), else ours."""
+    try:
+        with open(os.path.join(a.build, "meson-info", "meson-info.json")) as f:
+            return json.load(f)["directories"]["source"]
+    except (OSError, ValueError, KeyError):
+        return ROOT
+
+
+def dirty_outside_bench(a):
     """Files with uncommitted changes outside bench/ (built into the btd measured)."""
     try:
-        r = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+        r = subprocess.run(["git", "-C", build_source(a), "status", "--porcelain",
+                            "--untracked-files=no"],
                            capture_output=True, text=True, timeout=30)
         return [ln[3:] for ln in r.stdout.splitlines() if not ln[3:].startswith("bench/")]
     except (OSError, subprocess.SubprocessError):
@@ -1363,7 +1375,7 @@ def main():
     a.btd = os.path.join(a.build, "daemon", "btd")
     a.btctl = os.path.join(a.build, "ctl", "btctl")
     a.load_start = open("/proc/loadavg").read().split(" ")[0]
-    a.dirty = dirty_outside_bench()  # as built by run.sh just before
+    a.dirty = dirty_outside_bench(a)  # as built by run.sh just before
     started = datetime.datetime.now()
     a.work = tempfile.mkdtemp(prefix="btd-bench-", dir=a.tmp)
     try:

@@ -12,15 +12,21 @@
 #include "sha1_lanes.h"
 
 #include <errno.h>
-#include <immintrin.h>
 #include <string.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define HAVE_LANES 1
+#endif
+
+static const uint32_t sha1_iv[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
+
+#ifdef HAVE_LANES
 #define TARGET_AVX512 __attribute__((target("avx512f,avx512bw")))
 #define TARGET_AVX2 __attribute__((target("avx2")))
 /* The kernels need their helpers inlined so that a..e and w[] stay in registers. */
 #define ALWAYS_INLINE __attribute__((always_inline))
-
-static const uint32_t sha1_iv[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
 
 #define SHA1_K0 0x5a827999u /* rounds  0..19, f = Ch */
 #define SHA1_K1 0x6ed9eba1u /* rounds 20..39, f = Parity */
@@ -249,6 +255,14 @@ TARGET_AVX2 static void sha1x8_blocks(uint32_t st[5][8], const uint8_t *const p[
         _mm256_storeu_si256((__m256i *)st[i], s[i]);
 }
 
+/* The SHA extensions (SHA-NI): CPUID leaf 7, EBX bit 29 (clang has no "sha" for cpu_supports). */
+static int has_sha_ni(void)
+{
+    unsigned a, b, c, d;
+
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
+}
+
 int bt_sha1_lanes_supported(unsigned width)
 {
     if (width == 16)
@@ -262,10 +276,22 @@ unsigned bt_sha1_lanes_width(void)
 {
     if (bt_sha1_lanes_supported(16))
         return 16;
-    if (bt_sha1_lanes_supported(8) && !__builtin_cpu_supports("sha"))
+    if (bt_sha1_lanes_supported(8) && !has_sha_ni())
         return 8;
     return 1;
 }
+#else /* not x86: one message at a time */
+int bt_sha1_lanes_supported(unsigned width)
+{
+    (void)width;
+    return 0;
+}
+
+unsigned bt_sha1_lanes_width(void)
+{
+    return 1;
+}
+#endif
 
 unsigned bt_sha1_lanes_min(unsigned width)
 {
@@ -286,27 +312,34 @@ int bt_sha1_lanes_init(struct bt_sha1_lanes *l, unsigned width)
     return 0;
 }
 
-/* l->h as the 8-lane kernel takes it: h[w][lane] for lanes 0..7 (copied out and back). */
-static void blocks_x8(struct bt_sha1_lanes *l, const uint8_t *const p[], size_t nblocks)
+/* Runs the kernel of l's width over nblocks blocks of every lane. */
+static void blocks(struct bt_sha1_lanes *l, const uint8_t *const p[], size_t nblocks)
 {
+#ifdef HAVE_LANES
     uint32_t st[5][8];
     unsigned w;
 
-    for (w = 0; w < 5; w++)
+    if (l->width == 16) {
+        sha1x16_blocks(l->h, p, nblocks);
+        return;
+    }
+    for (w = 0; w < 5; w++) /* the 8-lane kernel's state is h[w][lane] for lanes 0..7 */
         memcpy(st[w], l->h[w], sizeof(st[w]));
     sha1x8_blocks(st, p, nblocks);
     for (w = 0; w < 5; w++)
         memcpy(l->h[w], st[w], sizeof(st[w]));
+#else
+    (void)l;
+    (void)p;
+    (void)nblocks; /* bt_sha1_lanes_init refused every width */
+#endif
 }
 
 void bt_sha1_lanes_update(struct bt_sha1_lanes *l, const uint8_t *const p[], size_t len)
 {
     size_t nblocks = len / BT_SHA1_BLOCK;
 
-    if (l->width == 16)
-        sha1x16_blocks(l->h, p, nblocks);
-    else
-        blocks_x8(l, p, nblocks);
+    blocks(l, p, nblocks);
     l->len += (uint64_t)nblocks * BT_SHA1_BLOCK;
 }
 
@@ -324,7 +357,7 @@ void bt_sha1_lanes_final(struct bt_sha1_lanes *l, const uint8_t *const rest[], s
     uint8_t pad[BT_SHA1_LANES_MAX][2 * BT_SHA1_BLOCK];
     const uint8_t *p[BT_SHA1_LANES_MAX];
     size_t whole = rest_len - rest_len % BT_SHA1_BLOCK, tail = rest_len - whole, padlen;
-    uint64_t bits = (l->len + rest_len) * 8;
+    uint64_t bits = (l->len + rest_len) * 8; /* the whole message's, before rest is fed */
     unsigned i, w;
 
     if (whole) {

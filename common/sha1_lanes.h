@@ -1,14 +1,15 @@
 /*
  * sha1_lanes: SHA-1 of several messages of one length at once, one message
  * per vector lane: 16 with AVX-512, 8 with AVX2. Written from FIPS 180-4
- * (OpenSSL has no multi-buffer digest to call).
+ * (OpenSSL has no multi-buffer digest to call). x86 only: elsewhere the
+ * width is 1 and callers hash one message at a time.
  *
  * One message at a time, SHA-1 is a chain of dependent rounds: OpenSSL with
  * the SHA extensions does ~1.6 GB/s per core on the Xeon we measure on,
- * and the SHA unit is busy all along (interleaving two messages gains
- * nothing). 16 lanes of AVX-512 do ~5.8 GB/s: a recheck hashes many
- * pieces of one length, so it runs them in lanes. Empty lanes cost what
- * full ones do, hence bt_sha1_lanes_min.
+ * and the SHA unit is busy all along (two to four messages interleaved
+ * through it gained 2-4 %). 16 lanes of AVX-512 do ~5.8 GB/s, 8 of AVX2
+ * ~2.6 GB/s: a recheck hashes many pieces of one length, so it runs them
+ * in lanes. Empty lanes cost what full ones do, hence bt_sha1_lanes_min.
  *
  * Any thread; the state belongs to its caller. Pure: no allocation.
  */
@@ -39,7 +40,8 @@ unsigned bt_sha1_lanes_width(void);
 int bt_sha1_lanes_supported(unsigned width);
 /*
  * Fewest messages worth hashing in lanes of width: below it one at a time
- * is faster (5 of 16, 3 of 8; from the figures above).
+ * is as fast (5 of 16 against SHA-NI; 3 of 8 against OpenSSL without it,
+ * ~0.8 GB/s).
  */
 unsigned bt_sha1_lanes_min(unsigned width);
 

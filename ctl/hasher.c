@@ -14,6 +14,7 @@
 #include "format.h"
 #include "hasher.h"
 #include "sha1.h"
+#include "sha1_lanes.h"
 
 struct hasher {
     const struct btctl_payload *p; /* borrowed */
@@ -29,13 +30,16 @@ struct hasher {
     struct bt_error err;
 };
 
+/* Bytes of each piece read at a time while pieces are hashed in lanes. */
+#define LANE_CHUNK ((uint64_t)128 << 10)
+
 struct worker {
     struct hasher *h; /* borrowed */
     uint32_t first;   /* pieces [first, end) */
     uint32_t end;
     size_t file; /* index of the open file, or SIZE_MAX */
     int fd;
-    uint8_t *buf; /* owned; one chunk */
+    uint8_t *buf; /* owned; one chunk, or one LANE_CHUNK per lane */
     pthread_t tid;
 };
 
@@ -157,20 +161,93 @@ static int hash_piece(struct worker *w, uint32_t i, size_t bufsize)
     return 0;
 }
 
+/* Asks the kernel to read [pos, pos + len) of the payload ahead: lanes read pieces side by side. */
+static void advise(struct worker *w, uint64_t pos, uint64_t len)
+{
+    const struct btctl_payload *p = w->h->p;
+
+    for (size_t i = find_file(p, pos); len > 0 && i < p->count; i++) {
+        const struct btctl_payload_file *f = &p->files[i];
+        uint64_t in_file = pos - f->offset, n = len;
+
+        if (f->offset + f->length <= pos)
+            continue; /* an empty file */
+        if (f->length - in_file < n)
+            n = f->length - in_file;
+        if (open_file(w, i) < 0)
+            return;
+        posix_fadvise(w->fd, (off_t)in_file, (off_t)n, POSIX_FADV_WILLNEED);
+        pos += n;
+        len -= n;
+    }
+}
+
+/* Hashes the n whole pieces from first at once, in lanes of width. 0, or -errno (reported). */
+static int hash_lanes(struct worker *w, uint32_t first, unsigned n, unsigned width)
+{
+    struct hasher *h = w->h;
+    uint64_t plen = h->piece_length, pos = (uint64_t)first * plen;
+    size_t chunk = (size_t)(plen < LANE_CHUNK ? plen : LANE_CHUNK), k;
+    uint8_t out[BT_SHA1_LANES_MAX][BT_SHA1_LEN];
+    const uint8_t *lane[BT_SHA1_LANES_MAX];
+    struct bt_sha1_lanes l;
+    int r = bt_sha1_lanes_init(&l, width);
+
+    if (r < 0) {
+        fail(h, r, h->p->name, strerror(-r));
+        return r;
+    }
+    for (unsigned j = 0; j < width; j++)
+        lane[j] = w->buf + (j < n ? j : 0) * chunk;
+    advise(w, pos, n * plen);
+    for (uint64_t done = 0; done < plen; done += k) {
+        k = plen - done < chunk ? (size_t)(plen - done) : chunk;
+        for (unsigned j = 0; j < n; j++) {
+            r = read_span(w, pos + j * plen + done, w->buf + j * chunk, k);
+            if (r < 0)
+                return r;
+        }
+        if (done + k < plen)
+            bt_sha1_lanes_update(&l, lane, k);
+        else
+            bt_sha1_lanes_final(&l, lane, k, n, out);
+    }
+    memcpy(h->pieces + (size_t)first * BT_SHA1_LEN, out, (size_t)n * BT_SHA1_LEN);
+    return 0;
+}
+
+/*
+ * Pieces to hash next from i: a run of whole pieces in lanes when there
+ * are enough of them (bt_sha1_lanes_min), else 1 (the last, short piece
+ * always alone).
+ */
+static unsigned next_run(const struct worker *w, uint32_t i, unsigned width)
+{
+    uint32_t whole = (uint32_t)(w->h->p->total / w->h->piece_length);
+    uint32_t end = w->end < whole ? w->end : whole;
+    unsigned n = end > i ? (unsigned)(end - i < width ? end - i : width) : 0;
+
+    return width > 1 && n >= bt_sha1_lanes_min(width) ? n : 1;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct hasher *h = w->h;
+    unsigned width = bt_sha1_lanes_width(), n;
     size_t bufsize =
         (size_t)(h->piece_length < BTCTL_HASHER_CHUNK ? h->piece_length : BTCTL_HASHER_CHUNK);
+    size_t lanes = width * (size_t)(h->piece_length < LANE_CHUNK ? h->piece_length : LANE_CHUNK);
 
-    w->buf = malloc(bufsize);
+    w->buf = malloc(width > 1 && lanes > bufsize ? lanes : bufsize);
     if (!w->buf)
         fail(h, -ENOMEM, h->p->name, strerror(ENOMEM));
-    for (uint32_t i = w->first; w->buf && i < w->end; i++) {
-        if (atomic_load(&h->stop) || hash_piece(w, i, bufsize) < 0)
+    for (uint32_t i = w->first; w->buf && i < w->end; i += n) {
+        n = next_run(w, i, width);
+        if (atomic_load(&h->stop) ||
+            (n > 1 ? hash_lanes(w, i, n, width) : hash_piece(w, i, bufsize)) < 0)
             break;
-        atomic_fetch_add(&h->done, 1);
+        atomic_fetch_add(&h->done, n);
     }
     if (w->fd >= 0)
         close(w->fd);

@@ -1033,7 +1033,10 @@ int btd_storage_hash(struct btd_storage *s, uint64_t off, size_t len, struct bt_
 
 _Static_assert(HASH_CHUNK % BT_SHA1_BLOCK == 0, "lanes are fed whole blocks but for the last");
 
-/* Asks the kernel to read a span ahead (lanes read every span a chunk at a time). */
+/*
+ * Asks the kernel to read a span ahead: lanes read their spans side by side,
+ * a chunk of each at a time (Linux reads up to read_ahead_kb of it now).
+ */
 static int advise_span(struct btd_storage *s, uint32_t i, uint64_t in, size_t done, size_t n,
                        void *arg)
 {
@@ -1059,7 +1062,7 @@ int btd_storage_hash_lanes(struct btd_storage *s, unsigned width, unsigned n, co
     const uint8_t *p[BT_SHA1_LANES_MAX];
     struct bt_sha1_lanes l;
     uint8_t *buf;
-    unsigned i;
+    unsigned i, alive;
     int r = n == 0 || n > width ? -EINVAL : bt_sha1_lanes_init(&l, width);
 
     if (r < 0)
@@ -1076,9 +1079,13 @@ int btd_storage_hash_lanes(struct btd_storage *s, unsigned width, unsigned n, co
     done = 0;
     do { /* once at least: an empty span has a digest too */
         k = len - done < chunk ? len - done : chunk;
-        for (i = 0; i < n; i++)
+        for (i = alive = 0; i < n; i++) {
             if (status[i] == 0)
                 status[i] = btd_storage_read(s, off[i] + done, buf + i * chunk, k, &fail_file[i]);
+            alive += status[i] == 0;
+        }
+        if (alive == 0)
+            break; /* every span failed: no digest is of use */
         if (done + k < len)
             bt_sha1_lanes_update(&l, p, k); /* chunk is whole blocks */
         else

@@ -90,8 +90,10 @@ void btd_work_pool_free(struct btd_work_pool *p)
         free(p);
 }
 
-/* Worker thread: only the job (and its gang) is touched. */
-/* A CHECK's verdict from the digest of its piece and the status of reading it. */
+/*
+ * Worker thread: only the job (and its gang) is touched. A CHECK's verdict
+ * from the digest of its piece and the status of reading it.
+ */
 static void check_verdict(struct job *job, int status, const uint8_t digest[BT_SHA1_LEN])
 {
     job->status = status;
@@ -137,13 +139,14 @@ static void check_gang(struct job *job)
     }
     if (width > 1 && n >= bt_sha1_lanes_min(width))
         r = btd_storage_hash_lanes(job->storage, width, n, off, job->len, digest, status, file);
-    if (width <= 1 || n < bt_sha1_lanes_min(width) || r < 0) { /* one at a time is as fast */
+    if (width <= 1 || n < bt_sha1_lanes_min(width) || r < 0) { /* no lanes (-ENOMEM): singly */
         for (i = 0; i < n; i++)
             check_piece(m[i]);
         return;
     }
     for (i = 0; i < n; i++) {
-        m[i]->file = file[i];
+        if (status[i] < 0)
+            m[i]->file = file[i];
         check_verdict(m[i], status[i], digest[i]);
     }
 }
@@ -259,16 +262,20 @@ static bool complete(struct job *job)
  */
 static void gather_gang(struct btd_work_pool *p, struct job *job)
 {
-    struct job **end = &job->gang;
+    struct job **end = &job->gang, *j;
     unsigned n = 1;
 
-    while (n < p->lanes && p->head && p->head->kind == BTD_WORK_CHECK &&
-           p->head->storage == job->storage && p->head->len == job->len) {
+    for (j = p->head; n < p->lanes && j && j->kind == BTD_WORK_CHECK &&
+                      j->storage == job->storage && j->len == job->len;
+         j = j->next)
+        n++;
+    if (n < bt_sha1_lanes_min(p->lanes))
+        return; /* too few for lanes: each on a thread of its own */
+    while (--n > 0) {
         *end = p->head;
         p->head = p->head->next;
         (*end)->next = NULL;
         end = &(*end)->gang;
-        n++;
     }
     if (!p->head)
         p->tail = NULL;
@@ -280,7 +287,7 @@ static void pump(struct btd_work_pool *p)
     struct job *job;
     int r;
 
-    while (p->inflight < BTD_WORK_MAX_INFLIGHT && p->head) {
+    while (!p->held && p->inflight < BTD_WORK_MAX_INFLIGHT && p->head) {
         job = p->head;
         p->head = job->next;
         if (!p->head)
@@ -290,11 +297,10 @@ static void pump(struct btd_work_pool *p)
             gather_gang(p, job);
         p->inflight++;
         r = uv_queue_work(p->loop, &job->req, on_work, on_after_work);
-        if (r < 0) {
-            job->status = r;
-            if (!complete(job))
-                return;
-        }
+        for (struct job *j = job; r < 0 && j; j = j->gang)
+            j->status = r;
+        if (r < 0 && !complete(job))
+            return;
     }
 }
 

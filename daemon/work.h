@@ -75,6 +75,16 @@ size_t btd_work_pool_inflight(const struct btd_work_pool *p);
 void btd_work_pool_drain(struct btd_work_pool *p, void (*idle)(void *data), void *data);
 
 /*
+ * Jobs submitted between btd_work_hold and btd_work_release (nested) only
+ * queue; the release starts what fits. A recheck queues its CHECK jobs so:
+ * started one by one they would run one by one, queued they run in gangs
+ * of the CPU's SHA-1 lanes (sha1_lanes.h), each gang on one worker. No
+ * loop iteration and no btd_work_pool_free between the two.
+ */
+void btd_work_hold(struct btd_work_pool *p);
+void btd_work_release(struct btd_work_pool *p);
+
+/*
  * Submits a job. buf is stolen, also when submission fails (freed by the
  * pool if the result's buf is not taken); storage is referenced for the
  * job's life; hash is copied. len is at most BT_METAINFO_MAX_PIECE_LENGTH
@@ -83,15 +93,6 @@ void btd_work_pool_drain(struct btd_work_pool *p, void (*idle)(void *data), void
  * and gives no buffer. CHECK reports a piece whose file is missing or short
  * as hash_ok false with status 0.
  */
-/*
- * Jobs submitted between btd_work_hold and btd_work_release (nested) only
- * queue; the release starts what fits. A recheck queues its CHECK jobs so:
- * started one by one they would run one by one, queued they run in gangs
- * of the CPU's SHA-1 lanes (sha1_lanes.h), each gang on one worker.
- */
-void btd_work_hold(struct btd_work_pool *p);
-void btd_work_release(struct btd_work_pool *p);
-
 int btd_work_verify_write(struct btd_work_pool *p, uint32_t torrent_id, struct btd_storage *s,
                           uint32_t piece, uint64_t offset, uint8_t *buf, size_t len,
                           const uint8_t hash[20], void *user);

@@ -83,6 +83,53 @@ static void test_lanes_match_one_at_a_time(void)
     CHECK(tested > 0 || bt_sha1_lanes_width() == 1);
 }
 
+/*
+ * Random lane counts, lengths and splits of the whole blocks over three
+ * updates; slots past n are left alone.
+ */
+static void test_lanes_random_splits(void)
+{
+    static uint8_t buf[BT_SHA1_LANES_MAX][3000];
+    uint8_t out[BT_SHA1_LANES_MAX + 1][BT_SHA1_LEN], want[BT_SHA1_LEN], sentinel[BT_SHA1_LEN];
+    const uint8_t *p[BT_SHA1_LANES_MAX];
+    struct bt_sha1_lanes l;
+    uint32_t seed = 7;
+    unsigned w, run, i, n, bad = 0, runs = 0;
+    size_t len, whole, a, b;
+
+    memset(sentinel, 0x5a, sizeof(sentinel));
+    for (i = 0; i < BT_SHA1_LANES_MAX; i++)
+        fill(buf[i], sizeof(buf[i]), 100 + i);
+    for (w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
+        for (run = 0; run < 300 && bt_sha1_lanes_init(&l, widths[w]) == 0; run++, runs++) {
+            seed = seed * 1103515245u + 12345u;
+            n = 1 + (seed >> 8) % widths[w];
+            len = (seed >> 12) % sizeof(buf[0]);
+            whole = len / BT_SHA1_BLOCK;
+            a = whole ? (seed >> 3) % (whole + 1) : 0;
+            b = whole - a ? (seed >> 5) % (whole - a + 1) : 0;
+            for (i = 0; i < widths[w]; i++)
+                p[i] = buf[i < n ? i : 0];
+            bt_sha1_lanes_update(&l, p, a * BT_SHA1_BLOCK);
+            for (i = 0; i < widths[w]; i++)
+                p[i] += a * BT_SHA1_BLOCK;
+            bt_sha1_lanes_update(&l, p, b * BT_SHA1_BLOCK);
+            for (i = 0; i < widths[w]; i++)
+                p[i] += b * BT_SHA1_BLOCK;
+            for (i = 0; i <= BT_SHA1_LANES_MAX; i++)
+                memcpy(out[i], sentinel, BT_SHA1_LEN);
+            bt_sha1_lanes_final(&l, p, len - (a + b) * BT_SHA1_BLOCK, n, out);
+            for (i = 0; i < n; i++) {
+                bt_sha1(want, buf[i], len);
+                bad += memcmp(want, out[i], BT_SHA1_LEN) != 0;
+            }
+            bad += memcmp(out[n], sentinel, BT_SHA1_LEN) != 0;
+        }
+    }
+    CHECK_MSG(bad == 0, "%u of %u runs wrong", bad, runs);
+    CHECK(runs > 0 || bt_sha1_lanes_width() == 1);
+}
+
 static void test_lanes_known_vector(void)
 {
     static const uint8_t abc_sha1[BT_SHA1_LEN] = {0xa9, 0x99, 0x3e, 0x36, 0x47, 0x06, 0x81,
@@ -120,6 +167,7 @@ static void test_width_is_one_this_cpu_runs(void)
 int main(void)
 {
     TAP_RUN(test_lanes_match_one_at_a_time);
+    TAP_RUN(test_lanes_random_splits);
     TAP_RUN(test_lanes_known_vector);
     TAP_RUN(test_width_is_one_this_cpu_runs);
     return tap_done();

@@ -314,6 +314,7 @@ static void test_held_checks_run_in_gangs_with_the_same_verdicts(void)
     CHECK(btd_work_pool_inflight(c.pool) == 0);
     btd_work_release(c.pool);
     uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(c.calls == 2 * PIECES && c.bad_id == 0); /* the writes, then each check once */
     for (i = 0; i < PIECES; i++) {
         CHECK(c.seen[i] && c.status[i] == 0);
         CHECK_MSG(c.hash_ok[i] == (i != 5 && i != PIECES - 1), "piece %u", i);
@@ -373,6 +374,40 @@ static void test_free_from_inside_a_callback(void)
     setup(&c, &loop, dir);
     c.free_pool_in_cb = true;
     submit_all(&c, false);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(c.calls == 1);
+    btd_storage_unref(c.storage);
+    CHECK(uv_loop_close(&loop) == 0);
+    tmpdir_remove(dir);
+}
+
+/* The pool freed by the first result of a gang: the rest of the gang is dropped, nothing leaks. */
+static void test_free_from_inside_a_gang(void)
+{
+    uv_loop_t loop;
+    struct ctx c;
+    char dir[64];
+    uint8_t h[20];
+    uint32_t i;
+
+    tmpdir_make(dir, sizeof(dir), "work");
+    uv_loop_init(&loop);
+    setup(&c, &loop, dir);
+    submit_all(&c, false);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    c.calls = 0;
+    c.free_pool_in_cb = true;
+    btd_work_hold(c.pool);
+    btd_work_hold(c.pool); /* nested: only the outer release starts them */
+    for (i = 0; i < PIECES; i++) {
+        hash_of(i, h);
+        CHECK(btd_work_check(c.pool, TORRENT_ID, c.storage, i, (uint64_t)i * PLEN, PLEN, h,
+                             &data[i]) == 0);
+    }
+    btd_work_release(c.pool);
+    CHECK(btd_work_pool_inflight(c.pool) == 0);
+    btd_work_release(c.pool);
+    CHECK(btd_work_pool_inflight(c.pool) > 0);
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(c.calls == 1);
     btd_storage_unref(c.storage);
@@ -608,6 +643,7 @@ int main(void)
     TAP_RUN(test_callback_may_submit_more_jobs);
     TAP_RUN(test_free_with_jobs_in_flight_drops_results);
     TAP_RUN(test_free_from_inside_a_callback);
+    TAP_RUN(test_free_from_inside_a_gang);
     TAP_RUN(test_refuses_oversized_jobs);
     TAP_RUN(test_drain_lands_writes_and_drops_queued_checks);
     TAP_RUN(test_drain_of_an_idle_pool_says_so_at_once);
