@@ -32,6 +32,7 @@ struct hasher {
 
 /* Bytes of each piece read at a time while pieces are hashed in lanes. */
 #define LANE_CHUNK ((uint64_t)128 << 10)
+_Static_assert(LANE_CHUNK % BT_SHA1_BLOCK == 0, "lanes are fed whole blocks but for the last");
 
 struct worker {
     struct hasher *h; /* borrowed */
@@ -199,8 +200,11 @@ static int hash_lanes(struct worker *w, uint32_t first, unsigned n, unsigned wid
     }
     for (unsigned j = 0; j < width; j++)
         lane[j] = w->buf + (j < n ? j : 0) * chunk;
-    advise(w, pos, n * plen);
+    for (unsigned j = 0; plen > chunk && j < n; j++) /* one call reads up to read_ahead_kb */
+        advise(w, pos + j * plen, plen);
     for (uint64_t done = 0; done < plen; done += k) {
+        if (atomic_load(&h->stop))
+            return -ECANCELED; /* another worker failed: it reported why */
         k = plen - done < chunk ? (size_t)(plen - done) : chunk;
         for (unsigned j = 0; j < n; j++) {
             r = read_span(w, pos + j * plen + done, w->buf + j * chunk, k);

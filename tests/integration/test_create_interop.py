@@ -210,6 +210,27 @@ def test_directory(t):
     t.ok(got == want_pieces, "tree: piece hashes across file boundaries are right")
 
 
+def test_many_files_large_pieces(t):
+    """Pieces over 128 KiB across many small and empty files: btctl create hashes up to 16
+    of them at once in lanes (where the CPU has them), 128 KiB of each at a time."""
+    root = path("many", "payload")
+    rng = random.Random(5)
+    sizes = {"f%03d.bin" % i: rng.choice([0, 1, 4095, 70000, 131072, 300001]) for i in range(120)}
+    for i, (rel, size) in enumerate(sorted(sizes.items())):
+        write_random(os.path.join(root, rel), size, 500 + i)
+    out = path("many.torrent")
+    r = btctl("create", root, "-o", out, "--piece-length", "256K")
+    t.ok(r.returncode == 0, "many files: btctl create exits 0", r.stderr)
+    if r.returncode != 0:
+        return
+    ti = lt.torrent_info(out)
+    want = piece_hashes([os.path.join(root, rel) for rel in sorted(sizes)], 262144)
+    got = [bytes(ti.hash_for_piece(i)) for i in range(ti.num_pieces())]
+    t.ok(len(want) >= 24 and got == want,
+         "many files, 256 KiB pieces: every piece hash is SHA-1 of its bytes (%d pieces)"
+         % len(want))
+
+
 def test_single_tracker(t):
     src = path("one", "f.bin")
     out = path("one.torrent")
@@ -375,7 +396,8 @@ def test_usage(t):
 
 def main():
     t = btdtest.Tap()
-    for fn in (test_single_file, test_directory, test_single_tracker, test_matches_mktorrent,
+    for fn in (test_single_file, test_directory, test_many_files_large_pieces,
+               test_single_tracker, test_matches_mktorrent,
                test_info_reads_others, test_info_rejects_malformed, test_refuses_overwrite,
                test_default_piece_length, test_usage):
         t.run(fn)
