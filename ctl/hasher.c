@@ -90,7 +90,10 @@ static int open_file(struct worker *w, size_t i)
     return 0;
 }
 
-/* Reads len bytes of the payload at pos, across files. 0, or -errno (reported). */
+/*
+ * Reads len bytes of the payload at pos, across files; with buf NULL, asks
+ * the kernel to read them ahead instead. 0, or -errno (reported).
+ */
 static int read_span(struct worker *w, uint64_t pos, uint8_t *buf, size_t len)
 {
     const struct btctl_payload *p = w->h->p;
@@ -112,6 +115,12 @@ static int read_span(struct worker *w, uint64_t pos, uint8_t *buf, size_t len)
         r = open_file(w, i);
         if (r < 0)
             return r;
+        if (!buf) { /* ahead: lanes read pieces side by side */
+            posix_fadvise(w->fd, (off_t)in_file, (off_t)n, POSIX_FADV_WILLNEED);
+            pos += n;
+            len -= n;
+            continue;
+        }
         got = pread(w->fd, buf, n, (off_t)in_file);
         if (got < 0 && errno == EINTR)
             continue;
@@ -162,27 +171,6 @@ static int hash_piece(struct worker *w, uint32_t i, size_t bufsize)
     return 0;
 }
 
-/* Asks the kernel to read [pos, pos + len) of the payload ahead: lanes read pieces side by side. */
-static void advise(struct worker *w, uint64_t pos, uint64_t len)
-{
-    const struct btctl_payload *p = w->h->p;
-
-    for (size_t i = find_file(p, pos); len > 0 && i < p->count; i++) {
-        const struct btctl_payload_file *f = &p->files[i];
-        uint64_t in_file = pos - f->offset, n = len;
-
-        if (f->offset + f->length <= pos)
-            continue; /* an empty file */
-        if (f->length - in_file < n)
-            n = f->length - in_file;
-        if (open_file(w, i) < 0)
-            return;
-        posix_fadvise(w->fd, (off_t)in_file, (off_t)n, POSIX_FADV_WILLNEED);
-        pos += n;
-        len -= n;
-    }
-}
-
 /* Hashes the n whole pieces from first at once, in lanes of width. 0, or -errno (reported). */
 static int hash_lanes(struct worker *w, uint32_t first, unsigned n, unsigned width)
 {
@@ -201,7 +189,7 @@ static int hash_lanes(struct worker *w, uint32_t first, unsigned n, unsigned wid
     for (unsigned j = 0; j < width; j++)
         lane[j] = w->buf + (j < n ? j : 0) * chunk;
     for (unsigned j = 0; plen > chunk && j < n; j++) /* one call reads up to read_ahead_kb */
-        advise(w, pos + j * plen, plen);
+        read_span(w, pos + j * plen, NULL, (size_t)plen);
     for (uint64_t done = 0; done < plen; done += k) {
         if (atomic_load(&h->stop))
             return -ECANCELED; /* another worker failed: it reported why */

@@ -130,16 +130,17 @@ static void check_gang(struct job *job)
     uint8_t digest[BT_SHA1_LANES_MAX][BT_SHA1_LEN];
     int status[BT_SHA1_LANES_MAX];
     uint32_t file[BT_SHA1_LANES_MAX];
-    unsigned n = 0, i, width = bt_sha1_lanes_width();
-    int r = 0;
+    unsigned n = 0, i;
+    int r;
 
     for (j = job; j && n < BT_SHA1_LANES_MAX; j = j->gang) {
         m[n] = j;
         off[n++] = j->offset;
     }
-    if (width > 1 && n >= bt_sha1_lanes_min(width))
-        r = btd_storage_hash_lanes(job->storage, width, n, off, job->len, digest, status, file);
-    if (width <= 1 || n < bt_sha1_lanes_min(width) || r < 0) { /* no lanes (-ENOMEM): singly */
+    /* gather_gang made it of bt_sha1_lanes_min (at least) of the pool's lanes, this CPU's */
+    r = btd_storage_hash_lanes(job->storage, bt_sha1_lanes_width(), n, off, job->len, digest,
+                               status, file);
+    if (r < 0) { /* no lanes after all (-ENOMEM): one at a time */
         for (i = 0; i < n; i++)
             check_piece(m[i]);
         return;
