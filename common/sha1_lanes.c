@@ -12,6 +12,7 @@
 #include "sha1_lanes.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -380,4 +381,46 @@ void bt_sha1_lanes_final(struct bt_sha1_lanes *l, const uint8_t *const rest[], s
     for (i = 0; i < n && i < l->width; i++)
         for (w = 0; w < 5; w++)
             put_be32(out[i] + 4 * w, l->h[w][i]);
+}
+
+int bt_sha1_lanes_digest(unsigned width, unsigned n, uint64_t len, size_t chunk, uint8_t *buf,
+                         bt_sha1_lanes_read_fn read, void *arg, uint8_t out[][BT_SHA1_LEN])
+{
+    const uint8_t *p[BT_SHA1_LANES_MAX];
+    bool lost[BT_SHA1_LANES_MAX] = {false};
+    struct bt_sha1_lanes l;
+    uint64_t done = 0;
+    size_t k;
+    unsigned i, alive;
+    int r;
+
+    if (chunk > len)
+        chunk = (size_t)len; /* one read of each: whole blocks or not */
+    if (n == 0 || n > width || (chunk < len && (chunk == 0 || chunk % BT_SHA1_BLOCK != 0)))
+        return -EINVAL;
+    r = bt_sha1_lanes_init(&l, width);
+    if (r < 0)
+        return r;
+    for (i = 0; i < width; i++) /* lanes past n hash lane 0's bytes, unread */
+        p[i] = buf + (size_t)(i < n ? i : 0) * chunk;
+    do { /* once at least: an empty message has a digest too */
+        k = len - done < chunk ? (size_t)(len - done) : chunk;
+        for (i = alive = 0; i < n; i++) {
+            if (!lost[i]) {
+                r = read(arg, i, done, buf + (size_t)i * chunk, k);
+                if (r < 0)
+                    return r;
+                lost[i] = r > 0;
+            }
+            alive += !lost[i];
+        }
+        if (alive == 0)
+            return 0; /* every lane lost: no digest is of use */
+        if (done + k < len)
+            bt_sha1_lanes_update(&l, p, k);
+        else
+            bt_sha1_lanes_final(&l, p, k, n, out);
+        done += k;
+    } while (done < len);
+    return 0;
 }

@@ -59,4 +59,21 @@ void bt_sha1_lanes_update(struct bt_sha1_lanes *l, const uint8_t *const p[], siz
 void bt_sha1_lanes_final(struct bt_sha1_lanes *l, const uint8_t *const rest[], size_t rest_len,
                          unsigned n, uint8_t out[][BT_SHA1_LEN]);
 
+/*
+ * Reads n bytes of lane's message, from byte at, into dst: 0; > 0 when that
+ * lane is lost (it is read no more, and its digest is of no use); < 0 to
+ * stop the whole run, which returns it.
+ */
+typedef int (*bt_sha1_lanes_read_fn)(void *arg, unsigned lane, uint64_t at, uint8_t *dst, size_t n);
+
+/*
+ * Digests of n messages (n <= width) of len bytes each, read through read
+ * chunk bytes of each at a time (whole blocks, unless chunk >= len), lane
+ * i's into buf + i * chunk (buf: n * chunk bytes). Reads every lane at
+ * least once, even for len 0, and stops early once every lane is lost. 0,
+ * what read returned < 0, -EINVAL or -ENOTSUP.
+ */
+int bt_sha1_lanes_digest(unsigned width, unsigned n, uint64_t len, size_t chunk, uint8_t *buf,
+                         bt_sha1_lanes_read_fn read, void *arg, uint8_t out[][BT_SHA1_LEN]);
+
 #endif

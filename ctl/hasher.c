@@ -171,41 +171,39 @@ static int hash_piece(struct worker *w, uint32_t i, size_t bufsize)
     return 0;
 }
 
+struct lanes_read {
+    struct worker *w;
+    uint64_t pos; /* the first piece's offset in the payload */
+    bool failed;  /* a read failed: it reported why */
+};
+
+static int lanes_read(void *arg, unsigned lane, uint64_t at, uint8_t *dst, size_t n)
+{
+    struct lanes_read *lr = arg;
+    int r = -ECANCELED; /* another worker failed: it reported why */
+
+    if (!atomic_load(&lr->w->h->stop))
+        r = read_span(lr->w, lr->pos + lane * lr->w->h->piece_length + at, dst, n);
+    lr->failed = r < 0;
+    return r;
+}
+
 /* Hashes the n whole pieces from first at once, in lanes of width. 0, or -errno (reported). */
 static int hash_lanes(struct worker *w, uint32_t first, unsigned n, unsigned width)
 {
     struct hasher *h = w->h;
-    uint64_t plen = h->piece_length, pos = (uint64_t)first * plen;
-    size_t chunk = (size_t)(plen < LANE_CHUNK ? plen : LANE_CHUNK), k;
-    uint8_t out[BT_SHA1_LANES_MAX][BT_SHA1_LEN];
-    const uint8_t *lane[BT_SHA1_LANES_MAX];
-    struct bt_sha1_lanes l;
-    int r = bt_sha1_lanes_init(&l, width);
+    struct lanes_read lr = {.w = w, .pos = (uint64_t)first * h->piece_length};
+    uint64_t plen = h->piece_length;
+    size_t chunk = (size_t)(plen < LANE_CHUNK ? plen : LANE_CHUNK);
+    int r;
 
-    if (r < 0) {
-        fail(h, r, h->p->name, strerror(-r));
-        return r;
-    }
-    for (unsigned j = 0; j < width; j++)
-        lane[j] = w->buf + (j < n ? j : 0) * chunk;
     for (unsigned j = 0; plen > chunk && j < n; j++) /* one call reads up to read_ahead_kb */
-        read_span(w, pos + j * plen, NULL, (size_t)plen);
-    for (uint64_t done = 0; done < plen; done += k) {
-        if (atomic_load(&h->stop))
-            return -ECANCELED; /* another worker failed: it reported why */
-        k = plen - done < chunk ? (size_t)(plen - done) : chunk;
-        for (unsigned j = 0; j < n; j++) {
-            r = read_span(w, pos + j * plen + done, w->buf + j * chunk, k);
-            if (r < 0)
-                return r;
-        }
-        if (done + k < plen)
-            bt_sha1_lanes_update(&l, lane, k);
-        else
-            bt_sha1_lanes_final(&l, lane, k, n, out);
-    }
-    memcpy(h->pieces + (size_t)first * BT_SHA1_LEN, out, (size_t)n * BT_SHA1_LEN);
-    return 0;
+        read_span(w, lr.pos + j * plen, NULL, (size_t)plen);
+    r = bt_sha1_lanes_digest(width, n, plen, chunk, w->buf, lanes_read, &lr,
+                             (uint8_t(*)[BT_SHA1_LEN])(h->pieces + (size_t)first * BT_SHA1_LEN));
+    if (r < 0 && !lr.failed)
+        fail(h, r, h->p->name, strerror(-r));
+    return r;
 }
 
 /*

@@ -1054,46 +1054,44 @@ static int advise_span(struct btd_storage *s, uint32_t i, uint64_t in, size_t do
     return 0;
 }
 
+struct lanes_read {
+    struct btd_storage *s;
+    const uint64_t *off;
+    int *status;
+    uint32_t *fail_file;
+};
+
+/* A lane whose read fails keeps the verdict in its status and is read no more. */
+static int lanes_read(void *arg, unsigned lane, uint64_t at, uint8_t *dst, size_t n)
+{
+    struct lanes_read *lr = arg;
+
+    lr->status[lane] = btd_storage_read(lr->s, lr->off[lane] + at, dst, n, &lr->fail_file[lane]);
+    return lr->status[lane] != 0;
+}
+
 int btd_storage_hash_lanes(struct btd_storage *s, unsigned width, unsigned n, const uint64_t *off,
                            size_t len, uint8_t (*out)[BT_SHA1_LEN], int *status,
                            uint32_t *fail_file)
 {
-    size_t chunk = len < HASH_CHUNK ? len : HASH_CHUNK, done, k;
-    const uint8_t *p[BT_SHA1_LANES_MAX];
-    struct bt_sha1_lanes l;
+    struct lanes_read lr = {.s = s, .off = off, .status = status, .fail_file = fail_file};
+    size_t chunk = len < HASH_CHUNK ? len : HASH_CHUNK;
     uint8_t *buf;
-    unsigned i, alive;
-    int r = n == 0 || n > width ? -EINVAL : bt_sha1_lanes_init(&l, width);
+    unsigned i;
+    int r;
 
-    if (r < 0)
-        return r;
+    if (n == 0 || n > width)
+        return -EINVAL;
     buf = malloc(chunk ? chunk * n : 1);
     if (!buf)
         return -ENOMEM;
-    for (i = 0; i < width; i++)
-        p[i] = buf + (i < n ? i : 0) * chunk;
     for (i = 0; i < n; i++) {
         status[i] = 0;
         each_span(s, off[i], len, advise_span, NULL, NULL);
     }
-    done = 0;
-    do { /* once at least: an empty span has a digest too */
-        k = len - done < chunk ? len - done : chunk;
-        for (i = alive = 0; i < n; i++) {
-            if (status[i] == 0)
-                status[i] = btd_storage_read(s, off[i] + done, buf + i * chunk, k, &fail_file[i]);
-            alive += status[i] == 0;
-        }
-        if (alive == 0)
-            break; /* every span failed: no digest is of use */
-        if (done + k < len)
-            bt_sha1_lanes_update(&l, p, k); /* chunk is whole blocks */
-        else
-            bt_sha1_lanes_final(&l, p, k, n, out);
-        done += k;
-    } while (done < len);
+    r = bt_sha1_lanes_digest(width, n, len, chunk, buf, lanes_read, &lr, out);
     free(buf);
-    return 0;
+    return r;
 }
 
 int btd_storage_sync(struct btd_storage *s)

@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,6 +153,132 @@ static void test_lanes_known_vector(void)
     }
 }
 
+/* Messages for the driver: lane i's is msg + i * stride; reads are logged, lanes can be lost. */
+struct driver_src {
+    const uint8_t *msg;
+    size_t stride;
+    uint64_t lose_at[BT_SHA1_LANES_MAX]; /* a read from here on loses the lane; UINT64_MAX: never */
+    unsigned stop_lane;                  /* its read from stop_at stops the run; width: never */
+    uint64_t stop_at;
+    unsigned reads[BT_SHA1_LANES_MAX];
+    unsigned bad_reads; /* a read past a lost lane, or of the wrong size */
+    bool lost[BT_SHA1_LANES_MAX];
+    size_t chunk;
+    uint64_t len;
+};
+
+static int driver_read(void *arg, unsigned lane, uint64_t at, uint8_t *dst, size_t n)
+{
+    struct driver_src *d = arg;
+    size_t want = d->len - at < d->chunk ? (size_t)(d->len - at) : d->chunk;
+
+    d->reads[lane]++;
+    if (d->lost[lane] || n != want)
+        d->bad_reads++;
+    if (lane == d->stop_lane && at >= d->stop_at)
+        return -EIO;
+    if (at >= d->lose_at[lane]) {
+        d->lost[lane] = true;
+        return 1;
+    }
+    memcpy(dst, d->msg + lane * d->stride + at, n);
+    return 0;
+}
+
+static void driver_reset(struct driver_src *d, unsigned width)
+{
+    unsigned i;
+
+    for (i = 0; i < BT_SHA1_LANES_MAX; i++) {
+        d->lose_at[i] = UINT64_MAX;
+        d->reads[i] = 0;
+        d->lost[i] = false;
+    }
+    d->stop_lane = width;
+    d->bad_reads = 0;
+}
+
+/*
+ * bt_sha1_lanes_digest: right digests for whole chunks, a short last
+ * chunk, one chunk over the whole message and an empty one; a lost lane is
+ * read no more and the others still come out right; every lane lost ends
+ * the run; a read's error stops it; bad arguments are refused.
+ */
+static void test_digest_driver(void)
+{
+    static const struct {
+        uint64_t len;
+        size_t chunk;
+    } cases[] = {{4096, 1024}, {5000, 1024}, {777, 4096}, {0, 64}, {131072, 16384}};
+    size_t stride = 131072;
+    uint8_t *msg = malloc(BT_SHA1_LANES_MAX * stride), *buf = malloc(BT_SHA1_LANES_MAX * 16384);
+    uint8_t out[BT_SHA1_LANES_MAX][BT_SHA1_LEN], want[BT_SHA1_LEN];
+    struct driver_src d = {.stride = stride};
+    unsigned w, c, i, n, width, total, upto;
+
+    if (!msg || !buf) {
+        CHECK(0);
+        free(msg);
+        free(buf);
+        return;
+    }
+    fill(msg, BT_SHA1_LANES_MAX * stride, 7);
+    d.msg = msg;
+    for (w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
+        width = widths[w];
+        if (!bt_sha1_lanes_supported(width)) {
+            CHECK(bt_sha1_lanes_digest(width, 1, 64, 64, buf, driver_read, &d, out) == -ENOTSUP);
+            continue;
+        }
+        for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+            n = bt_sha1_lanes_min(width) + c % 3;
+            d.len = cases[c].len;
+            d.chunk = cases[c].chunk < d.len ? cases[c].chunk : (size_t)d.len;
+            driver_reset(&d, width);
+            d.lose_at[1] = d.len / 2; /* lane 1 lost half way (at once when short) */
+            memset(out, 0, sizeof(out));
+            CHECK(bt_sha1_lanes_digest(width, n, d.len, cases[c].chunk, buf, driver_read, &d,
+                                       out) == 0);
+            CHECK_MSG(d.bad_reads == 0, "width %u case %u", width, c);
+            total = d.len ? (unsigned)((d.len + d.chunk - 1) / d.chunk) : 1;
+            for (i = 0; i < n; i++) {
+                if (i == 1)
+                    continue;
+                bt_sha1(want, msg + i * stride, (size_t)d.len);
+                CHECK_MSG(memcmp(out[i], want, BT_SHA1_LEN) == 0, "width %u case %u lane %u", width,
+                          c, i);
+                CHECK(d.reads[i] == total);
+            }
+            /* up to and with the first read at or past lose_at */
+            upto = d.len ? (unsigned)((d.lose_at[1] + d.chunk - 1) / d.chunk) + 1 : 1;
+            CHECK_MSG(d.reads[1] == (upto < total ? upto : total), "width %u case %u", width, c);
+        }
+        /* Every lane lost: the run ends at that chunk, and no digest is written. */
+        d.len = 8192;
+        d.chunk = 1024;
+        driver_reset(&d, width);
+        for (i = 0; i < width; i++)
+            d.lose_at[i] = i < 3 ? 1024 : 2048;
+        memset(out, 0xaa, sizeof(out));
+        CHECK(bt_sha1_lanes_digest(width, width, d.len, d.chunk, buf, driver_read, &d, out) == 0);
+        CHECK(d.bad_reads == 0 && d.reads[0] == 2 && d.reads[width - 1] == 3);
+        CHECK(out[0][0] == 0xaa && out[width - 1][BT_SHA1_LEN - 1] == 0xaa);
+        /* A read's error stops the run and is returned. */
+        driver_reset(&d, width);
+        d.stop_lane = 2;
+        d.stop_at = 3072;
+        CHECK(bt_sha1_lanes_digest(width, width, d.len, d.chunk, buf, driver_read, &d, out) ==
+              -EIO);
+        CHECK(d.reads[2] == 4 && d.reads[3] == 3);
+        CHECK(bt_sha1_lanes_digest(width, 0, 64, 64, buf, driver_read, &d, out) == -EINVAL);
+        CHECK(bt_sha1_lanes_digest(width, width + 1, 64, 64, buf, driver_read, &d, out) == -EINVAL);
+        CHECK(bt_sha1_lanes_digest(width, 1, 256, 100, buf, driver_read, &d, out) == -EINVAL);
+        CHECK(bt_sha1_lanes_digest(width, 1, 256, 0, buf, driver_read, &d, out) == -EINVAL);
+    }
+    free(msg);
+    free(buf);
+}
+
 static void test_width_is_one_this_cpu_runs(void)
 {
     struct bt_sha1_lanes l;
@@ -169,6 +297,7 @@ int main(void)
     TAP_RUN(test_lanes_match_one_at_a_time);
     TAP_RUN(test_lanes_random_splits);
     TAP_RUN(test_lanes_known_vector);
+    TAP_RUN(test_digest_driver);
     TAP_RUN(test_width_is_one_this_cpu_runs);
     return tap_done();
 }
