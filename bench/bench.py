@@ -2,8 +2,8 @@
 """bench: btd against aria2c, python3-libtorrent and transmission on loopback.
 
     bench.py --build DIR [--mode download|upload|both|recheck|idle|all] [--size MIB]
-             [--layout single|multi] [--runs N] [--seeders N] [--leechers N]
-             [--leech-queue N]
+             [--layout single|multi] [--piece-length BYTES] [--runs N] [--seeders N]
+             [--seeder-limit BYTES_PER_S] [--leechers N] [--leech-queue N]
              [--leech-mse] [--clients LIST] [--no-transmission] [--recheck-size MIB]
              [--recheck-no-lt] [--recheck-cold]
              [--lt-hash-threads N] [--idle-torrents N] [--idle-kib KIB]
@@ -15,10 +15,11 @@ download and upload.
 
 Download and upload make a random payload (--layout single: one file;
 multi: 40 files of varied sizes, most one level down in a directory) and a
-torrent for it.
+torrent for it (btctl create's piece length, or --piece-length).
 
 Download (--mode download, both or all): starts opentracker on 127.0.0.1
-and N python3-libtorrent seeders on 127.0.0.2.., then downloads the payload
+and N python3-libtorrent seeders on 127.0.0.2.. (each held to
+--seeder-limit bytes/s if given: a swarm of many slow peers), then downloads the payload
 with each client in turn (A B C D A B C D ...), every run into a fresh
 directory, and checks the sha256 of every file.
 Wall time: btd from `btctl add` to `btctl wait` returning (a fresh btd is
@@ -271,7 +272,8 @@ def run_transmission(a, torrent, ddir, log):
         for i in range(a.seeders):  # started together, not waited for one by one
             seeders.append(Child(["/usr/bin/python3", LT_PEER, "--torrent", torrent, "--dir",
                                   a.seed_dir, "--ip", "127.0.0.%d" % (11 + i), "--seed", "--peer",
-                                  "%s:%d" % (TR_IP, peer_port)], "%s.seeder%d" % (log, i + 1)))
+                                  "%s:%d" % (TR_IP, peer_port), "--upload-limit",
+                                  str(a.seeder_limit)], "%s.seeder%d" % (log, i + 1)))
         deadline = t0 + a.timeout
         while True:
             if child.exited():
@@ -1108,8 +1110,9 @@ def report(a, down, up, rc, idle, started):
             "%d files of varied sizes in a directory, most one level down (--layout multi)"
             % MULTI_FILES, a.piece_length // 1024)), ("runs per client", str(a.runs))]
     if down is not None:
-        params += [("download: seeders", "%d python3-libtorrent on 127.0.0.2.., opentracker on "
-                    "127.0.0.1" % a.seeders),
+        params += [("download: seeders", "%d python3-libtorrent on 127.0.0.2..%s, opentracker on "
+                    "127.0.0.1" % (a.seeders, ", each held to %d KiB/s" % (a.seeder_limit // 1024)
+                                   if a.seeder_limit else "")),
                    ("download: warm-up", "one untimed libtorrent download" if a.warmup else "none")]
     if up is not None:
         params += [("upload", "one seeder on %s (btd: a fresh one per run; libtorrent: lt_peer.py "
@@ -1271,12 +1274,14 @@ def download_part(a, name, sums):
         torrent = os.path.join(a.work, "payload.torrent")
         port = swarm.free_port()
         ih = swarm.create_torrent(a.btctl, os.path.join(a.seed_dir, name), torrent,
-                                  trackers=[swarm.Opentracker.urls(port)[0]])
+                                  trackers=[swarm.Opentracker.urls(port)[0]],
+                                  piece_length=a.piece_length)
         if ih != a.info_hash:
             raise RuntimeError("the tracker's torrent has another info-hash")
         tracker = swarm.Opentracker([ih], port=port)
         for i in range(a.seeders):
-            seeders.append(swarm.LtPeer(torrent, a.seed_dir, "127.0.0.%d" % (2 + i)))
+            seeders.append(swarm.LtPeer(torrent, a.seed_dir, "127.0.0.%d" % (2 + i),
+                                        upload_limit=a.seeder_limit))
         print("download: tracker %s, %d seeders announced" % (tracker.http, len(seeders)),
               flush=True)
         if a.warmup:
@@ -1323,6 +1328,10 @@ def main():
                     help="download and upload payload: one file (default), or multi: %d files "
                     "of varied sizes in a directory, most one level down" % MULTI_FILES)
     ap.add_argument("--runs", type=int, default=3, help="runs per client (default 3)")
+    ap.add_argument("--piece-length", type=int, default=None, metavar="BYTES",
+                    help="the payload torrent's piece length (default: btctl create's)")
+    ap.add_argument("--seeder-limit", type=int, default=0, metavar="BYTES_PER_S",
+                    help="upload limit of each download seeder (default: none)")
     ap.add_argument("--seeders", type=int, default=2,
                     help="libtorrent seeders of the download part (default 2)")
     ap.add_argument("--leechers", type=int, default=1, metavar="N",
@@ -1389,7 +1398,7 @@ def main():
             # by its announce URL (outside the info dictionary), so both have one info-hash.
             a.utorrent = os.path.join(a.work, "payload-notracker.torrent")
             a.info_hash = swarm.create_torrent(a.btctl, os.path.join(a.seed_dir, name),
-                                               a.utorrent)
+                                               a.utorrent, piece_length=a.piece_length)
             with open(a.utorrent, "rb") as f:
                 raw = f.read()
             a.piece_length = int(raw.split(b"12:piece lengthi", 1)[1].split(b"e", 1)[0])

@@ -165,11 +165,19 @@ uint32_t btd__peer_max_depth(const struct btd_peer *p)
     return p->ext_reqq && p->ext_reqq < BTD_PEER_MAX_REQUESTS ? p->ext_reqq : BTD_PEER_MAX_REQUESTS;
 }
 
+/* The deepest p's pipeline grows: its max depth, within the torrent's request share. */
+static uint32_t depth_cap(const struct btd_peer *p)
+{
+    uint32_t most = btd__peer_max_depth(p), share = p->torrent ? p->torrent->request_share : 0;
+
+    return share && share < most ? share : most;
+}
+
 void btd__peer_tick_requests(struct btd_peer *p, uint64_t now)
 {
     uint64_t rate = (uint64_t)p->down.per_second;
     uint64_t want = BTD_PEER_MIN_REQUESTS + rate / BTD_BLOCK_SIZE; /* a second of its blocks */
-    uint32_t most = btd__peer_max_depth(p);
+    uint32_t most = depth_cap(p);
 
     /* The smoothed rate lags (a new peer's first tick sees part of a second, weighted 0.4):
      * the depth slow start reached is at most halved per tick. */
@@ -316,7 +324,7 @@ static void on_piece(struct btd_peer *p, const struct bt_wire_msg *m)
      * ticks, so a peer held back by its bandwidth has 1 to 2 s of blocks
      * asked for. Not while the tick has just set the depth below nreqs.
      */
-    if (p->nreqs == p->depth && p->depth < btd__peer_max_depth(p))
+    if (p->nreqs == p->depth && p->depth < depth_cap(p))
         p->depth++;
     remove_request(p, i);
     btd_picker_cancel(&t->picker, m->index, m->begin);

@@ -255,9 +255,9 @@ static int endgame_block(struct btd_picker *p, const struct btd_picker_peer *pee
 int btd_picker_next(struct btd_picker *p, const struct btd_picker_peer *peer, uint32_t *ret_piece,
                     uint32_t *ret_begin, uint32_t *ret_len)
 {
-    struct btd_job *j;
+    struct btd_job *j, *help;
     int64_t piece;
-    int b;
+    int b, help_block = -1;
 
     if (p->halted)
         return 0;
@@ -287,6 +287,20 @@ int btd_picker_next(struct btd_picker *p, const struct btd_picker_peer *peer, ui
             return take(j, 0, ret_piece, ret_begin, ret_len);
         }
     }
+    /* Every buffer taken: help with another peer's job rather than stand
+     * idle, the oldest first (jobs are newest first), which frees its buffer soonest. */
+    help = NULL;
+    for (j = p->jobs; j; j = j->next) {
+        if (j->buf && j->owner != peer->key && peer->has(peer->key, j->index)) {
+            b = free_block(j);
+            if (b >= 0) {
+                help = j;
+                help_block = b;
+            }
+        }
+    }
+    if (help)
+        return take(help, (uint32_t)help_block, ret_piece, ret_begin, ret_len);
     if (p->unclaimed > 0 || !peer->requested)
         return 0;
     b = endgame_block(p, peer, &j);

@@ -12,7 +12,9 @@
  * Picking: a peer first continues its own jobs, then adopts an orphaned
  * job, then claims an unclaimed piece it has, while fewer than max_jobs
  * pieces are in flight: of the highest priority it can serve, the rarest
- * (random tie-break). A piece of priority SKIP (it touches no wanted file)
+ * (random tie-break). With every buffer taken, it asks for free blocks of
+ * other peers' jobs (pieces it has), so max_jobs bounds memory, not the
+ * number of peers sending at once. A piece of priority SKIP (it touches no wanted file)
  * is never claimed, and is counted in neither `unclaimed` nor the rarity
  * histograms; a torrent is complete when every piece not SKIP is had. When nothing is
  * unclaimed (end game) it may also request blocks of other peers' jobs

@@ -650,6 +650,29 @@ static void rate_tick(struct btd_rate *r)
     r->bytes_this_second = 0;
 }
 
+/*
+ * The blocks the piece buffers hold, shared out among the peers sending to
+ * us: with more peers than buffers, the deep pipelines of the first few
+ * would take every block and leave the others idle. 0 when nobody sends.
+ */
+static uint32_t request_share(const struct btd_torrent *t)
+{
+    const struct btd_picker *pk = &t->picker;
+    uint64_t blocks =
+        (uint64_t)pk->max_jobs * ((pk->piece_length + BTD_BLOCK_SIZE - 1) / BTD_BLOCK_SIZE);
+    const struct btd_peer *p;
+    uint64_t n = 0, share;
+
+    for (p = t->peers; p; p = p->next)
+        n += p->state == BTD_PEER_ACTIVE && p->am_interested && !p->peer_choking;
+    if (n == 0 || blocks == 0)
+        return 0;
+    share = blocks / (2 * n); /* about half the buffers' blocks are in, waiting for the rest */
+    if (share < BTD_PEER_MIN_REQUESTS)
+        share = BTD_PEER_MIN_REQUESTS;
+    return share > UINT32_MAX ? UINT32_MAX : (uint32_t)share;
+}
+
 void btd_torrent_tick(struct btd_torrent *t)
 {
     uint64_t now = uv_now(t->session->loop);
@@ -658,6 +681,7 @@ void btd_torrent_tick(struct btd_torrent *t)
     btd__torrent_seed_tick(t); /* reads this second's upload: before rate_tick */
     rate_tick(&t->down);
     rate_tick(&t->up);
+    t->request_share = t->meta ? request_share(t) : 0;
     for (p = t->peers; p; p = next) {
         next = p->next;
         rate_tick(&p->down);

@@ -87,6 +87,7 @@ struct btd_torrent {
     struct btd_tracker *tracker; /* owned */
     struct btd_peer *peers;      /* owned list */
     uint32_t npeers;
+    uint32_t request_share;      /* blocks a sending peer may have asked for; 0: no cap (tick) */
     struct btd_addr_entry *book; /* owned: nbook entries of book_cap (grows as needed) */
     uint32_t nbook;
     uint32_t book_cap;

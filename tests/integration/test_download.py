@@ -9,6 +9,7 @@ socket. Each scenario checks every file's sha256 against the original.
 import os
 import socket
 import sys
+import time
 
 import btdtest
 from swarm import (Aria2Seeder, Btd, FakePeer, LtPeer, Opentracker, RpcError, free_port,
@@ -227,6 +228,54 @@ def test_jobs_pause_resume_remove(t):
         t.eq(btd.stop(), 0, "pause/resume: btd exits 0")
 
 
+def test_more_peers_than_piece_buffers(t):
+    """Six seeders held to 3 MiB/s each, 4 MiB pieces, piece_memory 8 MiB: two piece buffers
+    (512 blocks) for six peers. Before, a peer only asked for blocks of its own piece, so two
+    peers sent while four stood idle (a third of the swarm's speed); and with pieces shared, a
+    second of each peer's blocks (192) let the first three take every block. Now peers help
+    with each other's pieces, and each asks for at most its share, 512 / (2 x 6) = 42 blocks,
+    so at least four send at once while there are still only two buffers."""
+    files = {"wide.bin": 96 * 1024 * 1024 + 777}
+    seed_dir, sums, torrent, _ = payload_torrent(BTCTL, files, "wide.bin",
+                                                 piece_length=4 * 1024 * 1024)
+    seeders = [LtPeer(torrent, seed_dir, "127.0.0.%d" % (i + 2), upload_limit=3 * 1024 * 1024)
+               for i in range(6)]
+    btd = Btd(BTD)
+    try:
+        tid = str(btd.add(torrent, peers=[sd.addr for sd in seeders])["id"])
+
+        def sending():
+            return [p for p in btd.call("torrent.peers", id=tid)
+                    if p["state"] == "active" and not p["choking_us"]]
+        # A libtorrent that has just started drops the first connections now and then
+        # (before its accept): btd dials again a few seconds later.
+        wait_until(lambda: len(sending()) == 6, 60, "all six seeders to unchoke btd")
+        start, polls = time.monotonic(), []
+        while True:
+            jobs, peers = btd.call("torrent.jobs", id=tid), sending()
+            if jobs["unclaimed"] == 0 or time.monotonic() - start > 120:
+                break
+            if time.monotonic() - start >= 2:  # a tick has set the share, the excess is in
+                polls.append((len(jobs["pending"]), max(p["requests"] for p in peers),
+                              sum(1 for p in peers if p["requests"] > 0)))
+            time.sleep(0.05)
+        t.ok(len(polls) >= 5, "wide swarm: polled while pieces were still unclaimed", len(polls))
+        t.ok(all(pending <= 2 for pending, _, _ in polls),
+             "wide swarm: never more than the two piece buffers piece_memory allows", polls)
+        # 42; 51 after a tick that found one of the six choking btd
+        t.ok(polls and max(most for _, most, _ in polls) <= 51,
+             "wide swarm: no peer holds more than its share of the requests", polls)
+        t.ok(polls and max(n for _, _, n in polls) >= 4,
+             "wide swarm: four or more peers have requests out at once", polls)
+        st = btd.wait_done(tid, timeout=150)
+        t.eq(st["hash_failures"], 0, "wide swarm: no piece failed its hash")
+        check_files(t, btd, sums, "wide swarm")
+    finally:
+        for sd in seeders:
+            sd.stop()
+        t.eq(btd.stop(), 0, "wide swarm: btd exits 0")
+
+
 def test_incoming_seeder_and_unknown_hash(t):
     """A seeder that dials btd is served; a handshake for another torrent is refused."""
     seed_dir, sums, torrent, ih = payload_torrent(BTCTL, SINGLE, "single.bin", piece_length=32768)
@@ -294,7 +343,7 @@ def main():
                test_multi_file_over_udp_tracker,
                test_aria2_seeder, test_dead_first_tier_falls_through,
                test_direct_peers_without_tracker, test_pipeline_opens_each_round_trip,
-               test_jobs_pause_resume_remove,
+               test_jobs_pause_resume_remove, test_more_peers_than_piece_buffers,
                test_incoming_seeder_and_unknown_hash, test_starving_torrent_announces_again):
         t.run(fn)
     return t.done()

@@ -89,6 +89,32 @@ static void test_jobs_in_flight_are_bounded(void)
     btd_picker_deinit(&p);
 }
 
+static void test_full_budget_peers_help_with_other_jobs(void)
+{
+    struct btd_picker p;
+    struct fake a = {0}, b = {0}, c = {0}, d = {0};
+    uint32_t piece, begin, len, x, y, i, n = 0;
+
+    CHECK(btd_picker_init(&p, 8, 65536, 8 * 65536, 2) == 0);
+    for (i = 0; i < 8; i++)
+        a.has[i] = b.has[i] = c.has[i] = true;
+    CHECK(next(&p, &a, &x, &begin, &len) == 1 && begin == 0);
+    CHECK(next(&p, &c, &y, &begin, &len) == 1 && y != x && begin == 0);
+    CHECK(p.njobs == 2);
+    /* b claims nothing: it asks for free blocks of the oldest job first, then of the other. */
+    CHECK(next(&p, &b, &piece, &begin, &len) == 1 && piece == x && begin == BTD_BLOCK_SIZE);
+    while (next(&p, &b, &piece, &begin, &len) == 1)
+        n++;
+    CHECK(n == 5 && p.njobs == 2 && p.unclaimed == 6);
+    CHECK(btd_picker_job(&p, x)->owner == &a && btd_picker_job(&p, y)->owner == &c);
+    /* Only with pieces it has, and only free blocks. */
+    d.has[x] = true;
+    CHECK(next(&p, &d, &piece, &begin, &len) == 0);
+    btd_picker_cancel(&p, x, 2 * BTD_BLOCK_SIZE);
+    CHECK(next(&p, &d, &piece, &begin, &len) == 1 && piece == x && begin == 2 * BTD_BLOCK_SIZE);
+    btd_picker_deinit(&p);
+}
+
 static void test_orphaned_job_is_adopted_before_new_claims(void)
 {
     struct btd_picker p;
@@ -475,6 +501,7 @@ int main(void)
     TAP_RUN(test_claims_rarest_piece_first);
     TAP_RUN(test_only_pieces_the_peer_has);
     TAP_RUN(test_jobs_in_flight_are_bounded);
+    TAP_RUN(test_full_budget_peers_help_with_other_jobs);
     TAP_RUN(test_orphaned_job_is_adopted_before_new_claims);
     TAP_RUN(test_complete_piece_goes_to_verifying_then_have);
     TAP_RUN(test_failed_piece_returns_to_unclaimed);
