@@ -18,7 +18,7 @@ multi: 40 files of varied sizes, most one level down in a directory) and a
 torrent for it (btctl create's piece length, or --piece-length).
 
 Download (--mode download, both or all): starts opentracker on 127.0.0.1
-and N python3-libtorrent seeders on 127.0.0.2.. (each held to
+and N python3-libtorrent seeders on 127.0.0.2..6 and 127.0.2.2.. (each held to
 --seeder-limit bytes/s if given: a swarm of many slow peers), then downloads the payload
 with each client in turn (A B C D A B C D ...), every run into a fresh
 directory, and checks the sha256 of every file.
@@ -410,6 +410,12 @@ def start_lt_seeder(a, log):
 
 
 UPLOADERS = {"btd": start_btd_seeder, "libtorrent": start_lt_seeder}
+
+
+def seeder_ip(i):
+    """The i-th download seeder's address: 127.0.0.2..6, then 127.0.2.2.. (clear of the
+    clients' and of every other part's)."""
+    return "127.0.0.%d" % (2 + i) if i < 5 else "127.0.2.%d" % (i - 3)
 
 
 def leech_ips(n):
@@ -1280,7 +1286,7 @@ def download_part(a, name, sums):
             raise RuntimeError("the tracker's torrent has another info-hash")
         tracker = swarm.Opentracker([ih], port=port)
         for i in range(a.seeders):
-            seeders.append(swarm.LtPeer(torrent, a.seed_dir, "127.0.0.%d" % (2 + i),
+            seeders.append(swarm.LtPeer(torrent, a.seed_dir, seeder_ip(i),
                                         upload_limit=a.seeder_limit))
         print("download: tracker %s, %d seeders announced" % (tracker.http, len(seeders)),
               flush=True)
@@ -1333,7 +1339,7 @@ def main():
     ap.add_argument("--seeder-limit", type=int, default=0, metavar="BYTES_PER_S",
                     help="upload limit of each download seeder (default: none)")
     ap.add_argument("--seeders", type=int, default=2,
-                    help="libtorrent seeders of the download part (default 2)")
+                    help="libtorrent seeders of the download part (default 2, at most 16)")
     ap.add_argument("--leechers", type=int, default=1, metavar="N",
                     help="upload: libtorrent leechers downloading from the seeder at once "
                     "(default 1), on 127.0.0.3 and 127.0.3.2..")
@@ -1371,8 +1377,8 @@ def main():
     ap.add_argument("--no-warmup", dest="warmup", action="store_false",
                     help="skip the untimed download that lets the seeders hash their pieces")
     a = ap.parse_args()
-    if not 1 <= a.seeders <= 5 or a.size < 1 or a.runs < 1 or not 1 <= a.leechers <= 16:
-        ap.error("need --size >= 1, --runs >= 1, 1 <= --seeders <= 5, 1 <= --leechers <= 16")
+    if not 1 <= a.seeders <= 16 or a.size < 1 or a.runs < 1 or not 1 <= a.leechers <= 16:
+        ap.error("need --size >= 1, --runs >= 1, 1 <= --seeders <= 16, 1 <= --leechers <= 16")
     if a.recheck_size < 1 or a.idle_torrents < 1 or a.idle_kib < 1 or a.idle_seconds < 1:
         ap.error("need --recheck-size, --idle-torrents, --idle-kib, --idle-seconds >= 1")
     parts = PARTS[a.mode]
